@@ -1,0 +1,1 @@
+"""TutorForge pipeline stages: one module per DVC stage, each runnable as `python -m stages.<name>`."""
