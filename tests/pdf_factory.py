@@ -4,8 +4,10 @@ Every function writes ONE file at ``path`` (a ``str`` or ``Path``, typically und
 that path as a ``Path``. They use real PyMuPDF only and are deterministic where PDF allows it (encryption salts are
 random by design, so ``encrypted_pdf`` output differs byte-wise between calls; its behaviour does not).
 
-    from tests.pdf_factory import two_column_scan, deep_outline_book, blank_page_pdf, cyclic_outline_pdf
-    from tests.pdf_factory import encrypted_pdf, truncated_pdf, zero_byte, not_a_pdf, text_pdf
+    # in a test module under tests/ (pytest puts tests/ on sys.path; do NOT write `from tests import ...`:
+    # a site-package in the venv ships its own top-level `tests` package that shadows ours)
+    from pdf_factory import two_column_scan, deep_outline_book, blank_page_pdf, cyclic_outline_pdf
+    from pdf_factory import encrypted_pdf, truncated_pdf, zero_byte, not_a_pdf, text_pdf
 
 * ``text_pdf(path, pages)``           plain text-layer pages (one string per page), Helvetica 11 pt.
 * ``two_column_scan(path)``          ONE image-only page (grayscale 200 dpi raster, ~1.2 deg skew, no text layer) of a

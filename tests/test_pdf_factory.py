@@ -5,7 +5,7 @@ from __future__ import annotations
 import pymupdf
 import pytest
 
-from tests import pdf_factory as pf
+import pdf_factory as pf  # tests/ is on sys.path (rootdir-less "prepend" import mode)
 
 
 def test_text_pdf(tmp_path):
