@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import pdf_factory as pf  # tests/ is on sys.path (rootdir-less "prepend" import mode)
 import pymupdf
 import pytest
-
-import pdf_factory as pf  # tests/ is on sys.path (rootdir-less "prepend" import mode)
 
 
 def test_text_pdf(tmp_path):
