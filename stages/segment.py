@@ -1,0 +1,321 @@
+"""Segment: pages -> sections (chapters and numbered sections) with exact page spans and a subject.
+
+    python -m stages.segment                                  # artifacts/ingest -> artifacts/segment (params.yaml)
+    python -m stages.segment --input artifacts/ingest/pages.jsonl --output /tmp/seg --params params.yaml
+
+Per document: printed table-of-contents pages are detected and left out of every section (reported). Headings
+come from the PDF outline when ingest found a valid one (level 1 = chapter; each title is located on its page,
+fuzzily for OCR'd text, else the section starts at the page top), otherwise from numbering ("Chapter 4",
+"2.3 Title", "IV. Title") and font size relative to the body size (`stages.common.headings`). Text before the
+first heading (title page, preface) is front matter: skipped by default, or an "Introduction" section.
+Sections shorter than `min_chars` merge into the next one (or the previous one at a chapter's end); longer than
+`max_chars` split at paragraph boundaries into parts. Every section keeps `spans` [{page, start, end}] into the
+pages' text with `text == "\n".join(page_text[start:end] for each span)`. `section_id` hashes doc_id, heading
+path and ordinal (not the text), so text clean-ups keep ids stable. Subject: the first `subject_map` glob that
+matches the file name, else a keyword classifier per section (backing off to the whole document).
+"""
+
+from __future__ import annotations
+
+import argparse
+import bisect
+import math
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from stages.common.headings import Heading, detect_headings, is_toc_page, locate_title, norm, page_lines, squash
+from stages.common.ids import stable_id
+from stages.common.io import atomic_dir, dumps, read_jsonl, write_json
+from stages.common.logs import get_logger, progress
+from stages.common.params import load_config
+from stages.common.subjects import UNKNOWN, SubjectClassifier, map_subject
+
+log = get_logger(__name__)
+
+DEFAULT_KEYWORDS = {
+    "biology": ["cell", "tissue", "organ", "membrane", "enzyme", "protein", "dna", "gene", "chromosome", "mitosis",
+                "photosynthe", "species", "evolution", "ecosystem", "organism", "bacteri", "plant", "animal",
+                "nucleus", "respiration", "blood", "heart", "digest", "hormone", "neuron"],
+    "chemistry": ["atom", "molecul", "element", "compound", "reaction", "acid", "base", "salt", "bond", "ion",
+                  "electron", "periodic", "mole", "solution", "oxid", "catalyst", "isotope", "valence", "ph",
+                  "carbon", "metal", "gas", "equilibri", "organic chemistry", "titration"],
+    "physics": ["force", "motion", "velocity", "acceleration", "energy", "momentum", "newton", "gravity", "wave",
+                "frequency", "light", "lens", "current", "voltage", "resistance", "magnet", "charge", "pressure",
+                "heat", "thermodynamic", "joule", "watt", "friction", "mass", "quantum"],
+    "mathematics": ["equation", "function", "theorem", "proof", "algebra", "geometry", "triangle", "angle",
+                    "polynomial", "fraction", "integer", "derivative", "integral", "matrix", "vector", "probability",
+                    "statistic", "graph", "solve", "variable", "prime", "ratio", "circle", "calculus", "lemma"],
+}
+
+
+@dataclass
+class SegmentConfig:
+    input: str = "artifacts/ingest"
+    """Ingest output dir (pages.jsonl + documents.jsonl) or a pages.jsonl file (documents.jsonl read beside it)."""
+    output: str = "artifacts/segment"
+    """Output dir: sections.jsonl + report.json (replaced atomically as a whole)."""
+    subjects: list[str] = field(default_factory=lambda: ["biology", "chemistry", "physics", "mathematics"])
+    """Shared subject list (top-level `subjects` in params.yaml)."""
+    use_outline: bool = True
+    """Use the PDF outline (bookmarks) when ingest reports outline_status "ok"; else detect headings."""
+    max_level: int = 3
+    """Deepest heading level that starts a section (deeper headings stay inside their parent)."""
+    min_chars: int = 200
+    """Shorter sections (chars) merge: into their first child if next, else into the previous one of the chapter."""
+    max_chars: int = 6000
+    """Sections longer than this split at paragraph boundaries into parts (part/n_parts)."""
+    front_matter: str = "skip"
+    """Text before the first heading: "skip" (reported) or "section" (an "Introduction" section)."""
+    chapter_size_ratio: float = 1.6
+    """A line whose font is >= this x the body size is a chapter-level (1) heading."""
+    section_size_ratio: float = 1.15
+    """A line whose font is >= this x the body size is a section-level (2) heading (numbering sets deeper levels)."""
+    subsection_size_ratio: float = 1.05
+    """A bold line whose font is >= this x the body size is a level-3 heading (text pages only)."""
+    max_heading_chars: int = 90
+    """Longer lines are never headings."""
+    max_heading_words: int = 14
+    """Heading titles with more words are never headings."""
+    title_match_threshold: float = 0.8
+    """difflib ratio for fuzzy-locating an outline title on its (OCR'd) page."""
+    toc_min_entries: int = 4
+    """A contents page needs at least this many entries ending in a page number."""
+    toc_entry_ratio: float = 0.5
+    """... and at least this share of its lines being such entries."""
+    subject_map: dict[str, str] = field(default_factory=lambda: {
+        "*biolog*": "biology", "*chem*": "chemistry", "*physic*": "physics", "*math*": "mathematics"})
+    """File-name glob (case-insensitive) -> subject; first match wins; unmatched files use the classifier."""
+    subject_keywords: dict[str, list[str]] = field(default_factory=lambda: {k: list(v) for k, v in DEFAULT_KEYWORDS.items()})
+    """Keyword (word-prefix) lists per subject for the fallback classifier."""
+    subject_min_confidence: float = 0.5
+    """Classifier confidence (winner's share of the score) below which the subject is "unknown"."""
+    subject_min_score: float = 2.0
+    """Total keyword evidence below which the subject is "unknown"."""
+
+    def __post_init__(self) -> None:
+        if self.front_matter not in ("skip", "section"):
+            raise ValueError(f"segment.front_matter must be 'skip' or 'section', got {self.front_matter!r}")
+        if not 0 < self.min_chars < self.max_chars:
+            raise ValueError(f"segment: need 0 < min_chars ({self.min_chars}) < max_chars ({self.max_chars})")
+        bad = sorted({s for s in self.subject_map.values() if s not in self.subjects})
+        if bad:
+            raise ValueError(f"segment.subject_map names subject(s) {bad} not in subjects {self.subjects}")
+
+
+def _spans(pages: list[dict], base: list[int], starts: list[int], s: int, e: int) -> list[dict[str, int]]:
+    """Page spans covering global [s, e), whitespace trimmed at both ends of each span."""
+    out = []
+    k = max(0, bisect.bisect_right(starts, s) - 1)
+    idx = [p for p in range(len(pages)) if base[p] >= 0]
+    while k < len(idx) and starts[k] < e:
+        p = idx[k]
+        text = pages[p]["text"]
+        a, b = max(s, base[p]) - base[p], min(e, base[p] + len(text)) - base[p]
+        while a < b and text[a].isspace():
+            a += 1
+        while b > a and text[b - 1].isspace():
+            b -= 1
+        if a < b:
+            out.append({"page": pages[p]["page"], "start": a, "end": b})
+        k += 1
+    return out
+
+
+def _split_points(g: str, s: int, e: int, cfg: SegmentConfig) -> list[int]:
+    """Cut positions splitting global [s, e) into parts <= max_chars, preferring paragraph boundaries."""
+    n = math.ceil((e - s) / cfg.max_chars)
+    target = (e - s) / n
+    tiers = [r"\n[ \t]*\n\s*", r"[.!?:]\n\s*", r"\n\s*", r"\s+"]
+    cands = [[s + m.end() for m in re.finditer(t, g[s:e])] for t in tiers]
+    cuts, cur = [], s
+    while e - cur > cfg.max_chars:
+        goal, lo, hi = cur + target, cur + max(cfg.min_chars, target * 0.5), cur + cfg.max_chars
+        best = next((min((c for c in tier if lo < c <= hi), key=lambda c: abs(c - goal))
+                     for tier in cands if any(lo < c <= hi for c in tier)), hi)
+        cuts.append(best)
+        cur = best
+    return cuts
+
+
+def segment_document(doc: dict[str, Any], pages: list[dict[str, Any]], cfg: SegmentConfig,
+                     clf: SubjectClassifier) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Sections of one document (records per the contract) and its report entry."""
+    pages = sorted(pages, key=lambda r: r["page"])
+    lines = [page_lines(pg) for pg in pages]
+    toc = frozenset(p for p, ls in enumerate(lines) if is_toc_page(ls, cfg.toc_min_entries, cfg.toc_entry_ratio))
+    base, parts, pos = [-1] * len(pages), [], 0
+    for p, pg in enumerate(pages):
+        if p not in toc:
+            base[p], pos = pos, pos + len(pg["text"]) + 1
+            parts.append(pg["text"])
+    g = "\n".join(parts)
+    starts = [b for b in base if b >= 0]
+    rep: dict[str, Any] = {"file": doc["file"], "toc_pages": [pages[p]["page"] for p in sorted(toc)]}
+
+    heads: list[Heading] = []
+    outline = doc.get("outline") or []
+    if cfg.use_outline and doc.get("outline_status") == "ok" and outline:
+        by_page = {pg["page"]: p for p, pg in enumerate(pages)}
+        top = min(int(o["level"]) for o in outline)
+        located = skipped = 0
+        for o in outline:
+            level, p = int(o["level"]) - top + 1, by_page.get(o.get("page"))
+            if level > cfg.max_level or p is None or p in toc or norm(o["title"]) in ("contents", "table of contents"):
+                skipped += 1
+                continue
+            lo = heads[-1].offset + 1 if heads and heads[-1].page == p else 0
+            off = locate_title(o["title"], lines[p], lo, cfg.title_match_threshold)
+            located += off is not None
+            heads.append(Heading(p, off if off is not None else lo if lo else 0, level, squash(o["title"])))
+        rep.update(outline_entries=len(outline), outline_located=located,
+                   outline_page_fallback=len(heads) - located, outline_skipped=skipped)
+    rep["method"] = "outline" if heads else "headings"
+    if not heads:
+        heads = detect_headings(lines, chapter_ratio=cfg.chapter_size_ratio, section_ratio=cfg.section_size_ratio,
+                                subsection_ratio=cfg.subsection_size_ratio,
+                                max_chars=cfg.max_heading_chars, max_words=cfg.max_heading_words,
+                                max_level=cfg.max_level, skip_pages=toc)
+    if not heads:  # no structure at all: the whole document is one section
+        rep["method"] = "whole"
+        first = next((p for p in range(len(pages)) if p not in toc), 0)
+        heads = [Heading(first, 0, 1, doc.get("title") or Path(doc["file"]).stem)]
+
+    # Regions [start, end) in the global text, with heading paths.
+    regions, stack, last = [], [], 0
+    for h in heads:
+        start = max(last, base[h.page] + h.offset)
+        while stack and stack[-1][0] >= h.level:
+            stack.pop()
+        stack.append((h.level, h.title))
+        regions.append({"level": h.level, "path": [t for _, t in stack], "start": start})
+        last = start
+    for r, nxt in zip(regions, regions[1:] + [{"start": len(g)}], strict=True):
+        r["end"] = nxt["start"]
+    front = {"level": 1, "path": ["Introduction"], "start": 0, "end": regions[0]["start"]}
+    fm_spans = _spans(pages, base, starts, 0, front["end"])
+    rep["front_matter_pages"] = sorted({sp["page"] for sp in fm_spans})
+
+    def size(r: dict) -> int:
+        return sum(sp["end"] - sp["start"] for sp in _spans(pages, base, starts, r["start"], r["end"]))
+
+    merged, i = 0, 0
+    while i < len(regions) and len(regions) > 1:
+        r = regions[i]
+        if size(r) >= cfg.min_chars:
+            i += 1
+            continue
+        nxt = regions[i + 1] if i + 1 < len(regions) else None
+        prv = regions[i - 1] if i > 0 else None
+        if nxt and nxt["path"][:len(r["path"])] == r["path"]:  # a heading with little text before its child
+            nxt["start"] = r["start"]
+        elif prv and prv["path"][0] == r["path"][0]:  # a short trailing (sub)section stays with what precedes it
+            prv["end"] = r["end"]
+        elif nxt and nxt["path"][0] == r["path"][0]:
+            nxt["start"] = r["start"]
+        elif size(r) == 0 and (nxt or prv):
+            (nxt or prv).update({"start": r["start"]} if nxt else {"end": r["end"]})
+        else:
+            i += 1
+            continue
+        regions.pop(i)
+        merged += 1
+    if cfg.front_matter == "section" and fm_spans:
+        regions.insert(0, front)
+
+    records, seen, n_split = [], Counter(), 0
+    page_text = {pg["page"]: pg["text"] for pg in pages}
+    mapped = map_subject(doc["file"], cfg.subject_map)
+    doc_subject = clf.classify(g) if mapped is None else (mapped, 1.0)
+    for r in regions:
+        cuts = _split_points(g, r["start"], r["end"], cfg) if r["end"] - r["start"] > cfg.max_chars else []
+        n_split += bool(cuts)
+        bounds = [r["start"], *cuts, r["end"]]
+        for k, (s, e) in enumerate(zip(bounds, bounds[1:], strict=False), 1):
+            spans = _spans(pages, base, starts, s, e)
+            if not spans:
+                continue
+            text = "\n".join(page_text[sp["page"]][sp["start"]:sp["end"]] for sp in spans)
+            key = " > ".join(r["path"])
+            if mapped is not None:
+                subject, conf, source = mapped, 1.0, "map"
+            else:
+                (subject, conf), source = clf.classify(text), "classifier:section"
+                if subject == UNKNOWN and doc_subject[0] != UNKNOWN:
+                    (subject, conf), source = doc_subject, "classifier:document"
+            records.append({
+                "section_id": stable_id(doc["doc_id"], key, seen[key]), "doc_id": doc["doc_id"],
+                "file": doc["file"], "chapter": r["path"][0], "heading_path": r["path"], "level": r["level"],
+                "page_start": spans[0]["page"], "page_end": spans[-1]["page"], "subject": subject,
+                "subject_confidence": conf, "subject_source": source, "text": text, "spans": spans,
+                "n_chars": len(text), "method": rep["method"], "part": k, "n_parts": len(bounds) - 1,
+            })
+            seen[key] += 1
+    rep.update(n_sections=len(records), merged_short=merged, split_long=n_split,
+               subjects=dict(sorted(Counter(r["subject"] for r in records).items())))
+    return records, rep
+
+
+def _load(cfg: SegmentConfig) -> tuple[list[dict], dict[str, dict]]:
+    src = Path(cfg.input)
+    pages_path = src / "pages.jsonl" if src.is_dir() else src
+    if not pages_path.is_file():
+        raise FileNotFoundError(f"segment: no pages file at {pages_path} (run `python -m stages.ingest` first)")
+    pages = list(read_jsonl(pages_path))
+    for n, pg in enumerate(pages, 1):
+        missing = [k for k in ("doc_id", "file", "page", "text") if k not in pg]
+        if missing:
+            raise ValueError(f"{pages_path}: record {n} lacks {missing}")
+    docs_path = pages_path.parent / "documents.jsonl"
+    docs = {d["doc_id"]: d for d in read_jsonl(docs_path)} if docs_path.is_file() else {}
+    return pages, docs
+
+
+def segment(cfg: SegmentConfig) -> dict[str, Any]:
+    """Read ingest outputs, segment every document, write sections.jsonl + report.json; return the report."""
+    pages, docs = _load(cfg)
+    if not pages:
+        raise ValueError(f"segment: {cfg.input} holds no pages (did ingest quarantine every PDF?)")
+    by_doc: dict[str, list[dict]] = {}
+    for pg in pages:
+        by_doc.setdefault(pg["doc_id"], []).append(pg)
+    order = sorted(by_doc, key=lambda d: (by_doc[d][0]["file"], d))
+    clf = SubjectClassifier(cfg.subjects, cfg.subject_keywords, cfg.subject_min_confidence, cfg.subject_min_score)
+    log.info("segmenting %d documents (%d pages) from %s", len(order), len(pages), cfg.input)
+    records, per_doc = [], {}
+    for doc_id in progress(order, "segment", logger=log, every=1):
+        doc = {"doc_id": doc_id, "file": by_doc[doc_id][0]["file"], **docs.get(doc_id, {})}
+        recs, rep = segment_document(doc, by_doc[doc_id], cfg, clf)
+        records += recs
+        per_doc[doc_id] = rep
+        log.info("%s: %s, %d sections, toc pages %s", doc["file"], rep["method"], len(recs), rep["toc_pages"])
+    report = {
+        "n_documents": len(order), "n_sections": len(records),
+        "mean_section_chars": round(sum(r["n_chars"] for r in records) / max(1, len(records)), 1),
+        "sections_per_subject": dict(sorted(Counter(r["subject"] for r in records).items())),
+        "methods": dict(sorted(Counter(d["method"] for d in per_doc.values()).items())),
+        "toc_pages_detected": sum(len(d["toc_pages"]) for d in per_doc.values()),
+        "documents": per_doc,
+    }
+    with atomic_dir(cfg.output) as tmp:
+        with (tmp / "sections.jsonl").open("w", encoding="utf-8") as f:
+            f.writelines(dumps(r) + "\n" for r in records)
+        write_json(tmp / "report.json", report)
+    log.info("wrote %d sections to %s/sections.jsonl", len(records), cfg.output)
+    return report
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(prog="python -m stages.segment", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--input", help="ingest dir or pages.jsonl (default: params segment.input)")
+    ap.add_argument("--output", help="output dir (default: params segment.output)")
+    ap.add_argument("--params", default="params.yaml", help="params file (default: params.yaml)")
+    args = ap.parse_args(argv)
+    cfg = load_config(SegmentConfig, "segment", args.params, input=args.input, output=args.output)
+    segment(cfg)
+
+
+if __name__ == "__main__":
+    main()
