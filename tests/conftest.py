@@ -34,3 +34,33 @@ os.environ.setdefault("TORCH_EXTENSIONS_DIR", str(ROOT / ".cache" / "torch_exten
 def root() -> Path:
     """The project root (tests run stage code against it or against copies of it)."""
     return ROOT
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory):
+    """moto's S3 server on 127.0.0.1 with throwaway credentials in the environment."""
+    from servers import moto_s3
+
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    with moto_s3(tmp_path_factory.mktemp("moto")) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def prefect_server(tmp_path_factory):
+    """A real Prefect API server (SQLite) on 127.0.0.1."""
+    from servers import prefect_api
+
+    with prefect_api(tmp_path_factory.mktemp("prefect")) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def label_studio_server(tmp_path_factory):
+    """A real Label Studio server on 127.0.0.1 (its own venv), admin token in server.env."""
+    from servers import label_studio
+
+    with label_studio(tmp_path_factory.mktemp("label-studio")) as server:
+        yield server
