@@ -18,9 +18,6 @@ matches the file name, else a keyword classifier per section (backing off to the
 from __future__ import annotations
 
 import argparse
-import bisect
-import math
-import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,26 +27,11 @@ from stages.common.headings import Heading, detect_headings, is_toc_page, locate
 from stages.common.ids import stable_id
 from stages.common.io import atomic_dir, dumps, read_jsonl, write_json
 from stages.common.logs import get_logger, progress
+from stages.common.pagetext import PageText, span_text
 from stages.common.params import load_config
-from stages.common.subjects import UNKNOWN, SubjectClassifier, map_subject
+from stages.common.subjects import DEFAULT_KEYWORDS, UNKNOWN, SubjectClassifier, map_subject
 
 log = get_logger(__name__)
-
-DEFAULT_KEYWORDS = {
-    "biology": ["cell", "tissue", "organ", "membrane", "enzyme", "protein", "dna", "gene", "chromosome", "mitosis",
-                "photosynthe", "species", "evolution", "ecosystem", "organism", "bacteri", "plant", "animal",
-                "nucleus", "respiration", "blood", "heart", "digest", "hormone", "neuron"],
-    "chemistry": ["atom", "molecul", "element", "compound", "reaction", "acid", "base", "salt", "bond", "ion",
-                  "electron", "periodic", "mole", "solution", "oxid", "catalyst", "isotope", "valence", "ph",
-                  "carbon", "metal", "gas", "equilibri", "organic chemistry", "titration"],
-    "physics": ["force", "motion", "velocity", "acceleration", "energy", "momentum", "newton", "gravity", "wave",
-                "frequency", "light", "lens", "current", "voltage", "resistance", "magnet", "charge", "pressure",
-                "heat", "thermodynamic", "joule", "watt", "friction", "mass", "quantum"],
-    "mathematics": ["equation", "function", "theorem", "proof", "algebra", "geometry", "triangle", "angle",
-                    "polynomial", "fraction", "integer", "derivative", "integral", "matrix", "vector", "probability",
-                    "statistic", "graph", "solve", "variable", "prime", "ratio", "circle", "calculus", "lemma"],
-}
-
 
 @dataclass
 class SegmentConfig:
@@ -61,6 +43,8 @@ class SegmentConfig:
     """Shared subject list (top-level `subjects` in params.yaml)."""
     use_outline: bool = True
     """Use the PDF outline (bookmarks) when ingest reports outline_status "ok"; else detect headings."""
+    outline_fill: bool = True
+    """When the outline holds chapters only, add the detected deeper headings (numbered / font) inside them."""
     max_level: int = 3
     """Deepest heading level that starts a section (deeper headings stay inside their parent)."""
     min_chars: int = 200
@@ -105,54 +89,14 @@ class SegmentConfig:
             raise ValueError(f"segment.subject_map names subject(s) {bad} not in subjects {self.subjects}")
 
 
-def _spans(pages: list[dict], base: list[int], starts: list[int], s: int, e: int) -> list[dict[str, int]]:
-    """Page spans covering global [s, e), whitespace trimmed at both ends of each span."""
-    out = []
-    k = max(0, bisect.bisect_right(starts, s) - 1)
-    idx = [p for p in range(len(pages)) if base[p] >= 0]
-    while k < len(idx) and starts[k] < e:
-        p = idx[k]
-        text = pages[p]["text"]
-        a, b = max(s, base[p]) - base[p], min(e, base[p] + len(text)) - base[p]
-        while a < b and text[a].isspace():
-            a += 1
-        while b > a and text[b - 1].isspace():
-            b -= 1
-        if a < b:
-            out.append({"page": pages[p]["page"], "start": a, "end": b})
-        k += 1
-    return out
-
-
-def _split_points(g: str, s: int, e: int, cfg: SegmentConfig) -> list[int]:
-    """Cut positions splitting global [s, e) into parts <= max_chars, preferring paragraph boundaries."""
-    n = math.ceil((e - s) / cfg.max_chars)
-    target = (e - s) / n
-    tiers = [r"\n[ \t]*\n\s*", r"[.!?:]\n\s*", r"\n\s*", r"\s+"]
-    cands = [[s + m.end() for m in re.finditer(t, g[s:e])] for t in tiers]
-    cuts, cur = [], s
-    while e - cur > cfg.max_chars:
-        goal, lo, hi = cur + target, cur + max(cfg.min_chars, target * 0.5), cur + cfg.max_chars
-        best = next((min((c for c in tier if lo < c <= hi), key=lambda c: abs(c - goal))
-                     for tier in cands if any(lo < c <= hi for c in tier)), hi)
-        cuts.append(best)
-        cur = best
-    return cuts
-
-
 def segment_document(doc: dict[str, Any], pages: list[dict[str, Any]], cfg: SegmentConfig,
                      clf: SubjectClassifier) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Sections of one document (records per the contract) and its report entry."""
     pages = sorted(pages, key=lambda r: r["page"])
     lines = [page_lines(pg) for pg in pages]
     toc = frozenset(p for p, ls in enumerate(lines) if is_toc_page(ls, cfg.toc_min_entries, cfg.toc_entry_ratio))
-    base, parts, pos = [-1] * len(pages), [], 0
-    for p, pg in enumerate(pages):
-        if p not in toc:
-            base[p], pos = pos, pos + len(pg["text"]) + 1
-            parts.append(pg["text"])
-    g = "\n".join(parts)
-    starts = [b for b in base if b >= 0]
+    pt = PageText(pages, exclude=toc)
+    g = pt.text
     rep: dict[str, Any] = {"file": doc["file"], "toc_pages": [pages[p]["page"] for p in sorted(toc)]}
 
     heads: list[Heading] = []
@@ -169,15 +113,23 @@ def segment_document(doc: dict[str, Any], pages: list[dict[str, Any]], cfg: Segm
             lo = heads[-1].offset + 1 if heads and heads[-1].page == p else 0
             off = locate_title(o["title"], lines[p], lo, cfg.title_match_threshold)
             located += off is not None
-            heads.append(Heading(p, off if off is not None else lo if lo else 0, level, squash(o["title"])))
+            fallback = heads[-1].offset if lo else 0  # not found: the page top (or where the last heading was)
+            heads.append(Heading(p, off if off is not None else fallback, level, squash(o["title"])))
         rep.update(outline_entries=len(outline), outline_located=located,
                    outline_page_fallback=len(heads) - located, outline_skipped=skipped)
     rep["method"] = "outline" if heads else "headings"
+    detected = detect_headings(lines, chapter_ratio=cfg.chapter_size_ratio, section_ratio=cfg.section_size_ratio,
+                               subsection_ratio=cfg.subsection_size_ratio, max_chars=cfg.max_heading_chars,
+                               max_words=cfg.max_heading_words, max_level=cfg.max_level, skip_pages=toc)
     if not heads:
-        heads = detect_headings(lines, chapter_ratio=cfg.chapter_size_ratio, section_ratio=cfg.section_size_ratio,
-                                subsection_ratio=cfg.subsection_size_ratio,
-                                max_chars=cfg.max_heading_chars, max_words=cfg.max_heading_words,
-                                max_level=cfg.max_level, skip_pages=toc)
+        heads = detected
+    elif cfg.outline_fill and max(h.level for h in heads) == 1:  # chapters-only outline: add sections
+        taken = {(h.page, h.offset) for h in heads}
+        first = pt.pos(heads[0].page, heads[0].offset)
+        extra = [h for h in detected if h.level > 1 and (h.page, h.offset) not in taken
+                 and pt.pos(h.page, h.offset) > first]
+        heads = sorted(heads + extra, key=lambda h: pt.pos(h.page, h.offset))
+        rep["outline_filled"] = len(extra)
     if not heads:  # no structure at all: the whole document is one section
         rep["method"] = "whole"
         first = next((p for p in range(len(pages)) if p not in toc), 0)
@@ -186,7 +138,7 @@ def segment_document(doc: dict[str, Any], pages: list[dict[str, Any]], cfg: Segm
     # Regions [start, end) in the global text, with heading paths.
     regions, stack, last = [], [], 0
     for h in heads:
-        start = max(last, base[h.page] + h.offset)
+        start = max(last, pt.pos(h.page, h.offset))
         while stack and stack[-1][0] >= h.level:
             stack.pop()
         stack.append((h.level, h.title))
@@ -195,11 +147,11 @@ def segment_document(doc: dict[str, Any], pages: list[dict[str, Any]], cfg: Segm
     for r, nxt in zip(regions, regions[1:] + [{"start": len(g)}], strict=True):
         r["end"] = nxt["start"]
     front = {"level": 1, "path": ["Introduction"], "start": 0, "end": regions[0]["start"]}
-    fm_spans = _spans(pages, base, starts, 0, front["end"])
+    fm_spans = pt.spans(0, front["end"])
     rep["front_matter_pages"] = sorted({sp["page"] for sp in fm_spans})
 
     def size(r: dict) -> int:
-        return sum(sp["end"] - sp["start"] for sp in _spans(pages, base, starts, r["start"], r["end"]))
+        return pt.size(r["start"], r["end"])
 
     merged, i = 0, 0
     while i < len(regions) and len(regions) > 1:
@@ -215,7 +167,7 @@ def segment_document(doc: dict[str, Any], pages: list[dict[str, Any]], cfg: Segm
             prv["end"] = r["end"]
         elif nxt and nxt["path"][0] == r["path"][0]:
             nxt["start"] = r["start"]
-        elif size(r) == 0 and (nxt or prv):
+        elif size(r) == 0:  # nothing to lose; keeps the neighbours' text exact
             (nxt or prv).update({"start": r["start"]} if nxt else {"end": r["end"]})
         else:
             i += 1
@@ -226,18 +178,17 @@ def segment_document(doc: dict[str, Any], pages: list[dict[str, Any]], cfg: Segm
         regions.insert(0, front)
 
     records, seen, n_split = [], Counter(), 0
-    page_text = {pg["page"]: pg["text"] for pg in pages}
     mapped = map_subject(doc["file"], cfg.subject_map)
     doc_subject = clf.classify(g) if mapped is None else (mapped, 1.0)
     for r in regions:
-        cuts = _split_points(g, r["start"], r["end"], cfg) if r["end"] - r["start"] > cfg.max_chars else []
+        cuts = pt.split_points(r["start"], r["end"], cfg.max_chars, cfg.min_chars)
         n_split += bool(cuts)
         bounds = [r["start"], *cuts, r["end"]]
         for k, (s, e) in enumerate(zip(bounds, bounds[1:], strict=False), 1):
-            spans = _spans(pages, base, starts, s, e)
+            spans = pt.spans(s, e)
             if not spans:
                 continue
-            text = "\n".join(page_text[sp["page"]][sp["start"]:sp["end"]] for sp in spans)
+            text = span_text(pages, spans)
             key = " > ".join(r["path"])
             if mapped is not None:
                 subject, conf, source = mapped, 1.0, "map"

@@ -327,3 +327,33 @@ def test_bad_input_clear_error_and_previous_output_kept(tmp_path):
     assert (out / "sections.jsonl").read_bytes() == before
     with pytest.raises(ValueError, match="front_matter"):
         SegmentConfig(front_matter="keep")
+
+
+def test_chapters_only_outline_filled_with_detected_sections():
+    pages = heading_book()
+    outline = [{"level": 1, "title": "Cells", "page": 3}, {"level": 1, "title": "Tissues", "page": 5}]
+    doc = {"doc_id": "docA", "file": "biology_book.pdf", "outline": outline, "outline_status": "ok"}
+    recs, rep = run(pages, doc)
+    assert rep["method"] == "outline" and rep["outline_filled"] == 3
+    assert [r["heading_path"] for r in recs] == [["Cells"], ["Cells", "1.1 The Cell"], ["Cells", "1.2 Membranes"],
+                                                 ["Tissues", "2.1 Epithelium"]]
+    recs, rep = run(pages, doc, outline_fill=False)
+    assert [r["heading_path"] for r in recs] == [["Cells"], ["Tissues"]] and "outline_filled" not in rep
+
+
+def test_params_yaml_segment_section_matches_defaults(root):
+    from stages.common.params import load_config
+    assert load_config(SegmentConfig, "segment", root / "params.yaml") == SegmentConfig()
+
+
+def test_pagetext_spans_skip_excluded_pages_and_trim():
+    from stages.common.pagetext import PageText, span_text
+    pages = [{"page": 1, "text": "  alpha\n\n"}, {"page": 2, "text": "TOC ... 3"}, {"page": 3, "text": "beta gamma"}]
+    pt = PageText(pages, exclude={1})
+    assert pt.text == "  alpha\n\n\nbeta gamma" and pt.pos(2, 5) == 15
+    spans = pt.spans(0, len(pt.text))
+    assert spans == [{"page": 1, "start": 2, "end": 7}, {"page": 3, "start": 0, "end": 10}]
+    assert span_text(pages, spans) == "alpha\nbeta gamma" and pt.size(0, len(pt.text)) == 15
+    assert pt.split_points(0, len(pt.text), 12) == [10]  # at the page boundary, not inside a word
+    with pytest.raises(ValueError, match="excluded"):
+        pt.pos(1, 0)

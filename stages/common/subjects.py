@@ -18,6 +18,22 @@ from pathlib import PurePath
 
 UNKNOWN = "unknown"
 
+# Default keyword (word-prefix) lists for the four sample subjects; params.yaml `segment.subject_keywords` overrides.
+DEFAULT_KEYWORDS = {
+    "biology": ["cell", "tissue", "organ", "membrane", "enzyme", "protein", "dna", "gene", "chromosome", "mitosis",
+                "photosynthe", "species", "evolution", "ecosystem", "organism", "bacteri", "plant", "animal",
+                "nucleus", "respiration", "blood", "heart", "digest", "hormone", "neuron"],
+    "chemistry": ["atom", "molecul", "element", "compound", "reaction", "acid", "base", "salt", "bond", "ion",
+                  "electron", "periodic", "mole", "solution", "oxid", "catalyst", "isotope", "valence", "ph",
+                  "carbon", "metal", "gas", "equilibri", "organic chemistry", "titration"],
+    "physics": ["force", "motion", "velocity", "acceleration", "energy", "momentum", "newton", "gravity", "wave",
+                "frequency", "light", "lens", "current", "voltage", "resistance", "magnet", "charge", "pressure",
+                "heat", "thermodynamic", "joule", "watt", "friction", "mass", "quantum"],
+    "mathematics": ["equation", "function", "theorem", "proof", "algebra", "geometry", "triangle", "angle",
+                    "polynomial", "fraction", "integer", "derivative", "integral", "matrix", "vector", "probability",
+                    "statistic", "graph", "solve", "variable", "prime", "ratio", "circle", "calculus", "lemma"],
+}
+
 
 def map_subject(file: str, subject_map: dict[str, str]) -> str | None:
     """The subject of the first glob (in insertion order) matching the file's base name, case-insensitive."""
