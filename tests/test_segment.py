@@ -209,6 +209,10 @@ def test_toc_page_detection():
     leaders = mkpage("t", 1, [(f"{i} Topic number {i} . . . . . . {i * 7}", BODY, False) for i in range(1, 9)])
     assert is_toc_page(page_lines(leaders))  # untitled, dot leaders
     assert not is_toc_page(page_lines(heading_book()[2]))
+    split = [("Contents", 20, True)]  # text, leaders and page number extracted as separate lines
+    for i in range(1, 7):
+        split += [(f"{i}.1 Section title {i}", BODY, False), (". " * 30, BODY, False), (str(i * 4), BODY, False)]
+    assert is_toc_page(page_lines(mkpage("t", 1, split)))
     table = mkpage("t", 2, [("Table 3 Boiling points", 12, True),
                             *[(f"Substance {i} boils at {i * 10}", BODY, False) for i in range(3)],
                             *para("text", 6)])

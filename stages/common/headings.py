@@ -47,6 +47,7 @@ ROMAN_RE = re.compile(r"^([IVXLC]{1,6})[.)]\s+(.+)$")
 SINGLE_RE = re.compile(r"^(\d{1,2})[.)]?\s+(.+)$")
 TOC_TITLE_RE = re.compile(r"^(table\s+of\s+)?contents$", re.I)
 TOC_ENTRY_RE = re.compile(r"(\.{2,}|\u2026|\s)\s*([0-9]{1,4}|[ivxlc]{1,6})\s*$", re.I)
+TOC_TAIL_RE = re.compile(r"(?:[.\u2026\u00b7]\s?)*\s*(?:\d{1,4}|[ivxlc]{1,6})?", re.I)
 LEADER_RE = re.compile(r"(\.\s?){3,}|\u2026")
 
 
@@ -81,7 +82,13 @@ def page_lines(page: dict[str, Any]) -> list[Line]:
 def is_toc_page(lines: list[Line], min_entries: int = 4, entry_ratio: float = 0.5) -> bool:
     """A printed table of contents: a "Contents" title near the top and entries ending in page numbers,
     or (without the title) mostly dot-leader entries."""
-    body = [squash(ln.text) for ln in lines if ln.text.strip()]
+    body: list[str] = []
+    for ln in lines:
+        t = squash(ln.text)
+        if t and body and TOC_TAIL_RE.fullmatch(t):  # leaders / page number extracted as lines of their own
+            body[-1] = f"{body[-1]} {t}"
+        elif t:
+            body.append(t)
     if not body:
         return False
     entries = [t for t in body if TOC_ENTRY_RE.search(t) and re.search(r"[A-Za-z]{3}", t)]
