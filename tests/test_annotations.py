@@ -216,3 +216,30 @@ def test_seed_export_is_valid(root):
     assert len(annotated) >= 60
     assert {t.kind for t in annotated} == set(project_kinds())
     assert sum(len(t.annotations) > 1 for t in annotated) >= 3  # deliberate disagreements
+
+
+def test_seed_generator_matches_headings_and_is_deterministic(workdir, root):
+    import importlib.util
+
+    spec_mod = importlib.util.spec_from_file_location("make_seed", root / "scripts" / "make_seed_annotations.py")
+    mod = importlib.util.module_from_spec(spec_mod)
+    spec_mod.loader.exec_module(mod)
+    spec = {"items": [
+        {"file": "book1.pdf", "heading": "section 2", "label": {"subject": "chemistry", "difficulty": "easy",
+                                                                "also": [{"by": 9, "difficulty": "hard"}]},
+         "qa": [{"question": "Q1?", "answer": "A1."}],
+         "review": [{"question": "Q2?", "model_answer": "M2.", "verdict": "edit", "edited_answer": "E2.",
+                     "also": [{"by": 8, "verdict": "reject", "cancelled": True}]}]},
+    ]}
+    secs = sections(workdir)
+    a = mod.build(spec, secs)
+    assert json.dumps(a) == json.dumps(mod.build(spec, secs))
+    assert [t["data"]["kind"] for t in a] == ["section_label", "qa", "review"]
+    assert a[0]["data"]["section_id"] == next(s["section_id"] for s in secs
+                                               if s["file"] == "book1.pdf" and s["heading_path"][-1] == "Section 2")
+    save(workdir, "seed.json", a)
+    rep = run(workdir)
+    assert rep["n_disagreements"] == 1 and rep["counts"]["annotations_cancelled"] == 1
+    assert [x["difficulty"] for x in read_jsonl(workdir / "out" / "labels.jsonl")] == ["hard"]  # latest wins
+    with pytest.raises(SystemExit, match="no section heading matches"):
+        mod.build({"items": [{"file": "book1.pdf", "heading": "Nope", "qa": []}]}, secs)

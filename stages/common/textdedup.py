@@ -50,32 +50,37 @@ def exact_dedup(items: Sequence[tuple[str, str]]) -> dict[str, str]:
     return removed
 
 
-def minhash_dedup(items: Sequence[tuple[str, str]], threshold: float = 0.85, num_perm: int = 128,
-                  shingle_size: int = 5, seed: int = 1, batch: int = 2048,
+def minhash_dedup(items: Sequence[tuple[str, str]], threshold: float = 0.8, num_perm: int = 128,
+                  shingle_size: int = 3, seed: int = 1, batch: int = 2048, candidate_margin: float = 0.15,
                   progress_cb=None) -> dict[str, tuple[str, float]]:
-    """Near-duplicates by MinHash LSH: {removed_id: (kept_id, estimated_jaccard)}.
+    """Near-duplicates by MinHash LSH: {removed_id: (kept_id, jaccard)}.
 
-    Items are processed in order; each is queried against the kept ones and kept only if no candidate's
-    estimated Jaccard similarity reaches `threshold` (LSH candidates are verified, so false positives are not
-    removed). MinHashes are computed in batches with `MinHash.bulk`.
+    Items are processed in order; each is queried against the kept ones. LSH is tuned to a lower candidate
+    threshold (`threshold - candidate_margin`) so that pairs whose *estimated* similarity falls just under the
+    threshold are still found, and every candidate is verified with the exact Jaccard of the shingle sets: no
+    false positives, and (almost) none of the misses a pure MinHash estimate has around the threshold. MinHashes
+    are computed in batches with `MinHash.bulk`.
     """
     from datasketch import MinHash, MinHashLSH
 
-    lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
-    kept: dict[str, MinHash] = {}
+    lsh = MinHashLSH(threshold=max(0.05, threshold - candidate_margin), num_perm=num_perm)
+    kept: dict[str, set[bytes]] = {}
     removed: dict[str, tuple[str, float]] = {}
     for start in range(0, len(items), batch):
         chunk = items[start:start + batch]
-        hashes = MinHash.bulk([shingles(t, shingle_size) for _, t in chunk], num_perm=num_perm, seed=seed)
-        for (item_id, _), m in zip(chunk, hashes, strict=True):
+        sets = [shingles(t, shingle_size) for _, t in chunk]
+        hashes = MinHash.bulk(sets, num_perm=num_perm, seed=seed)
+        for (item_id, _), sh, m in zip(chunk, sets, hashes, strict=True):
             best: tuple[str, float] | None = None
             for cand in sorted(lsh.query(m)):
-                j = m.jaccard(kept[cand])
+                other = kept[cand]
+                inter = len(sh & other)
+                j = inter / (len(sh) + len(other) - inter)
                 if j >= threshold and (best is None or j > best[1]):
                     best = (cand, j)
             if best is None:
                 lsh.insert(item_id, m)
-                kept[item_id] = m
+                kept[item_id] = sh
             else:
                 removed[item_id] = (best[0], round(best[1], 4))
         if progress_cb:
@@ -91,7 +96,8 @@ def naive_near_dups(items: Sequence[tuple[str, str]], threshold: float, shingle_
         s = shingles(text, shingle_size)
         best: tuple[str, float] | None = None
         for kid, ks in kept:
-            j = len(s & ks) / len(s | ks)
+            inter = len(s & ks)
+            j = inter / (len(s) + len(ks) - inter)
             if j >= threshold and (best is None or j > best[1]):
                 best = (kid, j)
         if best is None:
