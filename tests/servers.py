@@ -149,7 +149,7 @@ def label_studio(workdir: Path, token: str = "tutorforge-test-token-0123456789")
            "--enable-legacy-api-token"]
     server = _spawn("label-studio", cmd, env, workdir, f"http://127.0.0.1:{port}")
     try:
-        _wait_http(server, "/health", timeout=240)
+        _wait_http(server, "/health", timeout=600)  # first start migrates a fresh DB: ~40 s idle, minutes under load
         server.env = {"LABEL_STUDIO_URL": server.url, "LABEL_STUDIO_API_KEY": token}
         yield server
     finally:
