@@ -361,3 +361,16 @@ def test_pagetext_spans_skip_excluded_pages_and_trim():
     assert pt.split_points(0, len(pt.text), 12) == [10]  # at the page boundary, not inside a word
     with pytest.raises(ValueError, match="excluded"):
         pt.pos(1, 0)
+
+
+def test_ocr_split_chapter_line_and_running_header_leftovers():
+    pages = [mkpage("o", 1, [("Chapter", 21.6, False), ("2 Cells and Tissues", 21.6, False), *para("a", 6, 15.5),
+                             ("2.1 Cell Structure", 13.0, False), *para("b", 6, 16.0)], method="ocr"),
+             mkpage("o", 2, [("Chapter 2 Cells and Tissues", 9.0, False), *para("c", 6, 16.0),  # header: small
+                             ("2.2 Membranes", 15.0, False), *para("d", 6, 15.8)], method="ocr"),
+             mkpage("o", 3, [("Chapter 2  Cells and Tissues", BODY, False), *para("e", 6),  # header: same title
+                             ("Figure 2.3 is smaller", 8.5, True), ("2.3 Transport", 14, True), *para("f", 4)])]
+    hs = detect_headings([page_lines(p) for p in pages])
+    assert [(h.page, h.level, h.title) for h in hs] == [(0, 1, "Chapter 2 Cells and Tissues"), (0, 2, "2.1 Cell Structure"),
+                                                        (1, 2, "2.2 Membranes"), (2, 2, "2.3 Transport")]
+    assert hs[0].offset == 0

@@ -41,6 +41,7 @@ class Heading:
 
 _NUMWORDS = "one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve"
 _SEP = r"[\s:.\-\u2013\u2014]*"
+KEYWORD_RE = re.compile(r"chapter|unit|part|module|lesson", re.I)
 CHAPTER_RE = re.compile(rf"^(chapter|unit|part|module|lesson)\s*(\d{{1,3}}|[ivxlc]{{1,7}}\b|{_NUMWORDS}){_SEP}(.*)$", re.I)
 NUMBERED_RE = re.compile(r"^(\d{1,2}(?:\s?\.\s?\d{1,2}){1,3})\.?\s+(.+)$")
 ROMAN_RE = re.compile(r"^([IVXLC]{1,6})[.)]\s+(.+)$")
@@ -107,7 +108,8 @@ def _well_formed(title: str, max_words: int) -> bool:
 
 
 def body_sizes(pages_lines: list[list[Line]]) -> dict[bool, float | None]:
-    """Most common font size (weighted by characters, 0.5pt bins), separately for text and OCR pages."""
+    """Body font size, weighted by characters: the most common size (0.5pt bins) on text pages, the weighted
+    median of line-box heights on OCR pages (they are noisy, a mode would be arbitrary)."""
     out: dict[bool, float | None] = {}
     for ocr in (False, True):
         c: Counter[float] = Counter()
@@ -115,7 +117,17 @@ def body_sizes(pages_lines: list[list[Line]]) -> dict[bool, float | None]:
             for ln in lines:
                 if ln.ocr == ocr and ln.size and ln.text.strip():
                     c[round(ln.size * 2) / 2] += len(ln.text.strip())
-        out[ocr] = max(c.items(), key=lambda kv: (kv[1], -kv[0]))[0] if c else None
+        if not c:
+            out[ocr] = None
+        elif not ocr:
+            out[ocr] = max(c.items(), key=lambda kv: (kv[1], -kv[0]))[0]
+        else:
+            half, acc = sum(c.values()) / 2, 0
+            for size in sorted(c):
+                acc += c[size]
+                if acc >= half:
+                    out[ocr] = size
+                    break
     return out
 
 
@@ -142,6 +154,8 @@ def detect_headings(pages_lines: list[list[Line]], *, chapter_ratio: float = 1.6
                 continue
             b = body[ln.ocr]
             rel = ln.size / b if (ln.size and b) else None
+            if rel is not None and rel < (0.7 if ln.ocr else 0.97):
+                continue  # headings are never smaller than the body text (running headers, captions)
             cands.append((p, i, ln, t, rel))
     styled_doc = any(NUMBERED_RE.match(t) and not ln.ocr and (ln.bold or (rel or 0) >= section_ratio)
                      for _, _, ln, t, rel in cands)
@@ -150,10 +164,14 @@ def detect_headings(pages_lines: list[list[Line]], *, chapter_ratio: float = 1.6
     chapter_no: int | None = None
     last_num: tuple[int, ...] = ()
     prev_line: tuple[int, int, int] = (-1, -1, 0)  # (page, line index, level) of the last heading line
+    chapter_title = ""
     for p, i, ln, t, rel in cands:
         if prev_line[:2] == (p, i - 1) and prev_line[2] == -1:
             prev_line = (p, i, 0)
             continue  # title line already taken by "Chapter N" above it
+        nxt = squash(pages_lines[p][i + 1].text) if i + 1 < len(pages_lines[p]) else ""
+        if KEYWORD_RE.fullmatch(t) and re.match(r"(\d{1,3}|[IVXLC]{1,7})\b", nxt):  # OCR split "Chapter" / "2 Title"
+            t, nxt, prev_line = f"{t} {nxt}", "", (p, i, -1)
         big = rel is not None and rel >= chapter_ratio
         mid = rel is not None and rel >= (section_ratio + (0.15 if ln.ocr else 0.0))
         styled = big or mid or ln.bold
@@ -163,11 +181,11 @@ def detect_headings(pages_lines: list[list[Line]], *, chapter_ratio: float = 1.6
             rest = m.group(3).strip()
             if (rest and not styled and not _well_formed(rest, max_words)) or (fontinfo and styled_doc and not styled):
                 continue  # "Chapter 2 describes how..." in body text
-            if not rest and i + 1 < len(pages_lines[p]):  # "Chapter 2" / "Cells and Tissues" on two lines
-                nxt = squash(pages_lines[p][i + 1].text)
-                if nxt and _well_formed(nxt, max_words) and len(nxt) <= max_chars and not NUMBERED_RE.match(nxt):
-                    title = f"{t} {nxt}"
-                    prev_line = (p, i, -1)
+            if not rest and nxt and _well_formed(nxt, max_words) and len(nxt) <= max_chars \
+                    and not NUMBERED_RE.match(nxt):  # "Chapter 2" / "Cells and Tissues" on two lines
+                title, prev_line = f"{t} {nxt}", (p, i, -1)
+            if norm(title) == chapter_title:
+                continue  # the running header repeating the current chapter
             level = 1
             if m.group(2).isdigit():
                 chapter_no = int(m.group(2))
@@ -189,6 +207,8 @@ def detect_headings(pages_lines: list[list[Line]], *, chapter_ratio: float = 1.6
         elif _well_formed(t, max_words) and not ln.text[:1].isspace():
             sub = ln.bold and rel is not None and rel >= subsection_ratio and len(t.split()) <= 8
             level, by_number = (1 if big else 2 if mid else 3 if sub else 0), False
+            if ln.ocr and (level != 1 or len(t.split()) > 8):  # OCR line heights are too noisy for less
+                level = 0
             if level and prev_line[:2] == (p, i - 1) and out and out[-1].level == level:
                 out[-1] = Heading(out[-1].page, out[-1].offset, level, f"{out[-1].title} {t}")  # wrapped title
                 prev_line = (p, i, level)
@@ -196,6 +216,8 @@ def detect_headings(pages_lines: list[list[Line]], *, chapter_ratio: float = 1.6
         if 0 < level <= max_level:
             out.append(Heading(p, ln.start, level, squash(title)))
             numbered.append(by_number)
+            if level == 1:
+                chapter_title = norm(title)
             if prev_line[:2] != (p, i):
                 prev_line = (p, i, level)
     # A big unnumbered line before the first "Chapter N" (the title page, "Preface") is front matter.
@@ -249,6 +271,7 @@ def locate_title(title: str, lines: list[Line], min_offset: int = 0, threshold: 
         prev -= 1
     if prev >= 0 and lines[prev].start >= min_offset:
         m = CHAPTER_RE.match(squash(lines[prev].text))
-        if m and not m.group(3).strip() or re.fullmatch(r"\d{1,2}(\.\d{1,2})*\.?", squash(lines[prev].text)):
+        bare = squash(lines[prev].text)
+        if m and not m.group(3).strip() or KEYWORD_RE.fullmatch(bare) or re.fullmatch(r"\d{1,2}(\.\d{1,2})*\.?", bare):
             found = prev
     return lines[found].start
