@@ -93,8 +93,7 @@ def bench_synth(args: argparse.Namespace) -> dict:
     sys.path.insert(0, str(ROOT / "tests"))
     import dataset_fixtures as fx
 
-    cfg_cls = next((getattr(synth, n) for n in dir(synth) if n.endswith("Config")), None)
-    cfg = cfg_cls() if cfg_cls else None
+    cfg = synth.SynthConfig()  # the defaults (not params.yaml), so the number is comparable across commits
     sections = fx.make_sections(args.synth_sections, words=400)
     gen(sections[:5], cfg)  # warm-up (imports, caches)
     t = time.perf_counter()

@@ -8,8 +8,8 @@ Steps, all deterministic for a given seed:
  1. split BY SECTION: hash(seed, section_id) vs `split_ratios`; every example follows its section, so no section's
     text is on two sides; if a held-out split lacks an `eval_kinds` kind, the first train section (hash order)
     that has one is moved there;
- 2. filters (short sections, malformed chat messages, bad multiple-choice meta, synthetic examples a teacher
-    rejected or replaced in review);
+ 2. teachers' subject labels override the segmenter's subject; filters (short sections, malformed chat messages,
+    bad multiple-choice meta, synthetic examples a teacher rejected or replaced in review);
  3. exact (normalised text) and near-duplicate (MinHash LSH) removal; held-out items and annotations win;
  4. decontamination: a training text/example sharing a word n-gram with any validation/test item is dropped;
  5. mixing: at most `synth_per_annotation` x #annotation examples synthetic examples in train (hash-sampled);
@@ -74,8 +74,8 @@ class DatasetConfig:
     """Words per shingle (3 suits short instruction examples: one changed word in 40 keeps Jaccard ~0.85)."""
     decontam_ngram: int = 13
     """Word n-gram length for decontamination."""
-    decontam_max_sections: int = 3
-    """An n-gram seen in held-out items of more than this many sections is boilerplate and not used."""
+    decontam_max_sections: int = 5
+    """An n-gram found in more than this many sections (held-out + train) is boilerplate and not used."""
 
 
 def split_of(section_id: str, seed: int, ratios: dict[str, float]) -> str:
@@ -206,14 +206,12 @@ def build(cfg: DatasetConfig, sections: list[dict], synth: list[dict], ann: list
     for r in sft:
         if r["split"] != "train":
             index.add(r["example_id"], r["section_id"], example_text(r))
-    for name, recs, key, text in (("pretrain", pre, "section_id", lambda r: r["text"]),
-                                  ("sft", sft, "example_id", example_text)):
-        drop = set()
-        for r in recs:
-            if r["split"] == "train" and (hit := index.hit(text(r))):
-                drop.add(r[key])
-                removed["decontamination"].append({"id": r[key], "set": name, "eval_item": hit[0], "ngram": hit[1]})
-        recs[:] = [r for r in recs if r[key] not in drop]
+    train_items = [(("pretrain", r["section_id"]), r["section_id"], r["text"]) for r in pre if r["split"] == "train"]
+    train_items += [(("sft", r["example_id"]), r["section_id"], example_text(r)) for r in sft if r["split"] == "train"]
+    dirty = index.decontaminate(train_items)
+    removed["decontamination"] += [{"id": i, "set": name, "eval_item": e, "ngram": g} for (name, i), (e, g) in dirty.items()]
+    pre[:] = [r for r in pre if ("pretrain", r["section_id"]) not in dirty]
+    sft[:] = [r for r in sft if ("sft", r["example_id"]) not in dirty]
     # 5. mixing cap on synthetic train examples
     n_ann = sum(r["split"] == "train" and r.get("source") == "annotation" for r in sft)
     syn_train = [r for r in sft if r["split"] == "train" and r.get("source") != "annotation"]
@@ -261,7 +259,7 @@ def _report(cfg, sections, examples, split, moved, unknown, pre_out, sft_out, re
                     "by_source": cnt(sft_out[s], "source"), "by_kind": cnt(sft_out[s], "kind")} for s in SPLITS},
         "sft_by_kind": cnt(sft_all, "kind"), "sft_by_source": cnt(sft_all, "source"),
         "removed_counts": rem_counts, "removed": removed,
-        "decontamination_boilerplate_ngrams": index.boilerplate(),
+        "decontamination_boilerplate_ngrams": index.n_boilerplate,
     }
 
 

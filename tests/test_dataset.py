@@ -85,6 +85,18 @@ def test_planted_eval_text_in_training_is_decontaminated(inputs):
     assert len(pre["train"]) == len(pre0["train"]) - 1 and len(sft["train"]) == len(sft0["train"]) - 1
 
 
+def test_template_boilerplate_does_not_wipe_training(inputs):
+    secs, synth, ann = copy.deepcopy(inputs)
+    template = "Let us work through this together step by step and check each idea against the textbook page."
+    for e in synth:
+        if e["kind"] == "socratic":
+            e["messages"][1]["content"] = template + " " + e["messages"][1]["content"]
+    pre, sft, rep = stage.build(cfg(), secs, synth, ann, set())
+    assert rep["removed_counts"]["decontamination_sft"] == 0 and rep["decontamination_boilerplate_ngrams"] > 0
+    assert sum(r["kind"] == "socratic" for r in sft["train"]) == sum(
+        e["kind"] == "socratic" and e["section_id"] in {p["section_id"] for p in pre["train"]} for e in synth)
+
+
 def test_near_and_exact_duplicates_removed_non_duplicates_kept(inputs):
     secs, synth, ann = copy.deepcopy(inputs)
     base = next(e for e in synth if e["kind"] == "qa")

@@ -110,14 +110,16 @@ def naive_near_dups(items: Sequence[tuple[str, str]], threshold: float, shingle_
 class NgramIndex:
     """Word n-grams of evaluation items, for decontaminating training items.
 
-    An n-gram found in eval items of more than `max_groups` distinct groups (sections) is treated as boilerplate
-    (template wording, a repeated textbook phrase) and ignored, so one template sentence cannot wipe out the
-    training set; the rest flag any training item that shares one of them.
+    `add` the held-out items (with a group = their section), then `decontaminate` the training items. An n-gram
+    that occurs in more than `max_groups` distinct sections overall (held-out + training) is boilerplate (template
+    wording, a phrase every chapter repeats) and is ignored, so one template sentence cannot wipe out the training
+    set; any other shared n-gram drops the training item.
     """
 
     def __init__(self, n: int, max_groups: int) -> None:
         self.n, self.max_groups = n, max_groups
         self._owner: dict[str, tuple[str, set[str]]] = {}
+        self.n_boilerplate = 0
 
     def add(self, item_id: str, group: str, text: str) -> None:
         for g in ngrams(text, self.n):
@@ -127,16 +129,21 @@ class NgramIndex:
             else:
                 owner[1].add(group)
 
-    def boilerplate(self) -> int:
-        return sum(len(groups) > self.max_groups for _, groups in self._owner.values())
-
-    def hit(self, text: str) -> tuple[str, str] | None:
-        """(eval item id, shared n-gram) of the first (sorted) contaminating n-gram, or None."""
-        for g in sorted(ngrams(text, self.n)):
-            owner = self._owner.get(g)
-            if owner is not None and len(owner[1]) <= self.max_groups:
-                return owner[0], g
-        return None
+    def decontaminate(self, items: Sequence[tuple[str, str, str]]) -> dict[str, tuple[str, str]]:
+        """items = [(id, group, text)] -> {contaminated id: (eval item id, first shared n-gram)}."""
+        hits = {item_id: sorted(g for g in ngrams(text, self.n) if g in self._owner) for item_id, _, text in items}
+        groups: dict[str, set[str]] = {}
+        for item_id, group, _ in items:
+            for g in hits[item_id]:
+                groups.setdefault(g, set(self._owner[g][1])).add(group)
+        boiler = {g for g, gs in groups.items() if len(gs) > self.max_groups}
+        self.n_boilerplate = len(boiler)
+        out = {}
+        for item_id, _, _ in items:
+            real = [g for g in hits[item_id] if g not in boiler]
+            if real:
+                out[item_id] = (self._owner[real[0]][0], real[0])
+        return out
 
 
 def concat(parts: Iterable[str]) -> str:
