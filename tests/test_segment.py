@@ -254,6 +254,8 @@ def test_subject_mapping_and_classifier():
     subject, conf = SubjectClassifier(cfg.subjects, cfg.subject_keywords, min_confidence=0.99).classify(
         "Energy of a cell: mitochondria turn glucose into energy, a force for life.")
     assert subject == "unknown" and 0 < conf < 0.99
+    counts = clf.counts("Cells and cellular tissues; a reaction of ions. Organic chemistry!")
+    assert counts["cell"] == 2 and counts["tissue"] == 1 and counts["ion"] == 1 and counts["organic chemistry"] == 1
     with pytest.raises(ValueError, match="unknown subject"):
         SubjectClassifier(cfg.subjects, {"history": ["war"]})
     with pytest.raises(ValueError, match="not in subjects"):

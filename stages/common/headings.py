@@ -156,6 +156,9 @@ def detect_headings(pages_lines: list[list[Line]], *, chapter_ratio: float = 1.6
             rel = ln.size / b if (ln.size and b) else None
             if rel is not None and rel < (0.7 if ln.ocr else 0.97):
                 continue  # headings are never smaller than the body text (running headers, captions)
+            if (rel is not None and not ln.ocr and not ln.bold and rel < subsection_ratio
+                    and not (t[0].isdigit() or t[0] in "IVXLC" or KEYWORD_RE.match(t))):
+                continue  # plain body line (fast path)
             cands.append((p, i, ln, t, rel))
     styled_doc = any(NUMBERED_RE.match(t) and not ln.ocr and (ln.bold or (rel or 0) >= section_ratio)
                      for _, _, ln, t, rel in cands)

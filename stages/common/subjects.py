@@ -14,9 +14,16 @@ from __future__ import annotations
 import fnmatch
 import math
 import re
+from collections import Counter
 from pathlib import PurePath
 
 UNKNOWN = "unknown"
+TOKEN_RE = re.compile(r"[a-z0-9]+")
+
+
+def norm_kw(word: str) -> str:
+    return " ".join(TOKEN_RE.findall(word.lower()))
+
 
 # Default keyword (word-prefix) lists for the four sample subjects; params.yaml `segment.subject_keywords` overrides.
 DEFAULT_KEYWORDS = {
@@ -24,7 +31,7 @@ DEFAULT_KEYWORDS = {
                 "photosynthe", "species", "evolution", "ecosystem", "organism", "bacteri", "plant", "animal",
                 "nucleus", "respiration", "blood", "heart", "digest", "hormone", "neuron"],
     "chemistry": ["atom", "molecul", "element", "compound", "reaction", "acid", "base", "salt", "bond", "ion",
-                  "electron", "periodic", "mole", "solution", "oxid", "catalyst", "isotope", "valence", "ph",
+                  "electron", "periodic", "mole", "solution", "oxid", "catalyst", "isotope", "valence",
                   "carbon", "metal", "gas", "equilibri", "organic chemistry", "titration"],
     "physics": ["force", "motion", "velocity", "acceleration", "energy", "momentum", "newton", "gravity", "wave",
                 "frequency", "light", "lens", "current", "voltage", "resistance", "magnet", "charge", "pressure",
@@ -56,26 +63,38 @@ class SubjectClassifier:
         self.min_confidence, self.min_score = min_confidence, min_score
         df: dict[str, int] = {}
         for words in keywords.values():
-            for w in {w.lower().strip() for w in words if w.strip()}:
+            for w in {norm_kw(w) for w in words if w.strip()}:
                 df[w] = df.get(w, 0) + 1
         n = max(1, len(subjects))
-        self.patterns: dict[str, list[tuple[re.Pattern[str], float]]] = {
-            s: [(re.compile(rf"\b{re.escape(w.lower().strip())}\w{{0,4}}\b"), math.log(1 + n / df[w.lower().strip()]))
-                for w in sorted(set(keywords.get(s, []))) if w.strip()]
-            for s in self.subjects
-        }
+        # keyword -> [(subject, idf)]; single words are matched as token prefixes, phrases as token sequences
+        self.words: dict[str, list[tuple[str, float]]] = {}
+        self.phrases: dict[str, list[tuple[str, float]]] = {}
+        for s in self.subjects:
+            for w in sorted({norm_kw(w) for w in keywords.get(s, []) if w.strip()}):
+                (self.phrases if " " in w else self.words).setdefault(w, []).append((s, math.log(1 + n / df[w])))
+
+    def counts(self, text: str) -> dict[str, int]:
+        """Keyword -> occurrences (a token counts for keyword k if it starts with k and is <= 4 chars longer)."""
+        tokens = TOKEN_RE.findall(text.lower())
+        out: dict[str, int] = {}
+        for tok, c in Counter(tokens).items():
+            for cut in range(max(1, len(tok) - 4), len(tok) + 1):
+                if tok[:cut] in self.words:
+                    out[tok[:cut]] = out.get(tok[:cut], 0) + c
+        if self.phrases:
+            joined = f" {' '.join(tokens)} "
+            for ph in self.phrases:
+                c = len(re.findall(rf" {re.escape(ph)}\w{{0,4}}(?= )", joined))
+                if c:
+                    out[ph] = c
+        return out
 
     def scores(self, text: str) -> dict[str, float]:
-        low = text.lower()
-        out = {}
-        for s, pats in self.patterns.items():
-            total = 0.0
-            for pat, idf in pats:
-                c = len(pat.findall(low))
-                if c:
-                    total += (1 + math.log(c)) * idf
-            out[s] = round(total, 6)
-        return out
+        total = dict.fromkeys(self.subjects, 0.0)
+        for kw, c in self.counts(text).items():
+            for s, idf in self.words.get(kw) or self.phrases[kw]:
+                total[s] += (1 + math.log(c)) * idf
+        return {s: round(v, 6) for s, v in total.items()}
 
     def classify(self, text: str) -> tuple[str, float]:
         """(subject, confidence in [0, 1]); ties break by the order of `subjects`."""
