@@ -224,17 +224,18 @@ def _load(cfg: SegmentConfig) -> tuple[list[dict], dict[str, dict]]:
     return pages, docs
 
 
-def segment(cfg: SegmentConfig) -> dict[str, Any]:
-    """Read ingest outputs, segment every document, write sections.jsonl + report.json; return the report."""
-    pages, docs = _load(cfg)
+def segment_records(pages: list[dict[str, Any]], documents: list[dict[str, Any]],
+                    cfg: SegmentConfig) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Pure: pages + documents records (ingest contract) -> (section records, report). Nothing is written."""
     if not pages:
         raise ValueError(f"segment: {cfg.input} holds no pages (did ingest quarantine every PDF?)")
+    docs = {d["doc_id"]: d for d in documents}
     by_doc: dict[str, list[dict]] = {}
     for pg in pages:
         by_doc.setdefault(pg["doc_id"], []).append(pg)
     order = sorted(by_doc, key=lambda d: (by_doc[d][0]["file"], d))
     clf = SubjectClassifier(cfg.subjects, cfg.subject_keywords, cfg.subject_min_confidence, cfg.subject_min_score)
-    log.info("segmenting %d documents (%d pages) from %s", len(order), len(pages), cfg.input)
+    log.info("segmenting %d documents (%d pages)", len(order), len(pages))
     records, per_doc = [], {}
     for doc_id in progress(order, "segment", logger=log, every=1):
         doc = {"doc_id": doc_id, "file": by_doc[doc_id][0]["file"], **docs.get(doc_id, {})}
@@ -250,6 +251,13 @@ def segment(cfg: SegmentConfig) -> dict[str, Any]:
         "toc_pages_detected": sum(len(d["toc_pages"]) for d in per_doc.values()),
         "documents": per_doc,
     }
+    return records, report
+
+
+def segment(cfg: SegmentConfig) -> dict[str, Any]:
+    """Read ingest outputs, segment every document, write sections.jsonl + report.json; return the report."""
+    pages, docs = _load(cfg)
+    records, report = segment_records(pages, list(docs.values()), cfg)
     with atomic_dir(cfg.output) as tmp:
         with (tmp / "sections.jsonl").open("w", encoding="utf-8") as f:
             f.writelines(dumps(r) + "\n" for r in records)

@@ -10,7 +10,7 @@ import pytest
 from stages.common.headings import detect_headings, is_toc_page, locate_title, page_lines
 from stages.common.io import read_jsonl, write_jsonl
 from stages.common.subjects import SubjectClassifier, map_subject
-from stages.segment import SegmentConfig, main, segment, segment_document
+from stages.segment import SegmentConfig, main, segment, segment_document, segment_records
 
 BODY = 10.5
 
@@ -376,3 +376,77 @@ def test_ocr_split_chapter_line_and_running_header_leftovers():
     assert [(h.page, h.level, h.title) for h in hs] == [(0, 1, "Chapter 2 Cells and Tissues"), (0, 2, "2.1 Cell Structure"),
                                                         (1, 2, "2.2 Membranes"), (2, 2, "2.3 Transport")]
     assert hs[0].offset == 0
+
+
+# ---- end to end: real PDFs through stages.ingest, then segment ------------------------------------------------------
+
+MORE = " Work through the examples slowly, check each step, and compare your answer with a partner before moving on."
+NUMBERED_BOOK = [
+    "Mathematics Made Plain\nA book without bookmarks",
+    "Contents\nChapter 1 Numbers . . . . . . . . 3\n1.1 Integers . . . . . . . . 3\n1.2 Fractions . . . . . . . . 3\n"
+    "Chapter 2 Shapes . . . . . . . . 4\n2.1 Triangles . . . . . . . . 4\n2.2 Circles . . . . . . . . 4",
+    "Chapter 1 Numbers\nNumbers count things. Every equation in this book uses numbers, and we solve each one.\n\n"
+    "1.1 Integers\nAn integer is a whole number. Integers can be positive, negative or zero, and the sum of two "
+    "integers is an integer." + MORE + "\n\n1.2 Fractions\nA fraction is a ratio of two integers. To add fractions, "
+    "first write them over a common denominator, then add the numerators." + MORE,
+    "Chapter 2 Shapes\nShapes are studied in geometry. Each angle is measured in degrees.\n\n2.1 Triangles\n"
+    "The angles of a triangle add up to 180 degrees. A right triangle has one angle of 90 degrees." + MORE + "\n\n"
+    "2.2 Circles\nA circle is the set of points at one distance from the centre; the ratio of circumference to "
+    "diameter is pi." + MORE,
+]
+
+
+@pytest.fixture(scope="module")
+def factory_run(tmp_path_factory):
+    from pdf_factory import deep_outline_book, text_pdf, two_column_scan
+
+    from stages.ingest import IngestConfig, ingest
+    d = tmp_path_factory.mktemp("pdfs")
+    deep_outline_book(d / "deep_outline.pdf", chapters=6, depth=3)
+    two_column_scan(d / "two_column_scan.pdf")
+    text_pdf(d / "numbered_only.pdf", NUMBERED_BOOK)
+    res = ingest(IngestConfig(input=str(d), output=str(d / "out"), cache_dir=""))
+    assert not [q for q in res["quarantine"] if q["action"] == "rejected"], res["quarantine"]
+    recs, rep = segment_records(res["pages"], res["documents"], SegmentConfig())
+    by_file: dict[str, list[dict]] = {}
+    for r in recs:
+        by_file.setdefault(r["file"], []).append(r)
+    return res, by_file, rep
+
+
+def test_e2e_deep_outline_book(factory_run):
+    res, by_file, rep = factory_run
+    recs = by_file["deep_outline.pdf"]
+    drep = next(d for d in rep["documents"].values() if d["file"] == "deep_outline.pdf")
+    assert drep["method"] == "outline" and drep["outline_located"] == drep["outline_entries"] == 42
+    assert len(recs) == 42 and [r["page_start"] for r in recs] == list(range(1, 43))
+    assert recs[0]["heading_path"] == ["Chapter 1 Topic 1"]
+    assert recs[6]["heading_path"] == ["Chapter 1 Topic 1", "1.2 Section 1.2", "1.2.2 Topic 1.2.2"]
+    assert recs[-1]["heading_path"][0] == "Chapter 6 Topic 6" and max(r["level"] for r in recs) == 3
+    assert all(r["text"].startswith(r["heading_path"][-1].split()[0]) for r in recs)
+    assert_exact(recs, res["pages"])
+
+
+def test_e2e_two_column_skewed_scan(factory_run):
+    from pdf_factory import TWO_COLUMN_TEXT
+    res, by_file, _ = factory_run
+    [rec] = by_file["two_column_scan.pdf"]
+    assert rec["heading_path"] == ["Unit 3 Energy in Living Things and Machines"] and rec["method"] == "headings"
+    words = rec["text"].split()
+    left, right = words.index("photosynthesis."), words.index("Newton's")
+    assert left < right and "breathe." in words[left:right]  # columns read one after the other
+    assert rec["subject"] in SegmentConfig().subjects + ["unknown"]
+    flat = " ".join(words)
+    assert all(" ".join(col.split()[:6]) in flat for col in TWO_COLUMN_TEXT)
+    assert_exact([rec], res["pages"])
+
+
+def test_e2e_numbered_headings_no_outline_no_fonts(factory_run):
+    res, by_file, rep = factory_run
+    recs = by_file["numbered_only.pdf"]
+    drep = next(d for d in rep["documents"].values() if d["file"] == "numbered_only.pdf")
+    assert drep["method"] == "headings" and drep["toc_pages"] == [2] and drep["front_matter_pages"] == [1]
+    assert [r["heading_path"][-1] for r in recs] == ["1.1 Integers", "1.2 Fractions", "2.1 Triangles", "2.2 Circles"]
+    assert [r["chapter"] for r in recs] == ["Chapter 1 Numbers"] * 2 + ["Chapter 2 Shapes"] * 2
+    assert {r["subject"] for r in recs} == {"mathematics"} and recs[0]["subject_source"] == "classifier:section"
+    assert_exact(recs, res["pages"])
