@@ -282,6 +282,7 @@ def to_examples(t: Task, subject: str | None) -> tuple[list[dict], tuple[str, st
         if msgs[-1]["role"] == "user":
             msgs.pop()
         rec = _record(t, "socratic", msgs, subject, {"withheld_answer": p["withheld_answer"],
+                                                     "reference_answer": p["withheld_answer"],
                                                      "tutor_turns": sum(m["role"] == "assistant" for m in msgs)})
         ans = _norm(p["withheld_answer"])
         if ans and any(f" {ans} " in f" {_norm(m['content'])} " for m in msgs if m["role"] == "assistant"):
