@@ -86,6 +86,7 @@ def build(cfg: AnnotationsConfig, files: list[str]) -> tuple[list[dict], list[di
         "socratic_leaks": [], "invalid_labels": [],
     }
     counts: Counter[str] = Counter()
+    multi: list[dict] = []  # tasks with several live annotations (agreeing or not)
     ordered = [tasks[k] for k in sorted(tasks)]
     # Pass 1: labels (so that examples can take the annotated subject of their section).
     for t in progress(ordered, "resolve tasks", logger=log):
@@ -98,10 +99,12 @@ def build(cfg: AnnotationsConfig, files: list[str]) -> tuple[list[dict], list[di
             continue
         winner, how = ax.resolve(t.kind, cands, cfg.conflict_rule, cfg.prefer_ground_truth)
         if len(cands) > 1:
-            rep["disagreements"].append({
+            multi.append({
                 "external_id": t.external_id, "task_id": t.task_id, "n_annotations": len(cands),
                 "distinct_answers": len({ax.answer_key(t.kind, a) for a in cands}), "resolved_by": how,
                 "winner_annotation_id": winner.id})
+            if multi[-1]["distinct_answers"] > 1:
+                rep["disagreements"].append(multi[-1])
         sid = t.data["section_id"]
         relinked_from = None
         if sid not in sections:
@@ -135,6 +138,10 @@ def build(cfg: AnnotationsConfig, files: list[str]) -> tuple[list[dict], list[di
                 continue
         examples.extend(made)
     examples.sort(key=lambda e: e["example_id"])
+    per_annotator: dict[str, list[float]] = {}
+    for t in ordered:
+        for a in t.annotations:
+            per_annotator.setdefault(str(a.annotator), []).append(a.lead_time or 0.0)
     label_list = [labels[k] for k in sorted(labels)]
     report = {
         "config": config_dict(cfg),
@@ -145,6 +152,10 @@ def build(cfg: AnnotationsConfig, files: list[str]) -> tuple[list[dict], list[di
         "examples_by_kind": dict(sorted(Counter(e["kind"] for e in examples).items())),
         "examples_by_subject": dict(sorted(Counter(str(e["subject"]) for e in examples).items())),
         "counts": dict(sorted(counts.items())),
+        "annotators": {k: {"annotations": len(v), "mean_lead_time_s": round(sum(v) / len(v), 1)}
+                       for k, v in sorted(per_annotator.items())},
+        "multi_annotated_tasks": len(multi),
+        "agreement_rate": round(sum(d["distinct_answers"] == 1 for d in multi) / len(multi), 4) if multi else None,
         **{k: v for k, v in rep.items()},
         **{f"n_{k}": len(v) for k, v in rep.items()},
     }
