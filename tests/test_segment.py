@@ -450,3 +450,55 @@ def test_e2e_numbered_headings_no_outline_no_fonts(factory_run):
     assert [r["chapter"] for r in recs] == ["Chapter 1 Numbers"] * 2 + ["Chapter 2 Shapes"] * 2
     assert {r["subject"] for r in recs} == {"mathematics"} and recs[0]["subject_source"] == "classifier:section"
     assert_exact(recs, res["pages"])
+
+
+# ---- the bundled sample corpus (data/textbooks, built by scripts/build_corpus.py) ----------------------------------
+
+@pytest.fixture(scope="module")
+def corpus_run(root, tmp_path_factory):
+    import subprocess
+    import sys
+
+    from stages.common.io import read_json
+    from stages.ingest import IngestConfig, ingest
+    pdfs, manifest = root / "data" / "textbooks", root / "data" / "sources" / "corpus_manifest.json"
+    if not (manifest.exists() and any(pdfs.glob("*.pdf"))):
+        if not any((root / "data" / "sources").glob("*.md")):
+            pytest.skip("no sample corpus (data/sources/*.md) in this checkout")
+        pdfs = tmp_path_factory.mktemp("textbooks")
+        subprocess.run([sys.executable, str(root / "scripts" / "build_corpus.py"), "--output", str(pdfs),
+                        "--truth-dir", str(pdfs)], check=True, capture_output=True)
+        manifest = pdfs / "corpus_manifest.json"
+    res = ingest(IngestConfig(input=str(pdfs), output=str(tmp_path_factory.mktemp("ingest")),
+                              cache_dir=str(root / ".cache" / "ingest")))
+    recs, rep = segment_records(res["pages"], res["documents"], SegmentConfig())
+    return res, recs, rep, read_json(manifest)["books"]
+
+
+@pytest.mark.slow
+def test_corpus_every_book_yields_its_chapters_and_sections_in_order(corpus_run):
+    from stages.common.headings import norm
+    res, recs, rep, books = corpus_run
+    assert {b["file"] for b in books} == {r["file"] for r in recs}
+    assert sum(p["method"] == "ocr" for p in res["pages"]) >= 10
+    for book in books:
+        secs = [r for r in recs if r["file"] == book["file"]]
+        drep = next(d for d in rep["documents"].values() if d["file"] == book["file"])
+        assert drep["method"] == ("outline" if book["has_outline"] else "headings"), book["file"]
+        titles = {norm(h["title"]) for h in book["headings"]}
+        assert all(norm(t) in titles for r in secs for t in r["heading_path"]), book["file"]  # no invented headings
+        chapters = [norm(h["title"]) for h in book["headings"] if h["level"] == 1]
+        assert list(dict.fromkeys(norm(r["chapter"]) for r in secs)) == chapters, book["file"]
+        where = []  # index of the section holding each level-2 heading (as its path or merged into its text)
+        for h in (h for h in book["headings"] if h["level"] == 2):
+            t = norm(h["title"])
+            hit = [i for i, r in enumerate(secs) if t in map(norm, r["heading_path"]) or t in norm(r["text"])]
+            assert hit, (book["file"], h["title"])
+            where.append(hit[0])
+        assert where == sorted(where), book["file"]
+        assert {r["subject"] for r in secs} == {book["subject"]} and book["subject"] in SegmentConfig().subjects
+        toc = [book["toc_page"]] if book["toc_page"] else []
+        assert drep["toc_pages"] == toc and not any(s["page"] in toc for r in secs for s in r["spans"])
+        body = {p["page"] for p in res["pages"] if p["file"] == book["file"]} - set(toc) - set(drep["front_matter_pages"])
+        assert body <= {s["page"] for r in secs for s in r["spans"]}, book["file"]  # OCR'd pages included
+    assert_exact(recs, res["pages"])
