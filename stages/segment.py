@@ -8,8 +8,8 @@ come from the PDF outline when ingest found a valid one (level 1 = chapter; each
 fuzzily for OCR'd text, else the section starts at the page top), otherwise from numbering ("Chapter 4",
 "2.3 Title", "IV. Title") and font size relative to the body size (`stages.common.headings`). Text before the
 first heading (title page, preface) is front matter: skipped by default, or an "Introduction" section.
-Sections shorter than `min_chars` merge into the next one (or the previous one at a chapter's end); longer than
-`max_chars` split at paragraph boundaries into parts. Every section keeps `spans` [{page, start, end}] into the
+Sections shorter than `min_chars` merge (a heading with little text into its first child, else into the previous
+section of the chapter, else into the next one); longer than `max_chars` split at paragraph boundaries into parts. Every section keeps `spans` [{page, start, end}] into the
 pages' text with `text == "\n".join(page_text[start:end] for each span)`. `section_id` hashes doc_id, heading
 path and ordinal (not the text), so text clean-ups keep ids stable. Subject: the first `subject_map` glob that
 matches the file name, else a keyword classifier per section (backing off to the whole document).
@@ -25,13 +25,14 @@ from typing import Any
 
 from stages.common.headings import Heading, detect_headings, is_toc_page, locate_title, norm, page_lines, squash
 from stages.common.ids import stable_id
-from stages.common.io import atomic_dir, dumps, read_jsonl, write_json
+from stages.common.io import read_jsonl, write_json, write_jsonl
 from stages.common.logs import get_logger, progress
 from stages.common.pagetext import PageText, span_text
-from stages.common.params import load_config
+from stages.common.params import DEFAULT_PARAMS, load_config
 from stages.common.subjects import DEFAULT_KEYWORDS, UNKNOWN, SubjectClassifier, map_subject
 
 log = get_logger(__name__)
+
 
 @dataclass
 class SegmentConfig:
@@ -247,6 +248,7 @@ def segment_records(pages: list[dict[str, Any]], documents: list[dict[str, Any]]
         "n_documents": len(order), "n_sections": len(records),
         "mean_section_chars": round(sum(r["n_chars"] for r in records) / max(1, len(records)), 1),
         "sections_per_subject": dict(sorted(Counter(r["subject"] for r in records).items())),
+        "sections_per_file": dict(sorted(Counter(r["file"] for r in records).items())),
         "methods": dict(sorted(Counter(d["method"] for d in per_doc.values()).items())),
         "toc_pages_detected": sum(len(d["toc_pages"]) for d in per_doc.values()),
         "documents": per_doc,
@@ -258,10 +260,9 @@ def segment(cfg: SegmentConfig) -> dict[str, Any]:
     """Read ingest outputs, segment every document, write sections.jsonl + report.json; return the report."""
     pages, docs = _load(cfg)
     records, report = segment_records(pages, list(docs.values()), cfg)
-    with atomic_dir(cfg.output) as tmp:
-        with (tmp / "sections.jsonl").open("w", encoding="utf-8") as f:
-            f.writelines(dumps(r) + "\n" for r in records)
-        write_json(tmp / "report.json", report)
+    out = Path(cfg.output)  # each file replaced atomically; a failed run leaves the previous outputs intact
+    write_jsonl(out / "sections.jsonl", records)
+    write_json(out / "report.json", report)
     log.info("wrote %d sections to %s/sections.jsonl", len(records), cfg.output)
     return report
 
@@ -270,7 +271,7 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(prog="python -m stages.segment", description=__doc__.split("\n\n")[0])
     ap.add_argument("--input", help="ingest dir or pages.jsonl (default: params segment.input)")
     ap.add_argument("--output", help="output dir (default: params segment.output)")
-    ap.add_argument("--params", default="params.yaml", help="params file (default: params.yaml)")
+    ap.add_argument("--params", default=str(DEFAULT_PARAMS), help="params file (default: params.yaml)")
     args = ap.parse_args(argv)
     cfg = load_config(SegmentConfig, "segment", args.params, input=args.input, output=args.output)
     segment(cfg)

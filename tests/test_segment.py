@@ -303,6 +303,7 @@ def test_cli_deterministic_and_report(tmp_path):
     assert rep["n_sections"] == len(recs) == 8 and rep["toc_pages_detected"] == 1
     assert rep["methods"] == {"headings": 1, "outline": 1}
     assert rep["sections_per_subject"] == {"biology": 4, "physics": 4}
+    assert rep["sections_per_file"] == {"biology_book.pdf": 4, "physics_now.pdf": 4}
     assert rep["mean_section_chars"] == round(sum(r["n_chars"] for r in recs) / len(recs), 1)
     assert [r["file"] for r in recs] == ["biology_book.pdf"] * 4 + ["physics_now.pdf"] * 4
     assert_exact(recs, hpages + opages)
