@@ -31,7 +31,7 @@ from stages.common.pagetext import PageText, span_text
 from stages.common.params import DEFAULT_PARAMS, load_config
 from stages.common.subjects import DEFAULT_KEYWORDS, UNKNOWN, SubjectClassifier, map_subject
 
-log = get_logger(__name__)
+log = get_logger("segment")
 
 
 @dataclass
