@@ -1,0 +1,159 @@
+"""Ingest throughput against bare baselines, measured in the same run (cache off), plus OCR CER.
+
+    .venv/bin/python benchmarks/ingest.py                 # bundled corpus (data/textbooks + data/sources/scan_truth.json)
+    .venv/bin/python benchmarks/ingest.py --copies 6 --ocr-copies 2 --workers 2
+
+text layer: stages.ingest (pool, clean-up, records) vs a single-process `page.get_text()` loop over the same pages.
+OCR:        stages.ingest on the image-only pages vs a single-process pytesseract `image_to_data` loop at the same dpi.
+The corpus text pages are repeated (--copies distinct files: each copy gets its own metadata so it is not a duplicate)
+to give enough work; ratio > 1 means the pipeline is faster.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import pymupdf  # noqa: E402
+
+from stages.common.cer import cer  # noqa: E402
+from stages.common.io import read_json, write_jsonl  # noqa: E402
+from stages.common.params import load_config  # noqa: E402
+from stages.ingest import IngestConfig, ingest  # noqa: E402
+
+
+def corpus(tmp: Path) -> tuple[list[Path], list[dict]]:
+    """The bundled corpus PDFs and scan truth, or (not built yet) a synthetic stand-in from tests/ingest_fixtures."""
+    pdfs, truth = sorted((ROOT / "data/textbooks").glob("*.pdf")), ROOT / "data/sources/scan_truth.json"
+    if pdfs and truth.exists():
+        return pdfs, read_json(truth)
+    print("!! bundled corpus not found: using the synthetic tests/ingest_fixtures book instead", file=sys.stderr)
+    sys.path.insert(0, str(ROOT / "tests"))
+    from ingest_fixtures import BODY, textbook_pdf
+
+    p = textbook_pdf(tmp / "synthetic.pdf", scan_pages=(2, 3))
+    return [p], [{"file": p.name, "page": n, "text": "\n".join(BODY[n - 1])} for n in (2, 3)]
+
+
+def build(pdfs: list[Path], truth: list[dict], out: Path, copies: int, ocr_copies: int) -> tuple[Path, Path, int, int]:
+    """text/: `copies` files holding every text-layer page; ocr/: `ocr_copies` files holding every scan page."""
+    scans = {(t["file"], t["page"]) for t in truth}
+    (out / "text").mkdir(parents=True)
+    (out / "ocr").mkdir(parents=True)
+    n_text = n_ocr = 0
+    for kind, n in (("text", copies), ("ocr", ocr_copies)):
+        for c in range(n):
+            dst = pymupdf.open()
+            for p in pdfs:
+                src = pymupdf.open(str(p))
+                for i in range(src.page_count):
+                    if ((p.name, i + 1) in scans) == (kind == "ocr"):
+                        dst.insert_pdf(src, from_page=i, to_page=i)
+            dst.set_metadata({"title": f"benchmark {kind} copy {c}"})
+            if kind == "text":
+                n_text += dst.page_count
+            else:
+                n_ocr += dst.page_count
+            dst.save(str(out / kind / f"{kind}{c:02d}.pdf"), garbage=3, deflate=True, no_new_id=True)
+    return out / "text", out / "ocr", n_text, n_ocr
+
+
+def bare_text(folder: Path) -> int:
+    n = 0
+    for p in sorted(folder.glob("*.pdf")):
+        with pymupdf.open(str(p)) as doc:
+            for page in doc:
+                page.get_text()
+                n += 1
+    return n
+
+
+def bare_ocr(folder: Path, dpi: int, lang: str) -> int:
+    import pytesseract
+    from PIL import Image
+
+    n = 0
+    for p in sorted(folder.glob("*.pdf")):
+        with pymupdf.open(str(p)) as doc:
+            for page in doc:
+                pix = page.get_pixmap(dpi=dpi, colorspace=pymupdf.csGRAY)
+                img = Image.frombytes("L", (pix.width, pix.height), pix.samples)
+                pytesseract.image_to_data(img, lang=lang, config=f"--dpi {dpi}")
+                n += 1
+    return n
+
+
+def cpu() -> float:
+    """CPU seconds of this process plus its waited-for children (pool workers, tesseract runs)."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
+CPU: dict[str, float] = {}
+
+
+def timed(name: str, fn, *args):  # noqa: ANN001, ANN202
+    """Wall seconds (the ratio) and CPU seconds (robust on a busy machine) of fn(*args)."""
+    t0, c0 = time.perf_counter(), cpu()
+    res = fn(*args)
+    CPU[name] = cpu() - c0
+    return res, time.perf_counter() - t0
+
+
+def pipeline(cfg: IngestConfig, out: Path) -> dict:
+    res = ingest(cfg)
+    write_jsonl(out, res["pages"])  # writing the records is part of the pipeline's cost
+    return res
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--copies", type=int, default=8, help="copies of the corpus text pages")
+    ap.add_argument("--ocr-copies", type=int, default=2, help="copies of the corpus scan pages")
+    ap.add_argument("--workers", type=int, default=0, help="pipeline workers (0 = all cores)")
+    ap.add_argument("--params", default=str(ROOT / "params.yaml"))
+    a = ap.parse_args()
+    cfg = load_config(IngestConfig, "ingest", a.params, cache_dir="", workers=a.workers)
+    with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
+        pdfs, truth = corpus(Path(tmp))
+        text_dir, ocr_dir, n_text, n_ocr = build(pdfs, truth, Path(tmp) / "bench", a.copies, a.ocr_copies)
+        _, t_bare = timed("text_bare", bare_text, text_dir)
+        cfg.input = str(text_dir)
+        res, t_pipe = timed("text_pipe", pipeline, cfg, Path(tmp) / "pages.jsonl")
+        assert res["report"]["pages"] == n_text and res["report"]["pages_ocr"] == 0, res["report"]
+        _, o_bare = timed("ocr_bare", bare_ocr, ocr_dir, cfg.ocr_dpi, cfg.ocr_language)
+        cfg.input = str(ocr_dir)
+        ocr_res, o_pipe = timed("ocr_pipe", pipeline, cfg, Path(tmp) / "ocr.jsonl")
+        assert ocr_res["report"]["pages_ocr"] == n_ocr, ocr_res["report"]
+        # CER: the first copy's pages are the scan pages in corpus order
+        order = sorted((t["file"], t["page"]) for t in truth)
+        truth_by = {(t["file"], t["page"]): t["text"] for t in truth}
+        first = [p for p in ocr_res["pages"] if p["file"] == "ocr00.pdf"]
+        scores = [cer(p["text"], truth_by[k]) for p, k in zip(first, order, strict=True)]
+    workers = res["report"]["workers"]
+    rows = [
+        ("text layer", n_text, n_text / t_bare, n_text / t_pipe, "text", "bare page.get_text() loop, 1 process"),
+        (f"OCR @{cfg.ocr_dpi}dpi", n_ocr, n_ocr / o_bare, n_ocr / o_pipe, "ocr",
+         "pytesseract image_to_data loop, 1 process"),
+    ]
+    print(f"\ningest benchmark: {workers} workers, {os.cpu_count()} CPUs, load avg {os.getloadavg()[0]:.1f}, "
+          f"corpus {len(pdfs)} PDFs")
+    print(f"{'work':<14}{'pages':>7}{'baseline p/s':>14}{'ingest p/s':>12}{'ratio':>8}"
+          f"{'CPU ms/page base':>18}{'ingest':>8}  baseline")
+    for name, n, b, p, key, what in rows:
+        cb, cp = 1000 * CPU[f"{key}_bare"] / n, 1000 * CPU[f"{key}_pipe"] / n
+        print(f"{name:<14}{n:>7}{b:>14.2f}{p:>12.2f}{p / b:>7.2f}x{cb:>18.1f}{cp:>8.1f}  {what}")
+    print(f"OCR CER vs scan truth: mean {sum(scores) / len(scores):.4f}, max {max(scores):.4f} over {len(scores)} pages;"
+          f" mean OCR confidence {ocr_res['report']['ocr_mean_confidence']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
