@@ -126,7 +126,7 @@ def _text_pages(path: str, pnos: list[int], cfg: IngestConfig) -> list[dict[str,
         n, good, bad = pdfmod.text_quality("".join(ln[0] for ln in lines))
         garbage = n > 0 and (good < cfg.min_good_ratio or bad > cfg.max_bad_ratio)
         if n >= cfg.min_text_chars and not garbage or (n > 0 and not garbage and not page.get_images()):
-            rec.update(method="text", lines=lines)
+            rec.update(method="text", lines=textclean.normalize_page(lines))
         elif garbage or page.get_images():
             rec.update(method="ocr", reason="garbage text layer" if garbage else "no text layer")
         else:
@@ -139,7 +139,7 @@ def _ocr_page(path: str, pno: int, cfg: IngestConfig) -> dict[str, Any]:
     lines, conf = pdfmod.ocr_lines(_doc(path)[pno], cfg.ocr_dpi, cfg.ocr_language, cfg.ocr_psm, cfg.tesseract_cmd)
     if not lines:
         return {"skip": "no text: OCR found nothing on the page image"}
-    return {"lines": lines, "conf": conf}
+    return {"lines": textclean.normalize_page(lines), "conf": conf}
 
 
 def _safe(fn: Callable[..., Any], *args: Any) -> Any:
@@ -230,7 +230,7 @@ def _assemble(name: str, sha: str, pr: dict, pages: list[dict], ocr: dict[int, d
         else:
             kept.append({**r, "lines": o.get("lines", r.get("lines")), "conf": o.get("conf")})
     cleaned = textclean.clean_document(
-        [r["lines"] for r in kept], [r["method"] == "ocr" for r in kept], margin=cfg.header_margin,
+        [r["lines"] for r in kept], [r["method"] == "ocr" for r in kept], normalized=True, margin=cfg.header_margin,
         min_pages=cfg.header_min_pages, min_fraction=cfg.header_min_fraction,
         max_size_ratio=cfg.header_max_size_ratio, coverage=cfg.header_coverage)
     doc_id = sha[:16]

@@ -8,6 +8,7 @@ text is raw (clean-up is textclean's job).
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import unicodedata
 from pathlib import Path
@@ -135,34 +136,38 @@ def text_lines(page: Any) -> list[Line]:
     h = page.rect.height or 1.0
     for block in page.get_text("dict", flags=flags)["blocks"]:
         for line in block.get("lines", ()):
-            sizes: dict[float, int] = {}
-            bold = n = 0
-            parts = []
-            for s in line["spans"]:
-                t = s["text"]
-                parts.append(t)
-                k = len(t.strip())
-                sizes[round(s["size"], 1)] = sizes.get(round(s["size"], 1), 0) + k
-                bold += k * _is_bold(s["flags"], s["font"])
-                n += k
-            text = "".join(parts)
-            if text.strip():
+            spans = line["spans"]
+            if len(spans) == 1:  # the common case
+                s = spans[0]
+                text, size, bold = s["text"], round(s["size"], 1), _is_bold(s["flags"], s["font"])
+            else:
+                sizes: dict[float, int] = {}
+                nb = n = 0
+                for s in spans:
+                    k = len(s["text"].strip())
+                    sizes[round(s["size"], 1)] = sizes.get(round(s["size"], 1), 0) + k
+                    nb += k * _is_bold(s["flags"], s["font"])
+                    n += k
+                text = "".join(s["text"] for s in spans)
                 size = max(sizes.items(), key=lambda kv: (kv[1], kv[0]))[0] if sizes else 0.0
-                out.append((text, size, bold * 2 > n, line["bbox"][1] / h, line["bbox"][3] / h))
+                bold = nb * 2 > n
+            if text.strip():
+                out.append((text, size, bold, line["bbox"][1] / h, line["bbox"][3] / h))
     return out
+
+
+# letters, digits, spaces, punctuation, and the symbols of school maths/science (arrows, operators, super/subscripts)
+_GOOD = re.compile(r"[\w\s!-/:-@\[-`{-~\u00a0-\u00bf\u00d7\u00f7\u2010-\u2027\u2030-\u205e\u2070-\u214f"
+                   r"\u2190-\u22ff\u25a0-\u25ff]")
+_BAD = re.compile(r"[\ufffd\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ue000-\uf8ff]")
 
 
 def text_quality(text: str) -> tuple[int, float, float]:
     """(non-space chars, share of letters/digits/spaces/punctuation, share of U+FFFD/control/private-use chars)."""
     n = len(text) or 1
-    good = bad = 0
-    for ch in text:
-        cat = unicodedata.category(ch)
-        if ch == "\ufffd" or cat in ("Co", "Cs", "Cn") or (cat == "Cc" and ch not in "\n\t\r"):
-            bad += 1
-        elif cat[0] in "LNPZ" or ch.isspace():
-            good += 1
-    return len("".join(text.split())), good / n, bad / n
+    good = n - len(_GOOD.sub("", text)) if text else 0
+    bad = len(text) - len(_BAD.sub("", text))
+    return len(text) - text.count(" ") - text.count("\n") - text.count("\t"), good / n, bad / n
 
 
 def ocr_lines(page: Any, dpi: int, language: str, psm: int = 3, cmd: str = "tesseract") -> tuple[list[Line], float]:

@@ -20,21 +20,32 @@ Line = tuple[str, float, bool, float, float]
 
 _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff"), None)
 _WS = re.compile(r"\s+")
+_CTRL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _PAGE_NO = re.compile(r"(?i)(?:page|p\.|pg\.?|seite)?\s*[-\u2013\u2014(\[]?\s*(\d{1,4}|[ivxlcdm]{1,8})\s*"
                       r"[-\u2013\u2014)\]]?(?:\s*(?:/|of)\s*\d{1,4})?")
 _ROMAN = re.compile(r"(?i)m{0,3}(cm|cd|d?c{0,3})(xc|xl|l?x{0,3})(ix|iv|v?i{0,3})")
-_HYPHEN_END = re.compile(r"(\w*[^\W\d_])[-\u2010\u00ad]$")
+_HYPHEN_END = re.compile(r"(?<!\w)(\w*[^\W\d_])[-\u2010\u00ad]$")
+_TOKEN = re.compile(r"\w+(?:-\w+)*")
 _WORD_START = re.compile(r"([^\W\d_]\w*)(.*)$", re.S)
 
 
 def normalize_line(text: str) -> str:
     """NFKC (ligatures, full-width forms, NBSP), drop zero-width/control chars, collapse whitespace."""
-    t = unicodedata.normalize("NFKC", text).translate(_INVISIBLE)
-    t = "".join(ch for ch in t if unicodedata.category(ch) != "Cc" or ch == "\t")
-    t = _WS.sub(" ", t).strip()
-    if t.endswith("\u00ad"):  # a soft hyphen at the end marks a hyphenation point: keep it for the join step
-        return t[:-1].replace("\u00ad", "") + "\u00ad"
-    return t.replace("\u00ad", "")
+    return normalize_page([(text, 0.0, False, 0.0, 0.0)])[0][0] if text.strip() else ""
+
+
+def normalize_page(lines: list[Line]) -> list[Line]:
+    """normalize_line for every line of a page (one NFKC call per page); empty lines dropped. A soft hyphen at a
+    line end is kept (it marks a hyphenation point for `dehyphenate`), others are removed."""
+    joined = unicodedata.normalize("NFKC", "\n".join(ln[0].replace("\n", " ") for ln in lines))
+    texts = _CTRL.sub("", joined.translate(_INVISIBLE)).split("\n")
+    out = []
+    for t, ln in zip(texts, lines, strict=True):
+        t = _WS.sub(" ", t).strip()
+        t = t[:-1].replace("\u00ad", "") + "\u00ad" if t.endswith("\u00ad") else t.replace("\u00ad", "")
+        if t:
+            out.append((t, *ln[1:]))
+    return out
 
 
 def is_page_number(text: str) -> bool:
@@ -81,8 +92,8 @@ def strip_headers(pages: list[list[Line]], ocr: list[bool], margin: float = 0.12
 
     counts: dict[str, Counter[str]] = {"top": Counter(), "bottom": Counter()}
     for lines, o, has_body in zip(pages, ocr, inner, strict=True):
-        for sd, k in {(side(ln, o), header_key(ln[0])) for ln in lines} if has_body else ():
-            if k and sd:
+        for sd, k in {(sd, header_key(ln[0])) for ln in lines if (sd := side(ln, o))} if has_body else ():
+            if k:
                 counts[sd][k] += 1
     heads = {sd: {k for k, n in counts[sd].items() if n >= need and len(pages) > 1} for sd in ("top", "bottom")}
     words = {sd: {w for k in heads[sd] for w in k.split()} for sd in heads}
@@ -111,7 +122,7 @@ def dehyphenate(lines: list[Line], vocab: Counter[str]) -> list[Line]:
     i = 0
     while i < len(out) - 1:
         text = out[i][0]
-        m = _HYPHEN_END.search(text)
+        m = _HYPHEN_END.search(text[-64:]) if text[-1] in "-\u2010\u00ad" else None
         n = _WORD_START.match(out[i + 1][0])
         if m and n and n.group(1)[0].islower():
             soft = text.endswith("\u00ad")
@@ -128,12 +139,15 @@ def dehyphenate(lines: list[Line], vocab: Counter[str]) -> list[Line]:
     return [(ln[0].replace("\u00ad", ""), *ln[1:]) for ln in out]
 
 
-def clean_document(pages: list[list[Line]], ocr: list[bool], **header_opts: Any) -> list[tuple[str, list[dict]]]:
-    """Clean all pages of one document; returns (text, line records) per page."""
-    norm = [[(normalize_line(ln[0]), *ln[1:]) for ln in lines] for lines in pages]
-    norm = [[ln for ln in lines if ln[0]] for lines in norm]
+def clean_document(pages: list[list[Line]], ocr: list[bool], normalized: bool = False,
+                   **header_opts: Any) -> list[tuple[str, list[dict]]]:
+    """Clean all pages of one document; returns (text, line records) per page. `normalized`: the lines already went
+    through normalize_page (ingest does that in its page workers)."""
+    norm = pages if normalized else [normalize_page(lines) for lines in pages]
     norm = strip_headers(norm, ocr, **header_opts)
-    vocab = Counter(w.lower() for lines in norm for ln in lines for w in re.findall(r"\w+(?:-\w+)*", ln[0]))
+    vocab: Counter[str] = Counter()
+    if any(ln[0][-1] in "-\u2010\u00ad" for lines in norm for ln in lines):
+        vocab.update(w.lower() for lines in norm for w in _TOKEN.findall("\n".join(ln[0] for ln in lines)))
     result = []
     for lines in norm:
         lines = dehyphenate(lines, vocab)
