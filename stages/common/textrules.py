@@ -1,0 +1,365 @@
+"""Rule-based reading of textbook prose: sentences, definitions, causal links, key terms, formulas.
+
+    sentences("2.1 Speed\\nSpeed is the distance travelled per unit time. ...")   # heading lines kept apart
+    definition("A cell is the basic unit of life.")      # -> Definition(term="cell", body="the basic unit of life", ...)
+    causal("Ice floats because it is less dense than water.")  # -> Causal(kind="why", question=..., answer=...)
+    Formula.find("The speed is v = d / t, where d is distance.")  # -> [Formula(lhs="v", ...)]
+
+No model, no randomness: the synth stage's deterministic generator and its filters are built on these.
+A formula is evaluated by a tiny parser (numbers, variables, + - × / ^ ² ³, parentheses), never by eval().
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+STOPWORDS = frozenset("""a about above after again against all also am an and any are as at be because been before
+being below between both but by can could did do does doing down during each few for from further had has have having
+he her here hers herself him himself his how i if in into is it its itself just may me might more most must my myself
+no nor not now of off on once only or other our ours ourselves out over own same she should so some such than that the
+their theirs them themselves then there these they this those through to too under until up very was we were what
+when where which while who whom why will with would you your yours yourself yourselves one two three also called
+used using use known like many much often usually however therefore thus example examples figure table chapter section
+page called each every""".split())
+BAD_TERM_START = frozenset("this that these those it they there he she we you which what each such its their our "
+                           "one some many most all both another other here when where if".split())
+WORD = re.compile(r"[A-Za-z][A-Za-z'\-]*")
+
+
+def words(text: str) -> list[str]:
+    return WORD.findall(text)
+
+
+def content_tokens(text: str) -> list[str]:
+    """Lower-cased alphanumeric tokens minus stopwords (for overlap/grounding)."""
+    return [t for t in re.findall(r"[a-z0-9]+", text.lower()) if t not in STOPWORDS and (len(t) > 1 or t.isdigit())]
+
+
+def norm(text: str) -> str:
+    return " ".join(re.findall(r"[a-z0-9]+", text.lower()))
+
+
+def lower_first(s: str) -> str:
+    """Lower-case a sentence-initial capital, but keep acronyms and symbols (DNA, pH, F)."""
+    first = s.split(" ", 1)[0]
+    if first == "A" and " " in s or len(first) > 1 and first[0].isupper() and first[1:].islower():
+        return s[0].lower() + s[1:]
+    return s
+
+
+def upper_first(s: str) -> str:
+    return s[:1].upper() + s[1:]
+
+
+def _heading_like(line: str) -> bool:
+    s = line.strip()
+    return bool(s) and len(s) <= 70 and not re.search(r"[.!?:;,]$", s) and len(s.split()) <= 9
+
+
+def sentences(text: str) -> list[str]:
+    """Sentences of section text: hyphenated line breaks joined, heading-like lines dropped."""
+    text = re.sub(r"(\w)-\n(\w)", r"\1\2", text)
+    blocks: list[list[str]] = [[]]
+    for line in text.split("\n"):
+        if _heading_like(line) and (not blocks[-1] or re.search(r"[.!?]$", blocks[-1][-1].strip())):
+            blocks.append([])
+            continue
+        blocks[-1].append(line.strip())
+    out = []
+    for block in blocks:
+        para = re.sub(r"\s+", " ", " ".join(block)).strip()
+        for s in re.split(r"(?<=[.!?])\s+(?=[A-Z(\"'])", para):
+            s = s.strip()
+            if len(words(s)) >= 4 and s[-1:] in ".!?":
+                out.append(s)
+    return out
+
+
+# --- definitions ----------------------------------------------------------------------------------------------
+TERM = r"[A-Za-z][A-Za-z'\-]*(?:\s+[A-Za-z][A-Za-z'\-]*){0,3}"
+_ART = r"(?:(?P<art>A|An|The)\s+)?"
+DEF_PATTERNS = [
+    ("defined_as", re.compile(rf"^{_ART}(?P<term>{TERM})\s+(?P<verb>is|are)\s+defined\s+as\s+(?P<body>.+?)\.$")),
+    ("refers_to", re.compile(rf"^{_ART}(?P<term>{TERM})\s+(?P<verb>refers|refer|means)\s+(?:to\s+)?(?P<body>.+?)\.$")),
+    ("called", re.compile(rf"^(?P<body>[A-Z].+?)\s+(?P<verb>is|are)\s+(?:called|known\s+as|termed)\s+(?:(?P<art>an?|the)\s+)?"
+                          rf"(?P<term>{TERM})\.$")),
+    ("is_a", re.compile(rf"^{_ART}(?P<term>{TERM})\s+(?P<verb>is|are)\s+(?P<body>(?:an?|the)\s+.+?)\.$")),
+    ("are_x_that", re.compile(rf"^(?P<art>)(?P<term>{TERM})\s+(?P<verb>are)\s+(?P<body>\w+\s+(?:that|which|of|made)\b.+?)\.$")),
+]
+
+
+@dataclass
+class Definition:
+    term: str
+    body: str
+    sentence: str
+    pattern: str
+    plural: bool
+    article: str = ""
+
+    @property
+    def question(self) -> str:
+        if self.plural:
+            return f"What are {self.term}?"
+        return f"What is {self.article + ' ' if self.article else ''}{self.term}?"
+
+
+def _term_ok(term: str) -> bool:
+    ws = term.split()
+    return (0 < len(ws) <= 4 and ws[0].lower() not in BAD_TERM_START and len(term) >= 3
+            and not all(w.lower() in STOPWORDS for w in ws) and ws[-1].lower() not in STOPWORDS)
+
+
+def definition(sentence: str) -> Definition | None:
+    for name, pat in DEF_PATTERNS:
+        m = pat.match(sentence)
+        if not m:
+            continue
+        term, body = m["term"].strip(), m["body"].strip()
+        if not _term_ok(term) or len(words(body)) < 3:
+            continue
+        if name == "called" and len(words(body)) > 25:
+            continue
+        if name != "called":
+            term = lower_first(term)
+        else:
+            body = lower_first(body)
+        art = (m.groupdict().get("art") or "").lower()
+        return Definition(term, body, sentence, name, m["verb"] in ("are", "refer"), art)
+    return None
+
+
+# --- causal sentences ----------------------------------------------------------------------------------------
+@dataclass
+class Causal:
+    qtype: str  # why | how | effect
+    marker: str
+    question: str
+    answer: str
+    sentence: str
+    cause: str
+    effect: str
+
+
+_MIN_CLAUSE = 3
+
+
+def _clause(s: str) -> str:
+    return s.strip().rstrip(".").strip(" ,;")
+
+
+def causal(sentence: str, previous: str | None = None) -> Causal | None:
+    s = sentence.strip()
+    m = re.match(r"^Because\s+(?P<b>[^,]+),\s+(?P<a>.+?)\.$", s)
+    if m:
+        a, b = _clause(m["a"]), _clause(m["b"])
+        return _mk("why", "because", f"Explain why {lower_first(a)}.", f"Because {b}.", s, b, a)
+    for marker, pat, qtype in [
+        ("because", r"^(?P<a>.+?),?\s+because\s+(?P<b>.+)$", "why"),
+        ("so that", r"^(?P<a>.+?),?\s+so\s+that\s+(?P<b>.+)$", "why"),
+        ("therefore", r"^(?P<b>.+?)[,;]\s+(?:and\s+)?(?:therefore|thus|hence|so)\s*,?\s+(?P<a>.+)$", "why"),
+        ("causes", r"^(?P<b>.+?)\s+(?P<v>causes|cause|leads\s+to|lead\s+to|results\s+in|result\s+in)\s+(?P<a>.+)$",
+         "effect"),
+        ("by", r"^(?P<a>.+?)\s+by\s+(?P<b>\w+ing\b.+)$", "how"),
+    ]:
+        m = re.match(pat, s.rstrip("."))
+        if not m:
+            continue
+        a, b = _clause(m["a"]), _clause(m["b"])
+        if marker == "because":
+            return _mk(qtype, marker, f"Explain why {lower_first(a)}.", f"Because {b}.", s, b, a)
+        if marker == "so that":
+            return _mk(qtype, marker, f"Explain why {lower_first(a)}.", f"So that {b}.", s, b, a)
+        if marker == "therefore":
+            return _mk(qtype, marker, f"Explain why {lower_first(a)}.", f"Because {lower_first(b)}.", s, b, a)
+        if marker == "causes":
+            verb = re.sub(r"\s+", " ", m["v"])
+            base = {"causes": "cause", "leads to": "lead to", "results in": "result in"}.get(verb, verb)
+            aux = "do" if base == verb else "does"
+            return _mk(qtype, marker, f"What {aux} {lower_first(b)} {base}?", upper_first(s), s, b, a)
+        return _mk(qtype, marker, f"Explain how {lower_first(a)}.", f"By {b}.", s, b, a)
+    if previous:
+        m = re.match(r"^(?:Therefore|Thus|Hence|As a result|Consequently|This is why),?\s+(?P<a>.+?)\.$", s)
+        if m:
+            b = _clause(previous)
+            return _mk("why", "therefore", f"Explain why {lower_first(_clause(m['a']))}.",
+                       f"Because {lower_first(b)}.", s, b, m["a"])
+    return None
+
+
+def _mk(qtype: str, marker: str, q: str, ans: str, s: str, cause: str, effect: str) -> Causal | None:
+    if len(words(cause)) < _MIN_CLAUSE or len(words(effect)) < _MIN_CLAUSE:
+        return None
+    if effect.split()[0].lower() in ("it", "this", "that", "they", "which") and len(words(effect)) < 5:
+        return None
+    return Causal(qtype, marker, q, ans, s, cause, effect)
+
+
+def key_terms(text: str, limit: int = 20, min_len: int = 5) -> list[str]:
+    """Most frequent content words (then alphabetical), lower-cased: candidates for cloze blanks and distractors."""
+    counts: dict[str, int] = {}
+    for w in words(text):
+        lw = w.lower().strip("'-")
+        if len(lw) >= min_len and lw not in STOPWORDS and lw.isalpha():
+            counts[lw] = counts.get(lw, 0) + 1
+    return [w for w, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]]
+
+
+# --- formulas --------------------------------------------------------------------------------------------------
+_TOKEN = re.compile(r"\s*(?:(?P<num>\d+(?:\.\d+)?|½)|(?P<id>[A-Za-zρλΔθ][A-Za-z0-9_]*)|(?P<op>[+\-*/×÷·^()²³]))")
+_OPS = {"+": "+", "-": "-", "*": "*", "×": "*", "·": "*", "/": "/", "÷": "/", "^": "^"}
+_WORDISH = STOPWORDS | {"where", "which", "and", "so", "is", "in", "when", "then", "metres", "seconds"}
+
+
+@dataclass
+class Formula:
+    text: str
+    lhs: str
+    tree: tuple
+    variables: list[str] = field(default_factory=list)
+
+    @staticmethod
+    def find(text: str) -> list[Formula]:
+        out = []
+        for m in re.finditer(r"(?<![\w=<>])([A-Za-zρλΔθ][A-Za-z0-9_]{0,11})\s*=\s*", text):
+            f = _parse(m.group(1), text[m.end():])
+            if f:
+                out.append(f)
+        return out
+
+    def evaluate(self, values: dict[str, float]) -> float:
+        """The right-hand side's value (NaN on overflow or division by zero)."""
+        try:
+            return _eval(self.tree, values)
+        except (OverflowError, ZeroDivisionError):
+            return float("nan")
+
+    def substituted(self, values: dict[str, str]) -> str:
+        """The right-hand side with each variable replaced by its value string."""
+        rhs = self.text.split("=", 1)[1]
+        return re.sub(r"[A-Za-zρλΔθ][A-Za-z0-9_]*", lambda m: values.get(m.group(0), m.group(0)), rhs).strip()
+
+
+def _parse(lhs: str, rest: str) -> Formula | None:
+    toks: list[tuple[str, str, int]] = []
+    pos = 0
+    while True:
+        m = _TOKEN.match(rest, pos)
+        if not m or m.end() == pos:
+            break
+        kind = m.lastgroup or ""
+        toks.append((kind, m.group(kind), m.end()))
+        pos = m.end()
+    p = _Parser(toks)
+    try:
+        tree = p.expr()
+    except ValueError:
+        return None
+    end = toks[p.i - 1][2] if p.i else 0
+    variables = sorted(_vars(tree))
+    if not p.i or tree[0] != "bin" or not variables or lhs in variables or _wordish(lhs):
+        return None
+    if any(_wordish(v) or len(v) > 12 for v in variables):
+        return None
+    return Formula(f"{lhs} = {rest[:end].strip()}", lhs, tree, variables)
+
+
+class _Parser:
+    """expr := term (('+'|'-') term)*; term := power (('*'|'/') power)*; power := atom ('^' atom | '²' | '³')*."""
+
+    def __init__(self, toks: list[tuple[str, str, int]]) -> None:
+        self.toks, self.i = toks, 0
+
+    def peek(self) -> tuple[str, str] | None:
+        return self.toks[self.i][:2] if self.i < len(self.toks) else None
+
+    def expr(self) -> tuple:
+        node = self.term()
+        while (t := self.peek()) and t[0] == "op" and _OPS.get(t[1]) in "+-" and self._operand_follows():
+            self.i += 1
+            node = ("bin", _OPS[t[1]], node, self.term())
+        return node
+
+    def term(self) -> tuple:
+        node = self.power()
+        while (t := self.peek()) and t[0] == "op" and _OPS.get(t[1], "") in ("*", "/") and self._operand_follows():
+            self.i += 1
+            node = ("bin", _OPS[t[1]], node, self.power())
+        return node
+
+    def power(self) -> tuple:
+        node = self.atom()
+        while (t := self.peek()) and t[0] == "op" and t[1] in "^²³":
+            self.i += 1
+            exp = ("num", 2.0 if t[1] == "²" else 3.0) if t[1] != "^" else self.atom()
+            if exp[0] != "num" or abs(exp[1]) > 4:
+                raise ValueError("only small numeric exponents")
+            node = ("bin", "^", node, exp)
+        return node
+
+    def atom(self) -> tuple:
+        t = self.peek()
+        if t is None:
+            raise ValueError("end of formula")
+        self.i += 1
+        if t[0] == "num":
+            return ("num", 0.5 if t[1] == "½" else float(t[1]))
+        if t[0] == "id":
+            if _wordish(t[1]):
+                raise ValueError("word, not a variable")
+            return ("var", t[1])
+        if t[1] == "(":
+            node = self.expr()
+            if self.peek() != ("op", ")"):
+                raise ValueError("unbalanced")
+            self.i += 1
+            return node
+        raise ValueError(f"unexpected {t[1]}")
+
+    def _operand_follows(self) -> bool:
+        nxt = self.toks[self.i + 1] if self.i + 1 < len(self.toks) else None
+        return nxt is not None and (nxt[0] == "num" or nxt[1] == "(" or (nxt[0] == "id" and not _wordish(nxt[1])))
+
+
+def _wordish(name: str) -> bool:
+    """An English word rather than a symbol (single letters are always symbols: a, b, m, t)."""
+    return len(name) > 1 and name.lower() in _WORDISH
+
+
+def _vars(tree: tuple) -> set[str]:
+    if tree[0] == "var":
+        return {tree[1]}
+    if tree[0] == "bin":
+        return _vars(tree[2]) | _vars(tree[3])
+    return set()
+
+
+def _eval(tree: tuple, values: dict[str, float]) -> float:
+    if tree[0] == "num":
+        return tree[1]
+    if tree[0] == "var":
+        return float(values[tree[1]])
+    a, b = _eval(tree[2], values), _eval(tree[3], values)
+    return {"+": a + b, "-": a - b, "*": a * b, "/": a / b if b else float("nan"), "^": a**b}[tree[1]]
+
+
+def variable_names(text: str, var: str) -> tuple[str | None, str | None]:
+    """(description, unit) of a formula variable from prose like 'where v is the speed in m/s' or 'speed (v)'."""
+    v = re.escape(var)
+    m = re.search(rf"(?<![\w]){v}\s+(?:is|represents|stands\s+for|=)\s+(?:the\s+)?(?P<d>[a-z][a-z \-]{{2,40}}?)"
+                  rf"(?:\s+(?:in|measured\s+in)\s+(?P<u>[A-Za-z/²³0-9]+(?:\s+per\s+[a-z]+)?))?(?=[,.;)]|\s+and\b|$)",
+                  text)
+    if m:
+        return m["d"].strip(), (m["u"] or None)
+    m = re.search(rf"(?P<d>[a-z][a-z\-]{{2,25}}(?:\s+[a-z][a-z\-]{{2,25}})?)\s*\(\s*{v}\s*\)", text)
+    if m and m["d"].split()[-1] not in STOPWORDS:
+        return m["d"].split()[-1] if m["d"].split()[0] in STOPWORDS else m["d"], None
+    return None, None
+
+
+def fmt_num(x: float) -> str:
+    """3 decimals at most, no trailing zeros, integers without a decimal point."""
+    if abs(x - round(x)) < 1e-9:
+        return str(int(round(x)))
+    return f"{round(x, 3):.3f}".rstrip("0").rstrip(".")

@@ -1,0 +1,360 @@
+"""Synth stage: deterministic generator, filters, CLI, and the two teacher backends (a real HTTP server, real SmolLM2)."""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from synth_fixtures import SECTIONS
+
+from stages import synth
+from stages.common.io import dumps, read_jsonl
+from stages.common.synth_filters import FILTERS, FilterConfig, apply_filters
+from stages.common.teacher import API_KEY_ENV, BASE_URL_ENV, OpenAITeacher, TeacherHTTPError
+from stages.common.textrules import Formula, fmt_num
+from stages.common.tutor_tools import DEFAULT_CATALOGUE, validate_call
+
+BY_ID = {s["section_id"]: s for s in SECTIONS}
+
+
+@pytest.fixture(scope="module")
+def det() -> list[dict]:
+    return synth.generate_deterministic(SECTIONS, synth.SynthConfig())
+
+
+def _bytes(examples: list[dict]) -> str:
+    return "".join(dumps(e) + "\n" for e in examples)
+
+
+def test_deterministic_byte_identical_per_seed_and_order_independent(det):
+    again = synth.generate_deterministic(copy.deepcopy(SECTIONS), synth.SynthConfig())
+    assert _bytes(det) == _bytes(again)
+    other = synth.generate_deterministic(SECTIONS, synth.SynthConfig(seed=7))
+    assert _bytes(other) != _bytes(det)
+    reordered = synth.generate_deterministic(SECTIONS[::-1], synth.SynthConfig())
+    assert sorted(map(dumps, reordered)) == sorted(map(dumps, det))
+
+
+def test_every_kind_is_produced_with_provenance(det):
+    kinds = {e["kind"] for e in det}
+    assert kinds == {"cloze", "definition", "why", "worked", "mc", "socratic", "tool_call", "paraphrase"}
+    for e in det:
+        p = e["provenance"]
+        sec = BY_ID[e["section_id"]]
+        assert e["source"] == "synth:deterministic" and p["generator"] == "deterministic"
+        assert p["template_id"].startswith("det.") and p["template_version"] >= 1 and p["seed"] == 1337
+        assert (p["page_start"], p["page_end"]) == (sec["page_start"], sec["page_end"])
+        assert e["subject"] == sec["subject"]
+    defs = {e["meta"]["term"] for e in det if e["kind"] == "definition"}
+    assert {"osmosis", "velocity", "photosynthesis"} & defs  # "defined as" and "is called" patterns
+    worked_formulas = {e["meta"]["formula"] for e in det if e["kind"] == "worked"}
+    assert {"v = d / t", "F = m × a", "ρ = m / V"} <= worked_formulas
+    assert {e["meta"]["tool"] for e in det if e["kind"] == "tool_call"} == {
+        "search_textbook", "make_quiz", "show_3d_model"}
+    why = [e for e in det if e["kind"] == "why"]
+    assert any(e["messages"][0]["content"] == "Explain why ice floats on water." and
+               e["messages"][1]["content"] == "Because ice is less dense than liquid water." for e in why)
+    caps = synth.SynthConfig().caps
+    for sid in BY_ID:
+        for kind, cap in caps.items():
+            assert sum(e["section_id"] == sid and e["kind"] == kind for e in det) <= cap
+
+
+def test_worked_problems_arithmetic(det):
+    worked = [e for e in det if e["kind"] == "worked"]
+    assert len(worked) >= 4
+    for e in worked:
+        m = e["meta"]
+        f = next(f for f in Formula.find(m["formula"]))
+        vals = dict(m["values"])
+        if m["target"] == f.lhs:
+            assert f.evaluate(vals) == pytest.approx(m["answer"], rel=1e-6)
+        else:  # inverse problem: plugging the answer back in reproduces the given lhs
+            given = vals.pop(f.lhs)
+            assert f.evaluate({**vals, m["target"]: m["answer"]}) == pytest.approx(given, rel=1e-6)
+        text = e["messages"][-1]["content"]
+        assert f"Answer: {m['target']} = {fmt_num(m['answer'])}" in text
+        assert text.startswith("Step 1: Write down the formula: " + m["formula"])
+    speed = Formula.find("v = d / t")[0]
+    assert speed.evaluate({"d": 120, "t": 8}) == 15
+    assert Formula.find("A = 0.5 × b × h")[0].evaluate({"b": 4, "h": 3}) == 6
+    assert Formula.find("E = m × c²")[0].evaluate({"m": 2, "c": 3}) == 18
+
+
+def test_mc_answer_index_and_same_chapter_distractors(det):
+    mcs = [e for e in det if e["kind"] == "mc"]
+    assert mcs
+    for e in mcs:
+        opts, k = e["meta"]["options"], e["meta"]["answer_index"]
+        assert len(opts) == 4 and len({o.lower() for o in opts}) == 4
+        letter, answer = e["messages"][-1]["content"].split(". ", 1)
+        assert opts[k] == answer and "ABCD".index(letter) == k
+        assert f"{letter}. {answer}" in e["messages"][0]["content"]
+        sec = BY_ID[e["section_id"]]
+        chapter_text = " ".join(s["text"] for s in SECTIONS
+                                if (s["doc_id"], s["chapter"]) == (sec["doc_id"], sec["chapter"])).lower()
+        other_text = " ".join(s["text"] for s in SECTIONS if s["doc_id"] != sec["doc_id"]).lower()
+        for i, o in enumerate(opts):
+            if i != k:
+                assert re.search(rf"\b{re.escape(o.lower())}\b", chapter_text), (o, sec["chapter"])
+        assert any(not re.search(rf"\b{re.escape(o.lower())}\b", other_text) for i, o in enumerate(opts) if i != k) \
+            or True  # distractors may also occur elsewhere; what matters is that they come from this chapter
+    # the options are shuffled: the answer is not always in the same slot
+    assert len({e["meta"]["answer_index"] for e in mcs}) > 1
+
+
+def test_socratic_first_turn_guides_without_answer(det):
+    soc = [e for e in det if e["kind"] == "socratic"]
+    assert soc
+    for e in soc:
+        first = next(m["content"] for m in e["messages"] if m["role"] == "assistant")
+        assert "?" in first
+        assert e["meta"]["withheld_answer"].lower() not in first.lower()
+        assert e["meta"]["reference_answer"] in e["messages"][-1]["content"]
+    kept, rejected, _ = apply_filters(soc, BY_ID, FilterConfig(), DEFAULT_CATALOGUE)
+    assert len(kept) == len(soc) and not rejected
+    leak = copy.deepcopy(soc[0])
+    leak["messages"][1]["content"] = f"It is {leak['meta']['withheld_answer']}. Got it?"
+    noq = copy.deepcopy(soc[0])
+    noq["messages"][1]["content"] = "Let me just tell you the whole story."
+    _, rejected, counts = apply_filters([leak, noq], BY_ID, FilterConfig(), DEFAULT_CATALOGUE)
+    assert [r["filter"] for r in rejected] == ["socratic", "socratic"]
+    assert {r["reason"] for r in rejected} == {"first tutor turn gives the withheld answer verbatim",
+                                               "first tutor turn asks no guiding question"}
+
+
+def _tool_example(det: list[dict], tool: str) -> dict:
+    return copy.deepcopy(next(e for e in det if e["kind"] == "tool_call" and e["meta"]["tool"] == tool))
+
+
+def test_tool_calls_validate_and_malformed_ones_are_rejected(det):
+    for e in det:
+        for m in e["messages"]:
+            for call in m.get("tool_calls") or []:
+                assert validate_call(call, DEFAULT_CATALOGUE) == []
+    cases = {
+        "unknown tool": ("search_textbook", {"name": "open_browser", "arguments": {"url": "x"}}),
+        "missing required argument 'query'": ("search_textbook", {"name": "search_textbook", "arguments": {}}),
+        "expected integer": ("make_quiz", {"name": "make_quiz", "arguments": {"topic": "cells", "n_questions": "3"}}),
+        "outside [1, 10]": ("make_quiz", {"name": "make_quiz", "arguments": {"topic": "cells", "n_questions": 50}}),
+        "not in allowed values": ("show_3d_model", {"name": "show_3d_model", "arguments": {"model_id": "t_rex"}}),
+        "unexpected argument 'colour'": ("show_3d_model", {"name": "show_3d_model",
+                                                           "arguments": {"model_id": "plant_cell", "colour": "red"}}),
+    }
+    bad = []
+    for want, (tool, call) in cases.items():
+        e = _tool_example(det, tool)
+        e["messages"][2]["tool_calls"] = [call]
+        e["example_id"] = want
+        bad.append(e)
+    no_result = _tool_example(det, "search_textbook")
+    del no_result["messages"][3]
+    no_result["example_id"] = "followed by a tool message"
+    bad.append(no_result)
+    kept, rejected, counts = apply_filters(bad, BY_ID, FilterConfig(), DEFAULT_CATALOGUE)
+    assert kept == [] and counts["tool_call"]["tool_call"] == len(bad)
+    for r in rejected:
+        assert r["filter"] == "tool_call" and r["example_id"] in r["reason"], r
+    # arguments as a JSON string (OpenAI wire format) are understood
+    assert validate_call({"name": "make_quiz", "arguments": '{"topic": "cells", "n_questions": 2}'},
+                         DEFAULT_CATALOGUE) == []
+
+
+def test_grounding_language_length_and_duplicate_filters(det):
+    good = copy.deepcopy(next(e for e in det if e["kind"] == "definition"))
+    ungrounded = copy.deepcopy(good)
+    ungrounded["messages"][-1]["content"] = "Volcanoes erupt when magma pressure builds under tectonic plates."
+    german = copy.deepcopy(good)
+    german["messages"][-1]["content"] = "Die Zelle ist die kleinste Einheit aller Lebewesen und besteht aus Plasma."
+    cyrillic = copy.deepcopy(good)
+    cyrillic["messages"][0]["content"] = "Что такое клетка и почему она важна для жизни организма?"
+    too_long = copy.deepcopy(good)
+    too_long["messages"][0]["content"] = "Why? " * 600
+    dup = copy.deepcopy(good)
+    dup["example_id"] = "dup"
+    dup["messages"][0]["content"] = good["messages"][0]["content"].upper()  # same after normalisation
+    kept, rejected, counts = apply_filters([good, ungrounded, german, cyrillic, too_long, dup], BY_ID,
+                                           FilterConfig(), DEFAULT_CATALOGUE)
+    assert kept == [good]
+    assert [r["filter"] for r in rejected] == ["grounding", "language", "language", "length", "duplicate"]
+    assert "overlap" in rejected[0]["reason"] and "stopword" in rejected[1]["reason"]
+    assert "ASCII" in rejected[2]["reason"] and good["example_id"] in rejected[4]["reason"]
+    assert counts["grounding"] == {"definition": 1} and counts["duplicate"] == {"definition": 1}
+    # a higher threshold removes more; a threshold of 0 keeps the ungrounded answer
+    _, rej0, _ = apply_filters([ungrounded], BY_ID, FilterConfig(grounding_threshold=0.0), DEFAULT_CATALOGUE)
+    assert rej0 == []
+
+
+def _write_sections(path: Path, sections: list[dict]) -> None:
+    path.write_text("".join(json.dumps(s) + "\n" for s in sections), encoding="utf-8")
+
+
+def test_cli_outputs_report_and_keeps_previous_outputs_on_bad_input(tmp_path):
+    sec = tmp_path / "sections.jsonl"
+    _write_sections(sec, SECTIONS)
+    params = tmp_path / "params.yaml"
+    params.write_text("seed: 1337\nsynth:\n  paraphrase_rate: 0.5\n")
+    out = tmp_path / "synth"
+    synth.main(["--input", str(sec), "--output", str(out), "--params", str(params)])
+    first = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert set(first) == {"examples.jsonl", "rejected.jsonl", "report.json"}
+    report = json.loads(first["report.json"])
+    examples = list(read_jsonl(out / "examples.jsonl"))
+    assert report["kept"] == len(examples) and report["generated"] == report["kept"] + report["rejected"]
+    assert report["kept_by_kind"] == {k: sum(e["kind"] == k for e in examples) for k in report["kept_by_kind"]}
+    assert report["config"]["paraphrase_rate"] == 0.5 and report["teacher"]["backend"] == "none"
+    synth.main(["--input", str(sec), "--output", str(out), "--params", str(params)])
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == first
+    broken = tmp_path / "broken.jsonl"
+    _write_sections(broken, [{"text": "no id"}])
+    with pytest.raises(SystemExit, match="lack section_id"):
+        synth.main(["--input", str(broken), "--output", str(out), "--params", str(params)])
+    params.write_text("seed: 1\nsynth:\n  teacher: {backend: none, temprature: 0.1}\n")
+    with pytest.raises(ValueError, match="temprature"):
+        synth.main(["--input", str(sec), "--output", str(out), "--params", str(params)])
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == first
+
+
+# --- OpenAI-compatible backend against a real local HTTP server ----------------------------------------------
+class _ChatServer:
+    """A tiny chat-completions endpoint: fails the first `fail_first` requests with 500, then answers by task."""
+
+    def __init__(self, fail_first: int = 0, status: int = 500) -> None:
+        self.requests: list[dict] = []
+        self.fail_left, self.status = fail_first, status
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *a):  # keep pytest output clean
+                pass
+
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                outer.requests.append({"path": self.path, "auth": self.headers.get("Authorization"), "body": body})
+                if outer.fail_left > 0:
+                    outer.fail_left -= 1
+                    self.send_response(outer.status)
+                    self.end_headers()
+                    self.wfile.write(b'{"error": "busy"}')
+                    return
+                msg = outer.answer(body)
+                data = json.dumps({"id": "x", "object": "chat.completion", "model": body["model"],
+                                   "choices": [{"index": 0, "message": msg, "finish_reason": "stop"}]}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    @staticmethod
+    def answer(body: dict) -> dict:
+        if body.get("tools"):
+            args = json.dumps({"model_id": "animal_cell"}) if "3D" in body["messages"][-1]["content"] else \
+                json.dumps({"query": "cells"})
+            name = "show_3d_model" if "3D" in body["messages"][-1]["content"] else "search_textbook"
+            return {"role": "assistant", "content": None,
+                    "tool_calls": [{"id": "c1", "type": "function", "function": {"name": name, "arguments": args}}]}
+        user = body["messages"][-1]["content"]
+        if "Student:" in user and "Tutor:" in user:
+            return {"role": "assistant", "content": "Student: What does the nucleus do?\nTutor: Think about what the "
+                    "cell needs to store. What might the nucleus contain?\nAnswer: the genetic material"}
+        if "Question:" in user:
+            return {"role": "assistant", "content": "Question: What is a cell?\nAnswer: The basic unit of all living "
+                    "organisms."}
+        return {"role": "assistant", "content": "Sure! I like turtles."}
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def test_openai_backend_retries_after_500_and_key_only_from_env(monkeypatch, caplog):
+    server = _ChatServer(fail_first=1)
+    try:
+        monkeypatch.setenv(BASE_URL_ENV, server.url)
+        monkeypatch.setenv(API_KEY_ENV, "sk-test-secret")
+        t = OpenAITeacher("tiny-teacher", backoff_s=0.01, concurrency=1)
+        out = t.generate([[{"role": "user", "content": "Question: say hi"}]], max_new_tokens=8, temperature=0.0,
+                         seed=3)
+        assert out == ["Question: What is a cell?\nAnswer: The basic unit of all living organisms."]
+        assert len(server.requests) == 2  # one 500, one retry
+        assert all(r["auth"] == "Bearer sk-test-secret" and r["path"] == "/v1/chat/completions"
+                   for r in server.requests)
+        body = server.requests[-1]["body"]
+        assert body["model"] == "tiny-teacher" and body["max_tokens"] == 8 and body["seed"] == 3
+        assert "sk-test-secret" not in caplog.text and "sk-test-secret" not in json.dumps(body)
+        monkeypatch.delenv(API_KEY_ENV)
+        t.generate([[{"role": "user", "content": "hi"}]], max_new_tokens=8, temperature=0.0, seed=0)
+        assert server.requests[-1]["auth"] is None  # no key in the environment -> no header, never a default
+    finally:
+        server.close()
+
+
+def test_openai_backend_gives_up_and_does_not_retry_4xx(monkeypatch):
+    server = _ChatServer(fail_first=10)
+    bad = _ChatServer(fail_first=10, status=400)
+    try:
+        with pytest.raises(TeacherHTTPError, match="after 3 attempts"):
+            OpenAITeacher("m", base_url=server.url, max_retries=2, backoff_s=0.01).generate(
+                [[{"role": "user", "content": "x"}]], 8, 0.0, 0)
+        assert len(server.requests) == 3
+        with pytest.raises(TeacherHTTPError, match="HTTP 400"):
+            OpenAITeacher("m", base_url=bad.url, max_retries=2, backoff_s=0.01).generate(
+                [[{"role": "user", "content": "x"}]], 8, 0.0, 0)
+        assert len(bad.requests) == 1
+        monkeypatch.delenv(BASE_URL_ENV, raising=False)
+        with pytest.raises(ValueError, match=BASE_URL_ENV):
+            OpenAITeacher("m")
+    finally:
+        server.close()
+        bad.close()
+
+
+def test_openai_teacher_examples_are_parsed_filtered_and_accounted(monkeypatch):
+    server = _ChatServer()
+    try:
+        monkeypatch.setenv(BASE_URL_ENV, server.url)
+        cfg = synth.SynthConfig(teacher={"backend": "openai", "model": "tiny-teacher", "max_sections": 3})
+        kept, rejected, report = synth.synthesize(SECTIONS, cfg)
+        tex = [e for e in kept if e["source"] == "synth:teacher"]
+        trej = [r for r in rejected if r["example"]["source"] == "synth:teacher"]
+        assert report["teacher"]["outputs"] == len(tex) + len(trej) == len(server.requests)
+        assert any(r["body"].get("tools") for r in server.requests)
+        for e in tex:
+            p = e["provenance"]
+            assert p["model"] == "tiny-teacher" and p["backend"] == "openai" and p["template_id"].startswith("teacher.")
+        # "I like turtles" paraphrases are rejected, and each rejection says why
+        assert all(r["filter"] in FILTERS and r["reason"] for r in trej)
+        assert {r["filter"] for r in trej if r["kind"] == "paraphrase"} == {"paraphrase"}
+        assert not [e for e in tex if e["kind"] == "paraphrase"]
+        assert any(e["kind"] == "tool_call" for e in tex)
+        assert report["generated"] == report["kept"] + report["rejected"]
+    finally:
+        server.close()
+
+
+@pytest.mark.slow
+def test_hf_teacher_really_runs_smollm2():
+    from stages.common.teacher import HFTeacher
+
+    teacher = HFTeacher("smollm2", batch_size=4)
+    cfg = synth.SynthConfig(teacher={"backend": "hf", "max_sections": 2, "max_new_tokens": 40,
+                                     "max_passage_chars": 500})
+    kept, rejected, report = synth.synthesize(SECTIONS[:3], cfg, teacher=teacher)
+    tex = [e for e in kept if e["source"] == "synth:teacher"]
+    trej = [r for r in rejected if r["example"]["source"] == "synth:teacher"]
+    # 2 sections x (qa, socratic, tool_call, paraphrase) prompts: every output is kept or rejected with a reason
+    assert report["teacher"]["outputs"] == len(tex) + len(trej) == 8
+    assert all(r["filter"] in FILTERS and r["reason"] for r in trej)
+    assert {e["provenance"]["model"] for e in tex + [r["example"] for r in trej]} == {"smollm2"}
+    again = synth.synthesize(SECTIONS[:3], cfg, teacher=teacher)
+    assert [dumps(e) for e in again[0]] == [dumps(e) for e in kept]  # seeded sampling: same outputs
