@@ -46,6 +46,11 @@ def smollm2_dir(cache_dir: str | Path = CACHE_DIR) -> Path:
     log.info("converting %s to a Hugging Face directory at %s (once, ~30 s)", gguf.name, out)
     tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
     model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    # transformers 5 leaves its GGUF quantizer on the (fully dequantised, fp32) model and then refuses
+    # save_pretrained ("quantized with gguf and is not serializable"): drop it, the weights are plain tensors.
+    model.hf_quantizer = None
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
     with atomic_dir(out) as tmp:
         model.save_pretrained(tmp)
         tok.save_pretrained(tmp)
