@@ -1,0 +1,216 @@
+"""SFT stage: assistant-only labels, packing without cross-attention, LoRA / QLoRA runs, interrupt + resume."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+sys.path.insert(0, str(Path(__file__).parent))
+from sft_fixtures import CHAT_TEMPLATE, PLAIN_TEMPLATE, make_model, make_records, make_tokenizer  # noqa: E402
+
+from stages.common.io import read_json, read_jsonl, write_jsonl  # noqa: E402
+from stages.common.sft_data import IGNORE_INDEX, encode_example, pack_bins, pack_examples  # noqa: E402
+
+TOOL_RECORD = make_records(3)[2]  # system, user, assistant(tool call), tool, assistant
+
+
+@pytest.fixture(scope="module")
+def fx(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    d = tmp_path_factory.mktemp("sft")
+    tok = make_tokenizer(d / "tok")
+    make_model(tok, d / "model")
+    write_jsonl(d / "train.jsonl", make_records(48, seed=1))
+    write_jsonl(d / "val.jsonl", make_records(12, seed=2))
+    return d
+
+
+def write_params(fx: Path, out: Path, **over: object) -> Path:
+    sft = {"base_model": str(fx / "model"), "tokenizer": str(fx / "tok"), "train": str(fx / "train.jsonl"),
+           "validation": str(fx / "val.jsonl"), "output": str(out), "max_length": 128, "batch_size": 4,
+           "max_steps": 12, "eval_steps": 6, "save_steps": 6, "logging_steps": 2, "learning_rate": 5e-3,
+           "lora_r": 8, "lora_alpha": 16, "lora_dropout": 0.0, **over}
+    path = out.parent / f"{out.name}-params.yaml"
+    path.write_text(yaml.safe_dump({"seed": 7, "sft": sft}))
+    return path
+
+
+def labelled_spans(tok, ex: dict) -> tuple[list[str], str]:  # noqa: ANN001
+    """Decoded runs of labelled tokens, and the decoded unlabelled text."""
+    spans, cur, rest = [], [], []
+    for t, lab in zip(ex["input_ids"], ex["labels"], strict=True):
+        if lab == IGNORE_INDEX:
+            rest.append(t)
+            if cur:
+                spans.append(tok.decode(cur))
+                cur = []
+        else:
+            assert lab == t
+            cur.append(t)
+    if cur:
+        spans.append(tok.decode(cur))
+    return spans, tok.decode(rest)
+
+
+@pytest.mark.parametrize("template", [CHAT_TEMPLATE, PLAIN_TEMPLATE], ids=["generation-markers", "prefix-rendering"])
+def test_assistant_only_labels(template: str) -> None:
+    tok = make_tokenizer(template=template)
+    ex = encode_example(tok, TOOL_RECORD["messages"], max_length=512)
+    spans, rest = labelled_spans(tok, ex)
+    call = TOOL_RECORD["messages"][2]["tool_calls"][0]
+    answer = TOOL_RECORD["messages"][4]["content"]
+    assert len(spans) == 2
+    # the tool call (rendered by the template, or appended as JSON when the template can't render tool_calls)
+    assert spans[0].startswith("<tool_call>") and json.loads(spans[0].split("<tool_call>")[1].split("</tool_call>")[0]) == call
+    assert spans[1].startswith(answer) and "<|im_end|>" in spans[1]  # the answer and its end-of-turn token
+    for m in TOOL_RECORD["messages"]:
+        if m["role"] in {"system", "user", "tool"}:
+            assert m["content"] in rest  # prompts and tool results are context, not targets
+    assert "<|im_start|>assistant" in rest  # the role header is context too
+
+
+def test_truncation_and_packing_layout() -> None:
+    tok = make_tokenizer()
+    exs = [encode_example(tok, r["messages"], max_length=40) for r in make_records(9)]
+    assert all(len(e["input_ids"]) <= 40 for e in exs)
+    lengths = [len(e["input_ids"]) for e in encode_examples(tok, 9)]
+    bins = pack_bins(lengths, 128)
+    assert sorted(i for b in bins for i in b) == list(range(9))
+    assert all(sum(lengths[i] for i in b) <= 128 for b in bins)
+    assert len(bins) < 9  # short examples do share rows
+    rows = pack_examples(encode_examples(tok, 9), 128)
+    for r in rows:
+        starts = [i for i, p in enumerate(r["position_ids"]) if p == 0]
+        assert starts[0] == 0 and len(r["input_ids"]) == len(r["labels"]) == len(r["position_ids"])
+
+
+def encode_examples(tok, n: int) -> list[dict]:  # noqa: ANN001
+    return [encode_example(tok, r["messages"], max_length=128) for r in make_records(n)]
+
+
+def test_packing_has_no_cross_attention() -> None:
+    import torch
+
+    from stages.common.sft_data import PackedCollator
+
+    tok = make_tokenizer()
+    model = make_model(tok, seed=3).eval()
+    model.config.use_cache = False  # as the stage does: with a KV cache transformers ignores packed position_ids
+    exs = encode_examples(tok, 3)
+    rows = pack_examples(exs, 512)
+    assert len(rows) == 1
+    batch = PackedCollator(tok.pad_token_id)(rows)
+    with torch.no_grad():
+        packed = model(input_ids=batch["input_ids"], position_ids=batch["position_ids"]).logits[0]
+        plain = model(input_ids=batch["input_ids"]).logits[0]  # same row, one causal sequence
+        off = 0
+        for i in pack_bins([len(e["input_ids"]) for e in exs], 512)[0]:
+            n = len(exs[i]["input_ids"])
+            alone = model(input_ids=torch.tensor([exs[i]["input_ids"]])).logits[0]
+            torch.testing.assert_close(packed[off: off + n], alone, atol=1e-4, rtol=1e-4)
+            if off:  # without the restarting position_ids, later examples would see the earlier ones
+                assert (plain[off: off + n] - alone).abs().max() > 1e-2
+            off += n
+
+
+@pytest.mark.slow
+def test_lora_run_lowers_loss_and_saves_reloadable_models(fx: Path, tmp_path: Path) -> None:
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from stages.sft import main
+
+    out = tmp_path / "lora"
+    report = main(["--params", str(write_params(fx, out, max_steps=16, eval_steps=8, save_steps=8))])
+    log = list(read_jsonl(out / "train_log.jsonl"))
+    losses = [r["loss"] for r in log if r["loss"] is not None]
+    assert losses[-1] < losses[0]
+    assert any(r["eval_loss"] is not None for r in log) and all(r["tokens_per_s"] for r in log if r["loss"])
+    assert report["steps"] == 16 and report["answer_loss_sft"] < report["answer_loss_base"]
+    assert read_json(out / "report.json") == report
+    assert (out / "adapter" / "adapter_config.json").exists()
+    tok = AutoTokenizer.from_pretrained(out / "merged")
+    merged = AutoModelForCausalLM.from_pretrained(out / "merged").eval()
+    peft = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(fx / "model"), out / "adapter").eval()
+    prompt = tok.apply_chat_template(TOOL_RECORD["messages"][:2], add_generation_prompt=True, return_tensors="pt",
+                                     return_dict=True)
+    with torch.no_grad():
+        torch.testing.assert_close(merged(**prompt).logits, peft(**prompt).logits, atol=1e-4, rtol=1e-4)
+        gen = merged.generate(**prompt, max_new_tokens=8, do_sample=False)
+    assert gen.shape[1] > prompt["input_ids"].shape[1]
+
+
+@pytest.mark.slow
+def test_qlora_trains_4bit_on_cpu(fx: Path, tmp_path: Path) -> None:
+    import bitsandbytes as bnb
+    import torch
+    from safetensors.torch import load_file
+
+    from stages.common.params import load_config
+    from stages.sft import SFTConfig, load_model, main
+
+    out = tmp_path / "qlora"
+    params = write_params(fx, out, mode="qlora", max_steps=4, eval_steps=4, save_steps=4)
+    cfg = load_config(SFTConfig, "sft", params)
+    ids = torch.randint(0, 500, (2, 24), generator=torch.Generator().manual_seed(0))
+
+    def lora_grads(eval_first: bool) -> dict[str, torch.Tensor]:
+        torch.manual_seed(0)
+        model = load_model(cfg, "bf16")
+        q_proj = model.base_model.model.model.layers[0].self_attn.q_proj
+        assert isinstance(q_proj.base_layer, bnb.nn.Linear4bit) and q_proj.base_layer.weight.quant_type == "nf4"
+        if eval_first:  # as Trainer's evaluation (and the stage's base answer loss) does between training steps
+            model.eval()
+            with torch.no_grad():
+                model(input_ids=ids)
+            model.train()
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            model(input_ids=ids, labels=ids).loss.backward()
+        return {n: p.grad for n, p in model.named_parameters() if "layers.0." in n and "lora_B" in n}
+
+    # gradients must flow through the 4-bit base layers the same way before and after an eval pass (bnb's CPU
+    # repacking on eval would silently cut them; the stage turns it off)
+    fresh, after_eval = lora_grads(False), lora_grads(True)
+    for name, g in fresh.items():
+        assert g.abs().max() > 0
+        torch.testing.assert_close(after_eval[name], g, atol=1e-4, rtol=0.05)
+    report = main(["--params", str(params)])
+    assert report["mode"] == "qlora" and report["steps"] == 4
+    lora_b = {k: v for k, v in load_file(out / "adapter" / "adapter_model.safetensors").items() if "lora_B" in k}
+    assert lora_b and all(v.abs().sum() > 0 for v in lora_b.values())  # B starts at zero: non-zero means it trained
+    assert (out / "merged" / "model.safetensors").exists()
+
+
+@pytest.mark.slow
+def test_interrupted_run_resumes_from_newest_checkpoint(fx: Path, tmp_path: Path) -> None:
+    out = tmp_path / "resume"
+    params = write_params(fx, out, max_steps=30, save_steps=2, eval_steps=30, logging_steps=2, merge=False)
+    cmd = [sys.executable, "-m", "stages.sft", "--params", str(params)]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent)}
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ckpts = out / "checkpoints"
+    deadline = time.time() + 240
+    while time.time() < deadline and not list(ckpts.glob("checkpoint-*/trainer_state.json")):
+        assert proc.poll() is None, "run ended before writing a checkpoint"
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (out / "report.json").exists(), "run finished before it could be interrupted"
+    done = sorted(int(p.parent.name.split("-")[1]) for p in ckpts.glob("checkpoint-*/trainer_state.json"))
+    assert done and done[-1] < 30
+    rerun = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    resumed = int(rerun.stderr.split("resuming from ")[1].split("checkpoint-")[1].split()[0])
+    assert resumed >= done[-1]
+    report = read_json(out / "report.json")
+    assert report["resumed_from"] == f"checkpoint-{resumed}" and report["steps"] == 30
+    steps = [r["step"] for r in read_jsonl(out / "train_log.jsonl")]
+    assert steps[0] == 2 and steps[-1] == 30 and steps == sorted(set(steps))  # one curve, the counter continued
