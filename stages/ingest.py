@@ -68,7 +68,7 @@ class IngestConfig:
     """Top/bottom band (share of page height) where running headers/footers and page numbers live."""
     header_min_pages: int = 3
     """A top/bottom line repeated (digits normalised) on this many pages is a running header/footer..."""
-    header_min_fraction: float = 0.3
+    header_min_fraction: float = 0.2
     """... or on this share of the document's pages if that is fewer (never fewer than 2 pages)."""
     header_max_size_ratio: float = 1.05
     """Lines larger than body size x this are never headers (protects chapter/section headings)."""

@@ -180,23 +180,23 @@ def ocr_lines(page: Any, dpi: int, language: str, psm: int = 3, cmd: str = "tess
                          input=pix.tobytes("pnm"), capture_output=True, env=env, check=False)
     if res.returncode != 0:
         raise RuntimeError(f"tesseract failed ({res.returncode}): {res.stderr.decode(errors='replace')[-300:]}")
-    boxes: dict[tuple[int, ...], tuple[float, float, float]] = {}
-    words: dict[tuple[int, ...], list[str]] = {}
+    boxes: dict[tuple[int, ...], tuple[float, float]] = {}
+    words: dict[tuple[int, ...], list[tuple[str, int]]] = {}
     confs: list[float] = []
     for row in res.stdout.decode("utf-8", errors="replace").splitlines()[1:]:
         c = row.split("\t")
         if len(c) < 12:
             continue
         key = (int(c[1]), int(c[2]), int(c[3]), int(c[4]))
-        if c[0] == "4":  # line box: height in pt, top/bottom as a fraction of the page
-            top, height = int(c[7]), int(c[9])
-            boxes[key] = (height * 72.0 / dpi, top / pix.height, (top + height) / pix.height)
+        if c[0] == "4":  # line box: top/bottom as a fraction of the page
+            boxes[key] = (int(c[7]) / pix.height, (int(c[7]) + int(c[9])) / pix.height)
         elif c[0] == "5" and c[11].strip():
-            words.setdefault(key, []).append(c[11].strip())
+            words.setdefault(key, []).append((c[11].strip(), int(c[9])))
             if float(c[10]) >= 0:
                 confs.append(float(c[10]))
     lines: list[Line] = []
     for k, ws in words.items():
-        size, y0, y1 = boxes.get(k, (0.0, 0.0, 0.0))
-        lines.append((" ".join(ws), round(size, 1), False, y0, y1))
+        # size: median word-box height in pt (a skewed scan inflates the line box, not the word boxes)
+        size = sorted(h for _, h in ws)[len(ws) // 2] * 72.0 / dpi
+        lines.append((" ".join(w for w, _ in ws), round(size, 1), False, *boxes.get(k, (0.0, 0.0))))
     return lines, (sum(confs) / len(confs) if confs else 0.0)

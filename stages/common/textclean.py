@@ -72,7 +72,7 @@ def _body_size(pages: list[list[Line]]) -> float:
 
 
 def strip_headers(pages: list[list[Line]], ocr: list[bool], margin: float = 0.12, min_pages: int = 3,
-                  min_fraction: float = 0.3, max_size_ratio: float = 1.05, coverage: float = 0.8) -> list[list[Line]]:
+                  min_fraction: float = 0.2, max_size_ratio: float = 1.05, coverage: float = 0.8) -> list[list[Line]]:
     """Remove running headers/footers and page numbers: lines inside the top/bottom `margin` (share of page height)
     that are page numbers, or that repeat (digits normalised) on enough pages of the document, in a font no larger
     than the body's. OCR'd headers (merged or misread) match when `coverage` of their words are header words."""
