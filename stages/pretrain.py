@@ -130,6 +130,13 @@ def resolve_config(cfg: PretrainConfig, **overrides: Any) -> PretrainConfig:
     if unknown := sorted(set(prof) - names):
         raise ValueError(f"pretrain.profiles.{cfg.profile}: unknown key(s) {unknown}")
     cfg = dataclasses.replace(cfg, **{**prof, **{k: v for k, v in overrides.items() if v is not None}})
+    for f in dataclasses.fields(cfg):  # YAML reads `1e-3` (no dot) as a string: coerce numbers, fail clearly
+        value = getattr(cfg, f.name)
+        if f.type in ("float", "int") and isinstance(value, str):
+            try:
+                setattr(cfg, f.name, float(value) if f.type == "float" else int(value))
+            except ValueError as e:
+                raise ValueError(f"pretrain.{f.name}: expected a number, got {value!r}") from e
     if not cfg.base_model and cfg.preset not in PRESETS:
         raise ValueError(f"pretrain.preset {cfg.preset!r} not in {sorted(PRESETS)}")
     return cfg
@@ -200,8 +207,9 @@ def prepare_checkpoints(ckpt_dir: Path, fp: str, resume: bool, is_main: bool) ->
     return last
 
 
-def pretrain(cfg: PretrainConfig) -> dict[str, Any]:
-    """Train and write model/, train_log.jsonl, report.json under cfg.output; returns the report."""
+def pretrain(cfg: PretrainConfig, callbacks: list[Any] | None = None) -> dict[str, Any]:
+    """Train and write model/, train_log.jsonl, report.json under cfg.output; returns the report.
+    `callbacks`: extra transformers TrainerCallbacks (benchmarks, tests)."""
     import torch
     import transformers
     from transformers import AutoTokenizer, LlamaForCausalLM, PrinterCallback, Trainer, TrainingArguments
@@ -251,7 +259,7 @@ def pretrain(cfg: PretrainConfig) -> dict[str, Any]:
         save_steps=cfg.save_steps, save_total_limit=cfg.save_total_limit, logging_steps=cfg.logging_steps,
         report_to=T.setup_tensorboard(ckpt_dir / "tensorboard"), seed=cfg.seed, data_seed=cfg.seed,
         dataloader_drop_last=True, dataloader_num_workers=cfg.num_workers, torch_compile=cfg.torch_compile,
-        gradient_checkpointing=cfg.gradient_checkpointing, deepspeed=ds_path, disable_tqdm=not sys.stderr.isatty(),
+        activation_checkpointing=cfg.gradient_checkpointing, deepspeed=ds_path, disable_tqdm=not sys.stderr.isatty(),
         use_cpu=not torch.cuda.is_available(), **T.precision_flags(precision))
     tokens_per_step = cfg.batch_size * cfg.grad_accum * int(dist["world_size"]) * cfg.block_size
     trainer = Trainer(model=model, args=args, train_dataset=BlockDataset(train), eval_dataset=BlockDataset(val),
@@ -259,6 +267,8 @@ def pretrain(cfg: PretrainConfig) -> dict[str, Any]:
     trainer.remove_callback(PrinterCallback)
     T.add_callback_first(trainer, T.throughput_callback(n_params, tokens_per_step))
     trainer.add_callback(T.log_callback(log, cfg.max_steps))
+    for cb in callbacks or []:
+        trainer.add_callback(cb)
     if resume_from:
         log.info("resuming from %s", resume_from)
     t0 = time.perf_counter()
