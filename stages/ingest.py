@@ -16,14 +16,10 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import multiprocessing as mp
 import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,8 +28,9 @@ from stages.common import pdf as pdfmod
 from stages.common import textclean
 from stages.common.ids import sha256_file, stable_id
 from stages.common.io import atomic_open, dumps, read_json, write_json, write_jsonl
-from stages.common.logs import get_logger, progress
+from stages.common.logs import get_logger
 from stages.common.params import DEFAULT_PARAMS, config_dict, load_config
+from stages.common.pool import run_tasks
 
 log = get_logger(__name__)
 
@@ -121,7 +118,11 @@ def _text_pages(path: str, pnos: list[int], cfg: IngestConfig) -> list[dict[str,
     doc = _doc(path)
     for pno in pnos:
         page = doc[pno]
-        rec: dict[str, Any] = {"page": pno + 1, "page_label": page.get_label() or str(pno + 1)}
+        try:
+            label = page.get_label()
+        except Exception:  # noqa: BLE001 - a broken /PageLabels tree: fall back to the page number
+            label = ""
+        rec: dict[str, Any] = {"page": pno + 1, "page_label": label or str(pno + 1)}
         lines = pdfmod.text_lines(page)
         n, good, bad = pdfmod.text_quality("".join(ln[0] for ln in lines))
         garbage = n > 0 and (good < cfg.min_good_ratio or bad > cfg.max_bad_ratio)
@@ -140,36 +141,6 @@ def _ocr_page(path: str, pno: int, cfg: IngestConfig) -> dict[str, Any]:
     if not lines:
         return {"skip": "no text: OCR found nothing on the page image"}
     return {"lines": textclean.normalize_page(lines), "conf": conf}
-
-
-def _safe(fn: Callable[..., Any], *args: Any) -> Any:
-    try:
-        return fn(*args)
-    except Exception as e:  # noqa: BLE001 - one bad document must not kill the run
-        return {"error": f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"[:300]}
-
-
-def _run(fn: Callable[..., Any], tasks: list[tuple], workers: int, desc: str) -> list[Any]:
-    """fn(*task) for each task in a fork pool, results in task order; errors come back as {"error": msg}.
-    Tasks lost to a dead worker (segfault, OOM kill) are retried one process each, so only the culprit fails."""
-    if workers <= 1 or len(tasks) <= 1:
-        return [_safe(fn, *t) for t in progress(tasks, desc, logger=log)]
-    results: list[Any] = [None] * len(tasks)
-    ctx = mp.get_context("fork")
-    with ProcessPoolExecutor(min(workers, len(tasks)), mp_context=ctx) as ex:
-        futs = {ex.submit(_safe, fn, *t): i for i, t in enumerate(tasks)}
-        for f in progress(as_completed(futs), desc, total=len(futs), logger=log):
-            try:
-                results[futs[f]] = f.result()
-            except BrokenProcessPool:
-                pass
-    for i in [i for i, r in enumerate(results) if r is None]:
-        with ProcessPoolExecutor(1, mp_context=ctx) as ex1:
-            try:
-                results[i] = ex1.submit(_safe, fn, *tasks[i]).result()
-            except BrokenProcessPool as e:
-                results[i] = {"error": f"worker process died: {e}"}
-    return results
 
 
 # ---- the stage -----------------------------------------------------------------------------------------------------
@@ -191,7 +162,7 @@ def params_hash(cfg: IngestConfig) -> str:
 def _process(files: list[tuple[str, str, str]], cfg: IngestConfig, workers: int) -> dict[str, dict[str, Any]]:
     """files: (name, path, sha256) -> {name: {"document", "pages", "quarantine"} | {"rejected": reason}}."""
     out: dict[str, dict[str, Any]] = {}
-    probes = _run(_probe, [(p,) for _, p, _ in files], workers, "ingest: open")
+    probes = run_tasks(_probe, [(p,) for _, p, _ in files], workers, "ingest: open")
     docs = {}
     for (name, path, sha), pr in zip(files, probes, strict=True):
         if "bad" in pr or "error" in pr:
@@ -201,11 +172,11 @@ def _process(files: list[tuple[str, str, str]], cfg: IngestConfig, workers: int)
     tasks = [(path, list(range(s, min(s + cfg.chunk_pages, pr["n_pages"]))), cfg)
              for path, _, pr in docs.values() for s in range(0, pr["n_pages"], cfg.chunk_pages)]
     by_path: dict[str, list[Any]] = {}
-    for t, res in zip(tasks, _run(_text_pages, tasks, workers, "ingest: text layer"), strict=True):
+    for t, res in zip(tasks, run_tasks(_text_pages, tasks, workers, "ingest: text layer"), strict=True):
         by_path.setdefault(t[0], []).append(res)
     ocr_tasks = [(path, r["page"] - 1, cfg) for path, _, _ in docs.values() for chunk in by_path[path]
                  if isinstance(chunk, list) for r in chunk if r.get("method") == "ocr"]
-    ocr = dict(zip(((t[0], t[1] + 1) for t in ocr_tasks), _run(_ocr_page, ocr_tasks, workers, "ingest: OCR"),
+    ocr = dict(zip(((t[0], t[1] + 1) for t in ocr_tasks), run_tasks(_ocr_page, ocr_tasks, workers, "ingest: OCR"),
                    strict=True))
     for name, (path, sha, pr) in docs.items():
         chunks = by_path[path]
