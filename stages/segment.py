@@ -12,7 +12,7 @@ Sections shorter than `min_chars` merge (a heading with little text into its fir
 section of the chapter, else into the next one); longer than `max_chars` split at paragraph boundaries into parts. Every section keeps `spans` [{page, start, end}] into the
 pages' text with `text == "\n".join(page_text[start:end] for each span)`. `section_id` hashes doc_id, heading
 path and ordinal (not the text), so text clean-ups keep ids stable. Subject: the first `subject_map` glob that
-matches the file name, else a keyword classifier per section (backing off to the whole document).
+matches the file name (else the PDF title), else a keyword classifier per section (backing off to the document).
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ class SegmentConfig:
     """... and at least this share of its lines being such entries."""
     subject_map: dict[str, str] = field(default_factory=lambda: {
         "*biolog*": "biology", "*chem*": "chemistry", "*physic*": "physics", "*math*": "mathematics"})
-    """File-name glob (case-insensitive) -> subject; first match wins; unmatched files use the classifier."""
+    """Glob (case-insensitive) on the file name, then on the PDF title -> subject; first match wins; else the classifier."""
     subject_keywords: dict[str, list[str]] = field(default_factory=lambda: {k: list(v) for k, v in DEFAULT_KEYWORDS.items()})
     """Keyword (word-prefix) lists per subject for the fallback classifier."""
     subject_min_confidence: float = 0.5
@@ -179,7 +179,7 @@ def segment_document(doc: dict[str, Any], pages: list[dict[str, Any]], cfg: Segm
         regions.insert(0, front)
 
     records, seen, n_split = [], Counter(), 0
-    mapped = map_subject(doc["file"], cfg.subject_map)
+    mapped = map_subject(doc["file"], cfg.subject_map) or map_subject(doc.get("title") or "", cfg.subject_map)
     doc_subject = clf.classify(g) if mapped is None else (mapped, 1.0)
     for r in regions:
         cuts = pt.split_points(r["start"], r["end"], cfg.max_chars, cfg.min_chars)

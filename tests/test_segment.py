@@ -279,6 +279,8 @@ def test_unmapped_document_mixes_subjects_per_section():
     assert [r["subject_source"] for r in recs] == ["classifier:section", "classifier:section", "classifier:document"]
     recs, _ = run(pages, subject_map={"science_*": "physics"})
     assert {r["subject"] for r in recs} == {"physics"}
+    recs, _ = run(pages, {"doc_id": "mix", "file": "science_mixed.pdf", "title": "Chemistry for All"})
+    assert {(r["subject"], r["subject_source"]) for r in recs} == {("chemistry", "map")}
 
 
 def write_ingest(tmp: Path, pages: list[dict], docs: list[dict]) -> Path:
