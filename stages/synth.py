@@ -55,6 +55,8 @@ class TeacherConfig:
     """Sampling temperature (0 = greedy)."""
     batch_size: int = 8
     """hf backend: prompts per generate() call (left-padded)."""
+    threads: int = 0
+    """hf backend: torch CPU threads while generating (0 = torch default; 1 is much faster on a busy CPU)."""
     max_passage_chars: int = 1200
     """Section text is cut to this many characters in prompts."""
     timeout_s: float = 60.0
@@ -129,7 +131,7 @@ def synthesize(sections: list[dict], cfg: SynthConfig, teacher: Any = None) -> t
         from stages.common.teacher import make_teacher
 
         t = cfg.teacher
-        teacher = make_teacher(t.backend, t.model, batch_size=t.batch_size, timeout_s=t.timeout_s,
+        teacher = make_teacher(t.backend, t.model, batch_size=t.batch_size, threads=t.threads, timeout_s=t.timeout_s,
                                max_retries=t.max_retries, concurrency=t.concurrency)
     if teacher is not None:
         from stages.common.synth_teacher import teacher_examples

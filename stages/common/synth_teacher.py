@@ -63,7 +63,10 @@ def _record(sec: dict, kind: str, tid: str, messages: list[dict], meta: dict, pr
 
 
 def _fields(raw: str, names: list[str]) -> dict[str, str] | None:
-    pat = r"\s*".join(rf"{n}\s*:\s*(?P<{n.lower()}>.+?)" for n in names) + r"\s*$"
+    """'Question: ... Answer: ...' (also 'Q:'/'A:', any case, any text before) -> {"question": .., "answer": ..}."""
+    alias = {"Question": "Question|Q", "Answer": "Answer|A", "Student": "Student|S", "Tutor": "Tutor|T"}
+    pat = r"\s*".join(rf"(?:^|\n|\s)(?:\*\*)?(?:{alias.get(n, n)})(?:\*\*)?\s*:\s*(?P<{n.lower()}>.+?)"
+                      for n in names) + r"\s*$"
     m = re.search(pat, raw.strip(), flags=re.S | re.I)
     return {k: v.strip() for k, v in m.groupdict().items()} if m else None
 
@@ -131,15 +134,19 @@ def teacher_examples(sections: list[dict], det: list[dict], teacher: Any, tcfg: 
                 jobs.setdefault(task, []).append((sec, _prompt(f"teacher.{task}", **fields), {}))
             else:
                 raise ValueError(f"unknown teacher task {task!r}; use qa, socratic, tool_call, paraphrase")
+    prov = {"generator": GENERATOR, "backend": tcfg.backend, "model": teacher.name, "seed": seed,
+            "temperature": tcfg.temperature, "max_new_tokens": tcfg.max_new_tokens}
+    # backends without native tool calling get every prompt in one batched call (the tools are in the prompt)
+    groups = list(jobs.items()) if getattr(teacher, "native_tools", False) else \
+        [("all", [(t, *j) for t, items in jobs.items() for j in items])]
     out = []
-    for task, items in jobs.items():
-        log.info("teacher %s: %d prompts for task %s", teacher.name, len(items), task)
-        raws = teacher.generate([p for _, p, _ in items], max_new_tokens=tcfg.max_new_tokens,
+    for group, items in groups:
+        items = [(group, *j) if group != "all" else j for j in items]
+        log.info("teacher %s: %d prompts (%s)", teacher.name, len(items), group)
+        raws = teacher.generate([p for _, _, p, _ in items], max_new_tokens=tcfg.max_new_tokens,
                                 temperature=tcfg.temperature, seed=seed,
-                                tools=openai_tools(catalogue) if task == "tool_call" else None)
-        prov = {"generator": GENERATOR, "backend": tcfg.backend, "model": teacher.name, "seed": seed,
-                "temperature": tcfg.temperature, "max_new_tokens": tcfg.max_new_tokens}
-        for (sec, prompt, extra), raw in zip(items, raws, strict=True):
+                                tools=openai_tools(catalogue) if group == "tool_call" else None)
+        for (task, sec, prompt, extra), raw in zip(items, raws, strict=True):
             out.append(_parse(task, raw, sec, prompt, extra, prov, catalogue, det_by_sec.get(sec["section_id"], [])))
     return out
 
@@ -163,8 +170,8 @@ def _parse(task: str, raw: str, sec: dict, prompt: list[dict], extra: dict, prov
                                               {"role": "assistant", "content": f["tutor"]}],
                        {"withheld_answer": f["answer"], "reference_answer": f["answer"], "tutor_turns": 1}, prov)
     if task == "paraphrase":
-        q = re.sub(r"^(?:rewritten question|question)\s*:\s*", "", raw.strip().splitlines()[0] if raw.strip() else "",
-                   flags=re.I).strip().strip('"')
+        q = re.sub(r"^(?:\d+[.)]\s*|(?:rewritten question|question)\s*:\s*)", "",
+                   raw.strip().splitlines()[0] if raw.strip() else "", flags=re.I).strip().strip('"')
         meta = {"of": extra["of"], "original_question": extra["original_question"]}
         if not q:
             return _record(sec, "paraphrase", tid, bad, {**meta, "parse_error": "empty paraphrase"}, prov)

@@ -29,6 +29,7 @@ API_KEY_ENV = "TUTORFORGE_TEACHER_API_KEY"
 
 class Teacher(Protocol):
     name: str
+    native_tools: bool  # True: `tools=` is sent to the backend; False: tools are described in the prompt only
 
     def generate(self, prompts: list[list[dict]], max_new_tokens: int, temperature: float, seed: int,
                  tools: list[dict] | None = None) -> list[str]: ...
@@ -37,7 +38,9 @@ class Teacher(Protocol):
 class HFTeacher:
     """Batched generation with the model's chat template, left padding and seeded sampling (CPU or GPU)."""
 
-    def __init__(self, model: str, batch_size: int = 8, device: str | None = None) -> None:
+    native_tools = False
+
+    def __init__(self, model: str, batch_size: int = 8, device: str | None = None, threads: int = 0) -> None:
         import torch
 
         from stages.common.models import load_causal_lm, load_tokenizer, resolve_model
@@ -50,10 +53,21 @@ class HFTeacher:
             self.tok.pad_token = self.tok.eos_token
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         self.model = load_causal_lm(self.path).to(self.device).eval()
-        self.batch_size = batch_size
+        self.batch_size, self.threads = batch_size, threads
 
     def generate(self, prompts: list[list[dict]], max_new_tokens: int, temperature: float, seed: int,
                  tools: list[dict] | None = None) -> list[str]:
+        import torch
+
+        saved = torch.get_num_threads()
+        if self.threads:  # on a busy CPU, fewer threads than cores avoids oversubscription (10x slower otherwise)
+            torch.set_num_threads(self.threads)
+        try:
+            return self._generate(prompts, max_new_tokens, temperature, seed)
+        finally:
+            torch.set_num_threads(saved)
+
+    def _generate(self, prompts: list[list[dict]], max_new_tokens: int, temperature: float, seed: int) -> list[str]:
         import torch
 
         out: list[str] = []
@@ -79,6 +93,8 @@ class TeacherHTTPError(RuntimeError):
 
 class OpenAITeacher:
     """POST {base}/chat/completions per prompt (a few in parallel), with timeouts and bounded retries."""
+
+    native_tools = True
 
     def __init__(self, model: str, base_url: str | None = None, timeout_s: float = 60.0, max_retries: int = 3,
                  backoff_s: float = 0.5, concurrency: int = 4) -> None:
@@ -148,7 +164,7 @@ def make_teacher(backend: str, model: str, **kw: Any) -> Teacher | None:
     if backend == "none":
         return None
     if backend == "hf":
-        return HFTeacher(model, batch_size=kw.get("batch_size", 8))
+        return HFTeacher(model, batch_size=kw.get("batch_size", 8), threads=kw.get("threads", 0))
     if backend == "openai":
         return OpenAITeacher(model, timeout_s=kw.get("timeout_s", 60.0), max_retries=kw.get("max_retries", 3),
                              concurrency=kw.get("concurrency", 4))
