@@ -80,6 +80,14 @@ def test_worked_problems_arithmetic(det):
         text = e["messages"][-1]["content"]
         assert f"Answer: {m['target']} = {fmt_num(m['answer'])}" in text
         assert text.startswith("Step 1: Write down the formula: " + m["formula"])
+    # formulas parse with precedence and parentheses; fused symbols (implicit multiplication) are refused
+    assert Formula.find("a = (v - u) / t, where")[0].evaluate({"v": 30, "u": 10, "t": 4}) == 5
+    assert Formula.find("v = u + a × t")[0].evaluate({"u": 1, "a": 2, "t": 3}) == 7
+    assert Formula.find("s = ut + ½at²") == [] and Formula.find("E = mc²") == [] and Formula.find("x = 5") == []
+    display = dict(SECTIONS[2], section_id="display", text="4.2 Power\nPower is the rate at which work is done.\n"
+                   "P = W / t\nwhere W is the work done in joules and t is the time in seconds.\n")
+    power = [e for e in synth.generate_deterministic([display], synth.SynthConfig()) if e["kind"] == "worked"]
+    assert [e["meta"]["formula"] for e in power] == ["P = W / t"]  # a formula on its own line is found too
     speed = Formula.find("v = d / t")[0]
     assert speed.evaluate({"d": 120, "t": 8}) == 15
     assert Formula.find("A = 0.5 × b × h")[0].evaluate({"b": 4, "h": 3}) == 6

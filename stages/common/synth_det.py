@@ -72,7 +72,8 @@ class SectionBuilder:
         self.sid = section["section_id"]
         self.heading = re.sub(r"^[\dIVX.]+\s+", "", (section.get("heading_path") or [section.get("chapter") or ""])[-1])
         self.sents = sentences(section["text"])
-        self.flat = " ".join(self.sents) or re.sub(r"\s+", " ", section["text"])
+        self.raw = re.sub(r"\s+", " ", section["text"])  # formulas often stand on their own (dropped) lines
+        self.flat = " ".join(self.sents) or self.raw
         self.defs = [d for d in (definition(x) for x in self.sents) if d]
         self.causes = [c for c in (causal(x, self.sents[i - 1] if i else None) for i, x in enumerate(self.sents)) if c]
         self.terms = [t for t in key_terms(section["text"], limit=12) if re.search(rf"\b{t}\b", self.flat.lower())]
@@ -129,9 +130,9 @@ class SectionBuilder:
 
     def worked(self) -> list[dict]:
         out = []
-        for fi, f in enumerate(Formula.find(self.flat)):
+        for fi, f in enumerate(Formula.find(self.raw)):
             rng = self.rng("worked", fi)
-            names = {v: variable_names(self.flat, v) for v in [f.lhs, *f.variables]}
+            names = {v: variable_names(self.raw, v) for v in [f.lhs, *f.variables]}
             target, knowns = f.lhs, {v: _draw(rng) for v in f.variables}
             tree = f.tree
             if (tree[1] in "*/" and tree[2][0] == "var" and tree[3][0] == "var" and rng.random() < 0.5):

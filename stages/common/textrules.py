@@ -207,7 +207,7 @@ def key_terms(text: str, limit: int = 20, min_len: int = 5) -> list[str]:
 
 
 # --- formulas --------------------------------------------------------------------------------------------------
-_TOKEN = re.compile(r"\s*(?:(?P<num>\d+(?:\.\d+)?|½)|(?P<id>[A-Za-zρλΔθ][A-Za-z0-9_]*)|(?P<op>[+\-*/×÷·^()²³]))")
+_TOKEN = re.compile(r"\s*(?:(?P<num>\d+(?:\.\d+)?|½|π)|(?P<id>[A-Za-zρλΔθ][A-Za-z0-9_]*)|(?P<op>[+\-*/×÷·^()²³]))")
 _OPS = {"+": "+", "-": "-", "*": "*", "×": "*", "·": "*", "/": "/", "÷": "/", "^": "^"}
 _WORDISH = STOPWORDS | {"where", "which", "and", "so", "is", "in", "when", "then", "metres", "seconds"}
 
@@ -257,10 +257,13 @@ def _parse(lhs: str, rest: str) -> Formula | None:
     except ValueError:
         return None
     end = toks[p.i - 1][2] if p.i else 0
+    nxt = toks[p.i] if p.i < len(toks) else None
+    if nxt and (nxt[0] == "num" or nxt[1] == "(" or (nxt[0] == "id" and not _wordish(nxt[1]))):
+        return None  # implicit multiplication ("ut + ½at²"): we cannot tell the variables apart
     variables = sorted(_vars(tree))
     if not p.i or tree[0] != "bin" or not variables or lhs in variables or _wordish(lhs):
         return None
-    if any(_wordish(v) or len(v) > 12 for v in variables):
+    if any(_wordish(v) or len(v) > 12 or _fused(v) for v in [*variables, lhs]):
         return None
     return Formula(f"{lhs} = {rest[:end].strip()}", lhs, tree, variables)
 
@@ -276,7 +279,7 @@ class _Parser:
 
     def expr(self) -> tuple:
         node = self.term()
-        while (t := self.peek()) and t[0] == "op" and _OPS.get(t[1]) in "+-" and self._operand_follows():
+        while (t := self.peek()) and t[0] == "op" and _OPS.get(t[1]) in ("+", "-") and self._operand_follows():
             self.i += 1
             node = ("bin", _OPS[t[1]], node, self.term())
         return node
@@ -304,7 +307,7 @@ class _Parser:
             raise ValueError("end of formula")
         self.i += 1
         if t[0] == "num":
-            return ("num", 0.5 if t[1] == "½" else float(t[1]))
+            return ("num", {"½": 0.5, "π": 3.141592653589793}.get(t[1]) or float(t[1]))
         if t[0] == "id":
             if _wordish(t[1]):
                 raise ValueError("word, not a variable")
@@ -325,6 +328,11 @@ class _Parser:
 def _wordish(name: str) -> bool:
     """An English word rather than a symbol (single letters are always symbols: a, b, m, t)."""
     return len(name) > 1 and name.lower() in _WORDISH
+
+
+def _fused(name: str) -> bool:
+    """'mc', 'ut', 'PE': 2-3 letters with no subscript mark are usually fused symbols (E = mc²), not one variable."""
+    return 2 <= len(name) <= 3 and name.isalpha() and name.isascii()
 
 
 def _vars(tree: tuple) -> set[str]:
