@@ -241,3 +241,11 @@ def test_corpus_ocr_cer(tmp_path: Path) -> None:
         assert p["method"] == "ocr"
         score = cer(p["text"], t["text"])
         assert score <= 0.03, (t["file"], t["page"], score, p["text"][:300])
+
+
+@pytest.mark.parametrize("keep", [0.01, 0.1, 0.3, 0.5, 0.95, 0.999])
+def test_truncated_pdf_rejected_at_any_cut(tmp_path: Path, keep: float) -> None:
+    book = deep_outline_book(tmp_path / "book.pdf", chapters=2)
+    with pytest.raises(pdfmod.BadInput, match="truncated"):
+        pdfmod.open_pdf(truncated_pdf(book, tmp_path / "cut.pdf", keep=keep))
+    assert pdfmod.open_pdf(book).page_count == 30  # the intact file opens

@@ -60,10 +60,16 @@ def open_pdf(path: str | Path) -> Any:
         raise BadInput(f"{what}: MuPDF cannot open it ({msg})") from e
     if doc.needs_pass:
         raise BadInput("encrypted: user password required")
-    if doc.page_count == 0:
+    try:
+        n = doc.page_count
+        if n:
+            doc.load_page(n - 1)  # the page tree resolves to the last page
+    except Exception as e:  # noqa: BLE001
+        raise BadInput(f"truncated or damaged PDF: page tree unreadable ({str(e).splitlines()[0][:120]})") from e
+    if n == 0:
         raise BadInput("no pages: truncated or damaged PDF (xref/page tree missing)")
     if doc.is_repaired and b"%%EOF" not in tail:
-        raise BadInput(f"truncated PDF: no %%EOF at the end, xref repaired by MuPDF ({doc.page_count} pages recovered)")
+        raise BadInput(f"truncated PDF: no %%EOF at the end, xref repaired by MuPDF ({n} pages recovered)")
     return doc
 
 
