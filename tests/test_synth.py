@@ -94,12 +94,22 @@ def test_worked_problems_arithmetic(det):
     assert Formula.find("E = m × c²")[0].evaluate({"m": 2, "c": 3}) == 18
 
 
+def test_cloze_blank_is_not_given_away(det):
+    cloze = [e for e in det if e["kind"] == "cloze"]
+    assert len(cloze) >= 6
+    for e in cloze:
+        masked, answer = e["meta"]["masked"], e["meta"]["answer"]
+        assert masked.count("_____") == 1 and e["messages"][-1]["content"] == answer
+        assert not re.search(rf"\b{re.escape(answer)}\b", masked, re.I)
+        assert masked.replace("_____", answer) == e["provenance"]["sentence"]
+
+
 def test_mc_answer_index_and_same_chapter_distractors(det):
     mcs = [e for e in det if e["kind"] == "mc"]
     assert mcs
     for e in mcs:
         opts, k = e["meta"]["options"], e["meta"]["answer_index"]
-        assert len(opts) == 4 and len({o.lower() for o in opts}) == 4
+        assert len(opts) == 4 and len({re.sub(r"(?:es|s)$", "", o.lower()) for o in opts}) == 4  # no cell/cells
         letter, answer = e["messages"][-1]["content"].split(". ", 1)
         assert opts[k] == answer and "ABCD".index(letter) == k
         assert f"{letter}. {answer}" in e["messages"][0]["content"]

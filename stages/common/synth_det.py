@@ -105,6 +105,8 @@ class SectionBuilder:
                 m = re.search(rf"\b{re.escape(term)}\b", sent, flags=re.I)
                 if m and len(sent) - len(term) > 25:
                     masked = sent[:m.start()] + "_____" + sent[m.end():]
+                    if re.search(rf"\b{re.escape(term)}", masked, flags=re.I):
+                        continue  # the term appears again: the blank would be given away
                     v = self.rng("cloze", i).randrange(len(CLOZE_Q))
                     out.append(self.record("cloze", "cloze", v, [
                         {"role": "user", "content": CLOZE_Q[v].format(s=masked)},
@@ -182,11 +184,14 @@ class SectionBuilder:
         return out
 
     def _mc(self, answer: str, pool: list[str], n: int, tid: str, tpl: list[str], fields: dict, sent: str) -> list:
-        seen, distractors = {norm(answer)}, []
+        def stem(t: str) -> str:  # "cells"/"cell", "Acids"/"acid" are one option
+            return re.sub(r"(?:es|s)$", "", norm(t))
+
+        seen, distractors = {stem(answer)}, []
         rng = self.rng("mc", tid, answer)
         for t in pool:  # chapter definitions first (most plausible), then chapter key terms
-            if norm(t) not in seen:
-                seen.add(norm(t))
+            if stem(t) not in seen:
+                seen.add(stem(t))
                 distractors.append(t)
         if len(distractors) < n - 1:
             return []
