@@ -249,3 +249,16 @@ def test_truncated_pdf_rejected_at_any_cut(tmp_path: Path, keep: float) -> None:
     with pytest.raises(pdfmod.BadInput, match="truncated"):
         pdfmod.open_pdf(truncated_pdf(book, tmp_path / "cut.pdf", keep=keep))
     assert pdfmod.open_pdf(book).page_count == 30  # the intact file opens
+
+
+def test_garbage_text_layer_goes_to_ocr(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = str(text_pdf(tmp_path / "g.pdf", ["Diffusion is the net movement of particles. " * 4]))
+    cfg = ingest_mod.IngestConfig()
+    assert ingest_mod._text_pages(path, [0], cfg)[0]["method"] == "text"
+    for junk in ("\ufffd" * 40 + " abc", "\x01\x02\x03" * 20, "\ue000\ue001" * 30):
+        monkeypatch.setattr(pdfmod, "text_lines", lambda page, j=junk: [(j, 11.0, False, 0.5, 0.52)])
+        rec = ingest_mod._text_pages(path, [0], cfg)[0]
+        assert rec["method"] == "ocr" and rec["reason"] == "garbage text layer", junk
+    ingest_mod._close_docs()
+    n, good, bad = pdfmod.text_quality("Force = mass × acceleration, F = m·a → 3 N ≈ 0.3 kg × 10 m/s²")
+    assert good == 1.0 and bad == 0.0 and n > 20
