@@ -116,12 +116,9 @@ def test_mc_answer_index_and_same_chapter_distractors(det):
         sec = BY_ID[e["section_id"]]
         chapter_text = " ".join(s["text"] for s in SECTIONS
                                 if (s["doc_id"], s["chapter"]) == (sec["doc_id"], sec["chapter"])).lower()
-        other_text = " ".join(s["text"] for s in SECTIONS if s["doc_id"] != sec["doc_id"]).lower()
         for i, o in enumerate(opts):
             if i != k:
                 assert re.search(rf"\b{re.escape(o.lower())}\b", chapter_text), (o, sec["chapter"])
-        assert any(not re.search(rf"\b{re.escape(o.lower())}\b", other_text) for i, o in enumerate(opts) if i != k) \
-            or True  # distractors may also occur elsewhere; what matters is that they come from this chapter
     # the options are shuffled: the answer is not always in the same slot
     assert len({e["meta"]["answer_index"] for e in mcs}) > 1
 
