@@ -239,8 +239,9 @@ def test_cli_outputs_report_and_keeps_previous_outputs_on_bad_input(tmp_path):
 class _ChatServer:
     """A tiny chat-completions endpoint: fails the first `fail_first` requests with 500, then answers by task."""
 
-    def __init__(self, fail_first: int = 0, status: int = 500) -> None:
+    def __init__(self, fail_first: int = 0, status: int = 500, reject_tools: bool = False) -> None:
         self.requests: list[dict] = []
+        self.reject_tools = reject_tools
         self.fail_left, self.status = fail_first, status
         outer = self
 
@@ -251,7 +252,7 @@ class _ChatServer:
             def do_POST(self):
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 outer.requests.append({"path": self.path, "auth": self.headers.get("Authorization"), "body": body})
-                if outer.fail_left > 0:
+                if outer.fail_left > 0 or (outer.reject_tools and "tools" in body):
                     outer.fail_left -= 1
                     self.send_response(outer.status)
                     self.end_headers()
@@ -326,6 +327,13 @@ def test_openai_backend_gives_up_and_does_not_retry_4xx(monkeypatch):
             OpenAITeacher("m", base_url=bad.url, max_retries=2, backoff_s=0.01).generate(
                 [[{"role": "user", "content": "x"}]], 8, 0.0, 0)
         assert len(bad.requests) == 1
+        notools = _ChatServer(reject_tools=True, status=400)  # vLLM without --enable-auto-tool-choice
+        try:
+            out = OpenAITeacher("m", base_url=notools.url, backoff_s=0.01).generate(
+                [[{"role": "user", "content": "Question: x"}]], 8, 0.0, 0, tools=[{"type": "function"}])
+            assert out[0].startswith("Question:") and ["tools" in r["body"] for r in notools.requests] == [True, False]
+        finally:
+            notools.close()
         monkeypatch.delenv(BASE_URL_ENV, raising=False)
         with pytest.raises(ValueError, match=BASE_URL_ENV):
             OpenAITeacher("m")

@@ -134,7 +134,14 @@ class OpenAITeacher:
         if tools:
             body["tools"] = tools
             body["tool_choice"] = "auto"
-        resp = self._post(body)
+        try:
+            resp = self._post(body)
+        except TeacherHTTPError as e:
+            # vLLM without --enable-auto-tool-choice answers 400 to `tools`: the prompt describes them anyway
+            if not tools or "HTTP 400" not in str(e):
+                raise
+            log.warning("teacher endpoint refused `tools` (HTTP 400): resending with the tools in the prompt only")
+            resp = self._post({k: v for k, v in body.items() if k not in ("tools", "tool_choice")})
         try:
             msg = resp["choices"][0]["message"]
         except (KeyError, IndexError, TypeError):
