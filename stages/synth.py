@@ -30,7 +30,7 @@ from typing import Any
 from stages.common.ids import sha256_file
 from stages.common.io import atomic_dir, dumps, read_jsonl, write_json
 from stages.common.logs import get_logger, progress
-from stages.common.params import config_dict, load_config
+from stages.common.params import load_config
 from stages.common.synth_det import SectionBuilder, chapter_index, chapter_key
 from stages.common.synth_filters import FilterConfig, apply_filters, rejection_summary
 from stages.common.tutor_tools import DEFAULT_CATALOGUE
@@ -153,7 +153,6 @@ def synthesize(sections: list[dict], cfg: SynthConfig, teacher: Any = None) -> t
         "kept_by_subject": dict(sorted(Counter(str(e["subject"]) for e in kept).items())),
         "rejected_by_filter": rejection_summary(counts), "teacher": tinfo,
         "sections_without_examples": len(set(by_id) - {e["section_id"] for e in kept}),
-        "config": config_dict(cfg),
     }
     log.info("synth: %d generated, %d kept, %d rejected in %.1f s", len(generated), len(kept), len(rejected),
              time.time() - t0)

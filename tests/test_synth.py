@@ -213,7 +213,7 @@ def test_cli_outputs_report_and_keeps_previous_outputs_on_bad_input(tmp_path):
     sec = tmp_path / "sections.jsonl"
     _write_sections(sec, SECTIONS)
     params = tmp_path / "params.yaml"
-    params.write_text("seed: 1337\nsynth:\n  paraphrase_rate: 0.5\n")
+    params.write_text("seed: 1337\nsynth:\n  paraphrase_rate: 0.0\n")
     out = tmp_path / "synth"
     synth.main(["--input", str(sec), "--output", str(out), "--params", str(params)])
     first = {p.name: p.read_bytes() for p in out.iterdir()}
@@ -222,7 +222,8 @@ def test_cli_outputs_report_and_keeps_previous_outputs_on_bad_input(tmp_path):
     examples = list(read_jsonl(out / "examples.jsonl"))
     assert report["kept"] == len(examples) and report["generated"] == report["kept"] + report["rejected"]
     assert report["kept_by_kind"] == {k: sum(e["kind"] == k for e in examples) for k in report["kept_by_kind"]}
-    assert report["config"]["paraphrase_rate"] == 0.5 and report["teacher"]["backend"] == "none"
+    assert "paraphrase" not in report["generated_by_kind"] and report["teacher"]["backend"] == "none"
+    assert report["input_sha256"] and report["rejected_by_filter"]["grounding"]["total"] == 0
     synth.main(["--input", str(sec), "--output", str(out), "--params", str(params)])
     assert {p.name: p.read_bytes() for p in out.iterdir()} == first
     broken = tmp_path / "broken.jsonl"
