@@ -49,6 +49,10 @@ def test_every_kind_is_produced_with_provenance(det):
         assert e["source"] == "synth:deterministic" and p["generator"] == "deterministic"
         assert p["template_id"].startswith("det.") and p["template_version"] >= 1 and p["seed"] == 1337
         assert (p["page_start"], p["page_end"]) == (sec["page_start"], sec["page_end"])
+        if "sentence" in p:  # sentence-level provenance: the page (from the spans) the sentence starts on
+            start = sec["text"].find(" ".join(p["sentence"].split()[:3]))
+            if start >= 0:
+                assert p["page"] == sec["page_start"] + (start > sec["spans"][0]["end"]), (p, start)
         assert e["subject"] == sec["subject"]
     defs = {e["meta"]["term"] for e in det if e["kind"] == "definition"}
     assert {"osmosis", "velocity", "photosynthesis"} & defs  # "defined as" and "is called" patterns

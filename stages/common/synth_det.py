@@ -91,9 +91,23 @@ class SectionBuilder:
                 "page_end": s.get("page_end")}
         if source_sentence is not None:
             prov["sentence"] = source_sentence
+            prov["page"] = self.page_of(source_sentence)
         return {"example_id": stable_id("synth", GENERATOR, self.sid, kind, dumps(messages)), "kind": kind,
                 "messages": messages, "subject": s.get("subject"), "section_id": self.sid,
                 "source": f"synth:{GENERATOR}", "provenance": prov, "meta": meta}
+
+    def page_of(self, sentence: str) -> int | None:
+        """The page a sentence starts on, via the section's spans (text = span slices joined by newlines)."""
+        ws = sentence.split()[:5]
+        m = re.search(r"\s+".join(re.escape(w) for w in ws), self.s["text"]) if ws else None
+        if not m:
+            return None
+        pos = 0
+        for sp in self.s.get("spans") or []:
+            pos += sp["end"] - sp["start"] + 1
+            if m.start() < pos:
+                return sp["page"]
+        return None
 
     # --- kinds -------------------------------------------------------------------------------------------------
     def cloze(self) -> list[dict]:
