@@ -1,0 +1,80 @@
+"""Benchmark: batched vs one-at-a-time greedy generation and scoring in the evaluate stage (same run, same model).
+
+    .venv/bin/python benchmarks/evaluate.py                                  # artifacts/sft/merged if built, else a tiny random Llama
+    .venv/bin/python benchmarks/evaluate.py --model artifacts/sft/merged --tokenizer artifacts/tokenizer --prompts 32
+
+Prints tokens/s and p50/p95 latency per response for batch_size 1 (baseline) and --batch-size, and the ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+
+
+def tiny_model(tmp: Path) -> tuple[str, str]:
+    import torch
+    from eval_fixtures import build_tokenizer
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    build_tokenizer(tmp / "tok")
+    tok = AutoTokenizer.from_pretrained(tmp / "tok")
+    torch.manual_seed(0)
+    cfg = LlamaConfig(vocab_size=len(tok), hidden_size=128, intermediate_size=256, num_hidden_layers=4,
+                      num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512)
+    LlamaForCausalLM(cfg).save_pretrained(tmp / "model")
+    return str(tmp / "model"), str(tmp / "tok")
+
+
+def run(model, tok, prompts: list[str], batch_size: int, max_new_tokens: int) -> dict[str, float]:
+    from stages.common.lmscore import generate_greedy
+
+    t0 = time.perf_counter()
+    out = generate_greedy(model, tok, prompts, max_new_tokens, batch_size, stop_ids=[])  # no early stop: equal work
+    wall = time.perf_counter() - t0
+    lat = sorted(r["latency_s"] for r in out)
+    return {"tokens_per_s": sum(r["new_tokens"] for r in out) / wall, "p50_s": statistics.median(lat),
+            "p95_s": lat[min(len(lat) - 1, int(0.95 * len(lat)))], "wall_s": wall}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--model", default="artifacts/sft/merged")
+    ap.add_argument("--tokenizer", default="artifacts/tokenizer")
+    ap.add_argument("--prompts", type=int, default=16)
+    ap.add_argument("--batch-size", type=int, default=8)
+    ap.add_argument("--max-new-tokens", type=int, default=32)
+    args = ap.parse_args()
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from stages.common.lmscore import render_chat
+
+    with tempfile.TemporaryDirectory() as tmp:
+        model_dir, tok_dir = args.model, args.tokenizer
+        if not Path(model_dir, "config.json").exists():
+            print(f"{model_dir} not built: using a tiny random Llama (4 layers, d=128)")
+            model_dir, tok_dir = tiny_model(Path(tmp))
+        tok = AutoTokenizer.from_pretrained(tok_dir if Path(tok_dir).exists() else model_dir)
+        model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
+        prompts = [render_chat(tok, [{"role": "user", "content": f"Question {i}: why is the sky blue in case {i}?"}],
+                               add_generation_prompt=True) for i in range(args.prompts)]
+        run(model, tok, prompts[:2], 2, 4)  # warm-up
+        base = run(model, tok, prompts, 1, args.max_new_tokens)
+        batched = run(model, tok, prompts, args.batch_size, args.max_new_tokens)
+    print(f"{'':>12} {'tokens/s':>10} {'p50 s':>8} {'p95 s':>8} {'wall s':>8}")
+    for name, r in (("batch=1", base), (f"batch={args.batch_size}", batched)):
+        print(f"{name:>12} {r['tokens_per_s']:10.1f} {r['p50_s']:8.3f} {r['p95_s']:8.3f} {r['wall_s']:8.2f}")
+    print(f"throughput ratio batch={args.batch_size} / batch=1: {batched['tokens_per_s'] / base['tokens_per_s']:.2f}x; "
+          f"p50 latency ratio: {batched['p50_s'] / base['p50_s']:.2f}x")
+
+
+if __name__ == "__main__":
+    main()

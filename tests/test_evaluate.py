@@ -1,0 +1,245 @@
+"""The evaluate stage, its local metric modules and the notebooks, on tiny fixture models (tests/eval_fixtures.py)."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+from eval_fixtures import build_artifacts
+
+from stages import evaluate as ev
+from stages.common import lmscore
+
+METRICS = Path(ev.__file__).parent / "metrics"
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+
+
+def load_metric(name: str):
+    import evaluate
+
+    return evaluate.load(str(METRICS / name), keep_in_memory=True)
+
+
+# ---------------------------------------------------------------- metric modules (hand-made cases)
+
+def test_metric_modules_load_offline_from_local_paths():
+    assert os.environ.get("HF_HUB_OFFLINE") == "1"
+    for name in ("rouge_l", "exact_match", "socratic_rate", "tool_call_validity"):
+        module = load_metric(name)
+        assert module.name == name
+        assert "per_item" in module.compute(predictions=["a b"], references=["a b"])
+
+
+def test_rouge_l_hand_cases():
+    rouge = load_metric("rouge_l")
+    res = rouge.compute(predictions=["the cat sat", "dogs bark", "", "A B C"],
+                        references=["the cat sat down", "cats purr", "something", "a b c"])
+    # "the cat sat" vs "the cat sat down": LCS 3, P = 3/3, R = 3/4 -> F1 = 6/7
+    assert res["per_item"] == pytest.approx([6 / 7, 0.0, 0.0, 1.0])
+    assert res["rouge_l"] == pytest.approx((6 / 7 + 1) / 4)
+    # order matters (LCS, not bag of words)
+    assert rouge.compute(predictions=["sat cat the"], references=["the cat sat"])["rouge_l"] == pytest.approx(1 / 3)
+
+
+def test_exact_match_normalisation():
+    em = load_metric("exact_match")
+    res = em.compute(predictions=["The Mitochondria.", "an  apple!", "apples", "H2O", "a cell wall"],
+                     references=["mitochondria", "Apple", "apple", "h2o", "cell   wall"])
+    assert res["per_item"] == [1.0, 1.0, 0.0, 1.0, 1.0]
+    assert res["exact_match"] == pytest.approx(0.8)
+
+
+def test_socratic_rate_definition():
+    sr = load_metric("socratic_rate")
+    ref = "plants make glucose and oxygen"
+    cases = [
+        ("What do plants need to make their food?", ref, 1.0),        # guiding question, answer not given
+        ("What do plants need to make their food", ref, 1.0),         # interrogative word without '?'
+        ("Plants make glucose and oxygen.", ref, 0.0),                # states the answer, no question
+        ("Is it that plants make glucose and oxygen?", ref, 0.0),     # a question that gives the answer away
+        ("Light is important. Think about leaves.", ref, 0.0),        # no question, no answer
+        ("Good start. Do plants make glucose?", ref, 1.0),            # covers 3/5 < 0.8 of the reference
+        ("Why? Explain.", "", 1.0),                                   # no hidden reference: never leaks
+    ]
+    res = sr.compute(predictions=[c[0] for c in cases], references=[c[1] for c in cases])
+    assert res["per_item"] == [c[2] for c in cases]
+    assert res["socratic_rate"] == pytest.approx(4 / 7)
+    assert res["question_rate"] == pytest.approx(5 / 7)
+    assert res["answer_leak_rate"] == pytest.approx(2 / 7)
+    strict = sr.compute(predictions=["Good start. Do plants make glucose?"], references=[ref], leak_threshold=0.5)
+    assert strict["socratic_rate"] == 0.0 and strict["answer_leak_rate"] == 1.0
+
+
+def test_tool_call_validity():
+    tv = load_metric("tool_call_validity")
+    preds = ['<tool_call>{"name": "calculator", "arguments": {"expression": "12*7"}}</tool_call>',
+             'call {"name": "search", "arguments": {"q": "a \\"quoted\\" } brace"}} now',
+             '{"name": "calculator", "arguments": "12*7"}',  # arguments must be an object
+             '{"name": "calculator", "arguments": {',  # truncated
+             '{"tool_calls": [{"function": {"name": "calculator", "arguments": {}}}]}',
+             "The answer is 84."]
+    res = tv.compute(predictions=preds, references=["calculator"] * 6)
+    assert res["per_item"] == [1.0, 1.0, 0.0, 0.0, 1.0, 0.0]
+    assert res["tool_name_match"] == pytest.approx(2 / 6)
+
+
+def test_choose_option_selection_logic():
+    # (sum NLL, tokens): option 0 is short and likely in total, option 1 long but likelier per token
+    scores = [(2.0, 1), (3.0, 6), (9.0, 3)]
+    assert ev.choose_option(scores, [5, 30, 12], "none") == 0
+    assert ev.choose_option(scores, [5, 30, 12], "tokens") == 1
+    assert ev.choose_option(scores, [5, 30, 12], "chars") == 1
+    assert ev.choose_option([(1.0, 1), (1.0, 1)], [1, 1], "tokens") == 0  # ties -> first option
+    with pytest.raises(ValueError, match="mc_length_norm"):
+        ev.choose_option(scores, [1, 1, 1], "words")
+
+
+@pytest.mark.parametrize(("n", "block", "stride"), [(1, 8, 4), (2, 8, 4), (8, 8, 4), (9, 8, 4), (37, 8, 3), (50, 16, 15)])
+def test_sliding_windows_score_every_token_once(n, block, stride):
+    ids = list(range(100, 100 + n))
+    windows = lmscore.sliding_windows(ids, block, stride)
+    scored = [w[i] for w, m in windows for i, flag in enumerate(m) if flag]
+    assert scored == ids[1:]  # each token but the first, exactly once, in order
+    assert all(len(w) <= block and len(w) == len(m) for w, m in windows)
+    for k, (w, m) in enumerate(windows):  # later windows keep >= block - stride tokens of context
+        first = m.index(True)
+        assert k == 0 or first >= min(block - stride, len(w) - 1)
+
+
+def test_sliding_windows_rejects_bad_stride():
+    with pytest.raises(ValueError, match="stride"):
+        lmscore.sliding_windows([1, 2, 3], 4, 4)
+
+
+# ---------------------------------------------------------------- tiny models: scoring, stage run, determinism
+
+@pytest.fixture(scope="module")
+def arts(tmp_path_factory) -> Path:
+    return build_artifacts(tmp_path_factory.mktemp("eval-artifacts"))
+
+
+def stage_argv(arts: Path, out: Path, split: str = "test") -> list[str]:
+    params = arts / "params.yaml"
+    params.write_text(yaml.safe_dump({"seed": 1337, "evaluate": {
+        "base_model": str(arts / "pretrain" / "model"), "sft_model": str(arts / "sft" / "merged"),
+        "tokenizer": str(arts / "tokenizer"), "dataset_dir": str(arts / "dataset"),
+        "pretrain_log": str(arts / "pretrain" / "train_log.jsonl"), "sft_log": str(arts / "sft" / "train_log.jsonl"),
+        "max_new_tokens": 24, "block_size": 64, "stride": 32, "torch_threads": 1}}))
+    return ["--params", str(params), "--output", str(out), "--split", split]
+
+
+@pytest.fixture(scope="module")
+def stage_out(arts) -> Path:
+    assert ev.main(stage_argv(arts, arts / "evaluate")) == 0
+    return arts / "evaluate"
+
+
+def test_perplexity_equals_exp_mean_nll_computed_independently(arts):
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(arts / "tokenizer")
+    model = AutoModelForCausalLM.from_pretrained(arts / "pretrain" / "model", dtype=torch.float32)
+    texts = ["Cells are the basic units of life.", "Acids and bases react to form salts and water. " * 3, "A triangle."]
+    seqs = [[tok.bos_token_id] + tok(t, add_special_tokens=False)["input_ids"] for t in texts]
+    scored = lmscore.score_sequences(model, [(s, [True] * len(s)) for s in seqs], batch_size=3, pad_id=tok.pad_token_id)
+    with torch.no_grad():  # HF's own mean loss, one unpadded sequence at a time
+        ref = [float(model(input_ids=torch.tensor([s]), labels=torch.tensor([s])).loss) for s in seqs]
+    for (nll, n), s, mean in zip(scored, seqs, ref, strict=True):
+        assert n == len(s) - 1
+        assert nll / n == pytest.approx(mean, rel=1e-4)
+    total = sum(nll for nll, _ in scored) / sum(n for _, n in scored)
+    expected = sum(m * (len(s) - 1) for m, s in zip(ref, seqs, strict=True)) / sum(len(s) - 1 for s in seqs)
+    assert math.exp(total) == pytest.approx(math.exp(expected), rel=1e-4)
+    # sliding windows with full context reproduce the single-pass NLL of a long sequence
+    long = seqs[1]
+    windows = lmscore.sliding_windows(long, block_size=len(long) + 1, stride=4)
+    assert len(windows) == 1
+    nll, n = lmscore.score_sequences(model, windows, pad_id=tok.pad_token_id)[0]
+    assert nll / n == pytest.approx(ref[1], rel=1e-4)
+
+
+def test_stage_writes_documented_outputs(stage_out):
+    metrics = json.loads((stage_out / "metrics.json").read_text())
+    assert {"base", "sft", "delta", "per_subject", "answer_loss_reduction", "counts"} <= set(metrics)
+    keys = {"perplexity", "answer_loss", "mc_accuracy", "rouge_l", "exact_match", "fk_grade", "socratic_rate",
+            "tool_call_validity"}
+    assert keys <= set(metrics["base"]) and keys <= set(metrics["sft"]) and keys <= set(metrics["delta"])
+
+    def leaves(d):
+        for v in d.values():
+            yield from leaves(v) if isinstance(v, dict) else [v]
+
+    assert all(isinstance(v, int | float) and not isinstance(v, bool) for v in leaves(metrics))
+    b, s = metrics["base"], metrics["sft"]
+    assert metrics["answer_loss_reduction"] == pytest.approx(1 - s["answer_loss"] / b["answer_loss"], abs=1e-5)
+    assert metrics["delta"]["rouge_l"] == pytest.approx(s["rouge_l"] - b["rouge_l"], abs=1e-5)
+    # the "SFT" fixture model was overfitted on these conversations: it must win where the base cannot
+    assert s["answer_loss"] < b["answer_loss"] and metrics["answer_loss_reduction"] > 0.5
+    assert s["rouge_l"] > 0.9 > b["rouge_l"]
+    assert s["mc_accuracy"] == 1.0  # MC by option likelihood picks the memorised (correct) option
+    assert s["socratic_rate"] == 1.0 and s["tool_call_validity"] == 1.0
+    assert set(metrics["per_subject"]) == {"biology", "chemistry", "physics", "mathematics"}
+    for row in metrics["per_subject"].values():
+        assert {"base", "sft", "delta"} <= set(row) and "answer_loss" in row["sft"]
+    perf = json.loads((stage_out / "perf.json").read_text())
+    assert {"latency_p50_s", "latency_p95_s", "tokens_per_s"} <= set(perf["sft"])
+    loss = json.loads((stage_out / "plots" / "loss_curves.json").read_text())
+    assert {r["stage"] for r in loss} == {"pretrain", "sft"} and all(set(r) == {"stage", "step", "global_step", "loss"}
+                                                                       for r in loss)
+    steps = [r["global_step"] for r in loss]
+    assert steps == sorted(steps) and len(set(steps)) == len(steps)  # sft continues after pretrain
+    evals = json.loads((stage_out / "plots" / "eval_loss_curves.json").read_text())
+    assert evals and all("eval_loss" in r for r in evals)
+    bars = json.loads((stage_out / "plots" / "per_subject.json").read_text())
+    assert len(bars) == 8 and len({frozenset(r) for r in bars}) == 1 and "answer_loss" in bars[0]
+    samples = [json.loads(x) for x in (stage_out / "samples.jsonl").read_text().splitlines()]
+    assert samples and {"prompt", "reference", "base_answer", "sft_answer", "subject", "kind"} <= set(samples[0])
+    report = (stage_out / "report.md").read_text()
+    assert "| answer_loss |" in report and "## Sample answers" in report and samples[0]["prompt"][:20] in report
+
+
+def test_stage_is_deterministic(arts, stage_out, tmp_path):
+    assert ev.main(stage_argv(arts, tmp_path / "again")) == 0
+    for rel in ("metrics.json", "samples.jsonl", "plots/loss_curves.json", "plots/eval_loss_curves.json",
+                "plots/per_subject.json"):
+        assert (tmp_path / "again" / rel).read_bytes() == (stage_out / rel).read_bytes(), rel
+    strip = lambda t: t.split("## Speed")[0] + t.split("## Per subject")[1]  # noqa: E731 (wall-clock table)
+    assert strip((tmp_path / "again" / "report.md").read_text()) == strip((stage_out / "report.md").read_text())
+
+
+def test_bad_input_fails_clearly_and_keeps_previous_outputs(arts, stage_out, tmp_path):
+    out = tmp_path / "out"
+    shutil.copytree(stage_out, out)
+    before = (out / "metrics.json").read_bytes()
+    with pytest.raises(FileNotFoundError, match="nosuchsplit"):
+        ev.main(stage_argv(arts, out, split="nosuchsplit"))
+    assert (out / "metrics.json").read_bytes() == before
+    bad = tmp_path / "params.yaml"
+    bad.write_text("evaluate: {max_new_tokns: 3}\n")
+    with pytest.raises(ValueError, match="max_new_tokns"):
+        ev.main(["--params", str(bad)])
+
+
+# ---------------------------------------------------------------- notebooks run against the fixture artifacts
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["evaluation_report.ipynb", "data_exploration.ipynb"])
+def test_notebook_runs_on_fixture_artifacts(name, arts, stage_out, monkeypatch):
+    import nbclient
+    import nbformat
+
+    nb = nbformat.read(NOTEBOOKS / name, as_version=4)
+    assert all(not c.get("outputs") and not c.get("execution_count") for c in nb.cells if c.cell_type == "code"), \
+        "commit notebooks with outputs cleared"
+    monkeypatch.setenv("ARTIFACTS", str(arts))
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    nbclient.NotebookClient(nb, timeout=120, kernel_name="python3",
+                            resources={"metadata": {"path": str(NOTEBOOKS.parent)}}).execute()
+    text = "\n".join(o.get("text", "") + json.dumps(o.get("data", {})) for c in nb.cells for o in c.get("outputs", []))
+    assert "biology" in text and "error" not in {o.get("output_type") for c in nb.cells for o in c.get("outputs", [])}
