@@ -11,6 +11,7 @@ each record's provenance says which template variant produced it, from which sec
 from __future__ import annotations
 
 import json
+import math
 import random
 import re
 from typing import Any
@@ -113,7 +114,7 @@ class SectionBuilder:
     def cloze(self) -> list[dict]:
         out = []
         for i, sent in enumerate(self.sents):
-            if not 6 <= len(words(sent)) <= 40 or "=" in sent:
+            if not 6 <= len(words(sent)) <= 40 or "=" in sent or sent.endswith("?") or re.match(r"(Figure|Table)\b", sent):
                 continue
             for term in [d.term for d in self.defs] + self.terms:
                 m = re.search(rf"\b{re.escape(term)}\b", sent, flags=re.I)
@@ -153,11 +154,15 @@ class SectionBuilder:
             tree = f.tree
             if (tree[1] in "*/" and tree[2][0] == "var" and tree[3][0] == "var" and rng.random() < 0.5):
                 target = rng.choice(f.variables)  # inverse problem: give the lhs, ask for one factor
-                hidden = knowns.pop(target)
-                knowns[f.lhs] = f.evaluate({**knowns, target: hidden})
+                lhs_value = f.evaluate({**knowns})
+                if math.isfinite(lhs_value) and abs(lhs_value * 1000 - round(lhs_value * 1000)) < 1e-6:  # prints exactly
+                    knowns.pop(target)
+                    knowns[f.lhs] = lhs_value
+                else:
+                    target = f.lhs
             values = {v: knowns[v] for v in sorted(knowns)}
             answer = _solve(f, target, values)
-            if answer is None or answer != answer:
+            if answer is None or not math.isfinite(answer) or abs(answer) > 1e12:
                 continue
             unit = names[target][1]
             given = ", ".join(f"{_label(v, names)} = {fmt_num(x)}{_unit(names[v][1])}" for v, x in values.items())
@@ -167,7 +172,7 @@ class SectionBuilder:
                 steps = [f"Step 1: Write down the formula: {f.text}.",
                          f"Step 2: Substitute the known values: {f.lhs} = "
                          f"{f.substituted({k: fmt_num(x) for k, x in values.items()})}.",
-                         f"Step 3: Calculate: {f.lhs} = {fmt_num(answer)}{_unit(unit)}."]
+                         f"Step 3: Calculate: {f.lhs} = {fmt_num(answer)}{_unit(unit)}{_dp(answer)}."]
             else:
                 other = next(v for v in f.variables if v != target)
                 inv = (f"{target} = {f.lhs} / {other}" if tree[1] == "*" else
@@ -175,7 +180,7 @@ class SectionBuilder:
                 steps = [f"Step 1: Write down the formula: {f.text}.",
                          f"Step 2: Rearrange it for {target}: {inv}.",
                          f"Step 3: Substitute the known values: {target} = {_subst(inv.split('=', 1)[1], values)}.",
-                         f"Step 4: Calculate: {target} = {fmt_num(answer)}{_unit(unit)}."]
+                         f"Step 4: Calculate: {target} = {fmt_num(answer)}{_unit(unit)}{_dp(answer)}."]
             steps.append(f"Answer: {target} = {fmt_num(answer)}{_unit(unit)}.")
             out.append(self.record("worked", "worked", int(target != f.lhs), [
                 {"role": "user", "content": q}, {"role": "assistant", "content": "\n".join(steps)}],
@@ -220,7 +225,7 @@ class SectionBuilder:
 
     def socratic(self) -> list[dict]:
         items: list[tuple[str, str, str, str, str]] = []  # (key, question, answer, hint source, sentence)
-        items += [(d.term, d.question, upper_first(d.sentence), d.body, d.sentence) for d in self.defs]
+        items += [(d.phrase, d.question, upper_first(d.sentence), d.body, d.sentence) for d in self.defs]
         items += [(c.effect, upper_first(c.question), upper_first(c.answer), c.cause, c.sentence)
                   for c in self.causes if c.qtype == "why"]
         out = []
@@ -349,6 +354,10 @@ def _solve(f: Formula, target: str, values: dict[str, float]) -> float | None:
 def _subst(expr: str, values: dict[str, float]) -> str:
     names = {k: fmt_num(x) for k, x in values.items()}
     return re.sub(r"[A-Za-zρλΔθ]\w*", lambda m: names.get(m.group(0), m.group(0)), expr).strip()
+
+
+def _dp(x: float) -> str:
+    return "" if abs(x * 1000 - round(x * 1000)) < 1e-6 else " (to 3 decimal places)"
 
 
 def _label(v: str, names: dict[str, tuple[str | None, str | None]]) -> str:

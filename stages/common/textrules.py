@@ -22,6 +22,12 @@ their theirs them themselves then there these they this those through to too und
 when where which while who whom why will with would you your yours yourself yourselves one two three also called
 used using use known like many much often usually however therefore thus example examples figure table chapter section
 page called each every""".split())
+GENERIC = frozenset("""means mean meant exactly fixed makes make made gives give given shows show shown takes take taken
+found form forms move moves moving becomes become known need needs needed tells tell keep keeps several different same
+small smaller large larger greater higher lower first second third number numbers amount amounts value values time times
+way ways part parts thing things result results called contains contain works work working useful important common
+total whole order single equal change changes changed quickly slowly always never another there where called describes
+describe described""".split())
 BAD_TERM_START = frozenset("this that these those it they there he she we you which what each such its their our "
                            "one some many most all both another other here when where if".split())
 WORD = re.compile(r"[A-Za-z][A-Za-z'\-]*")
@@ -99,6 +105,11 @@ class Definition:
     article: str = ""
 
     @property
+    def phrase(self) -> str:
+        """The term as it reads in a sentence: 'an atom', 'the nucleus', 'osmosis', 'enzymes'."""
+        return f"{self.article} {self.term}" if self.article and not self.plural else self.term
+
+    @property
     def question(self) -> str:
         if self.plural:
             return f"What are {self.term}?"
@@ -149,8 +160,13 @@ def _clause(s: str) -> str:
     return s.strip().rstrip(".").strip(" ,;")
 
 
+PRONOUNS = ("it", "this", "that", "they", "these", "those", "which", "he", "she", "its", "their", "there", "them")
+
+
 def causal(sentence: str, previous: str | None = None) -> Causal | None:
     s = sentence.strip()
+    if re.search(r"[=?]|\d\s*[-+×÷/]\s*\d", s):
+        return None  # worked-example arithmetic and questions make poor why-questions
     m = re.match(r"^Because\s+(?P<b>[^,]+),\s+(?P<a>.+?)\.$", s)
     if m:
         a, b = _clause(m["a"]), _clause(m["b"])
@@ -174,10 +190,14 @@ def causal(sentence: str, previous: str | None = None) -> Causal | None:
         if marker == "therefore":
             return _mk(qtype, marker, f"Explain why {lower_first(a)}.", f"Because {lower_first(b)}.", s, b, a)
         if marker == "causes":
+            if len(words(b)) > 8 or re.search(r"[,;:]", b) or b.split()[0].lower() in ("if", "when", "and", "but"):
+                continue  # the subject must be a short noun phrase ("A lack of water causes ...")
             verb = re.sub(r"\s+", " ", m["v"])
             base = {"causes": "cause", "leads to": "lead to", "results in": "result in"}.get(verb, verb)
             aux = "do" if base == verb else "does"
             return _mk(qtype, marker, f"What {aux} {lower_first(b)} {base}?", upper_first(s), s, b, a)
+        if len(words(a)) > 15 or "," in a:
+            return None
         return _mk(qtype, marker, f"Explain how {lower_first(a)}.", f"By {b}.", s, b, a)
     if previous:
         m = re.match(r"^(?:Therefore|Thus|Hence|As a result|Consequently|This is why),?\s+(?P<a>.+?)\.$", s)
@@ -189,10 +209,10 @@ def causal(sentence: str, previous: str | None = None) -> Causal | None:
 
 
 def _mk(qtype: str, marker: str, q: str, ans: str, s: str, cause: str, effect: str) -> Causal | None:
-    if len(words(cause)) < _MIN_CLAUSE or len(words(effect)) < _MIN_CLAUSE:
+    if len(words(cause)) < _MIN_CLAUSE + 1 or len(words(effect)) < _MIN_CLAUSE:
         return None
-    if effect.split()[0].lower() in ("it", "this", "that", "they", "which") and len(words(effect)) < 5:
-        return None
+    if effect.split()[0].lower() in PRONOUNS + ("if", "when", "and", "but", "however", "although") or cause.split()[0].lower() in ("which", "this", "that"):
+        return None  # "Explain why it has no overall charge": the question would lack its subject
     return Causal(qtype, marker, q, ans, s, cause, effect)
 
 
@@ -201,7 +221,7 @@ def key_terms(text: str, limit: int = 20, min_len: int = 5) -> list[str]:
     counts: dict[str, int] = {}
     for w in words(text):
         lw = w.lower().strip("'-")
-        if len(lw) >= min_len and lw not in STOPWORDS and lw.isalpha():
+        if len(lw) >= min_len and lw not in STOPWORDS and lw not in GENERIC and lw.isalpha() and not lw.endswith("ly"):
             counts[lw] = counts.get(lw, 0) + 1
     return [w for w, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]]
 
