@@ -96,11 +96,11 @@ class PretrainConfig:
     precision: str = "auto"
     """auto|bf16|fp16|fp32 (auto: bf16 on bf16-capable GPUs/CPUs, fp16 on older GPUs, else fp32)."""
     eval_steps: int = 100
-    """Evaluate every N steps (and at step 0)."""
+    """Evaluate every N steps and at step 0 (0: only once at the end)."""
     eval_max_blocks: int = 64
     """Validation blocks used per evaluation (first N, so every evaluation sees the same data)."""
     save_steps: int = 100
-    """Checkpoint every N steps."""
+    """Checkpoint every N steps (0: no checkpoints, so no resume)."""
     save_total_limit: int = 2
     """Checkpoints kept (oldest deleted)."""
     logging_steps: int = 10
@@ -237,8 +237,9 @@ def pretrain(cfg: PretrainConfig, callbacks: list[Any] | None = None) -> dict[st
             raise ValueError(f"tokenizer ({len(tok)}) is larger than {cfg.base_model}'s embeddings: use its tokenizer")
     else:
         model = LlamaForCausalLM(model_config(cfg.preset, len(tok), cfg.model, **special))
-    stops = [t for t in (tok.eos_token_id, tok.convert_tokens_to_ids("<|end|>")) if t is not None and t != tok.unk_token_id]
-    model.generation_config.eos_token_id = sorted(set(stops)) or None
+    vocab = tok.get_vocab()  # generation stops at EOS and at the chat template's end-of-turn token
+    stops = {tok.eos_token_id, *(vocab[t] for t in ("<|end|>", "<|im_end|>") if t in vocab)} - {None}
+    model.generation_config.eos_token_id = sorted(stops) or None
     model.generation_config.pad_token_id = tok.pad_token_id
     n_params = sum(p.numel() for p in model.parameters())
     log.info("model: %s, %.2fM params, precision %s, %d process(es)", cfg.base_model or cfg.preset, n_params / 1e6,
@@ -255,8 +256,9 @@ def pretrain(cfg: PretrainConfig, callbacks: list[Any] | None = None) -> dict[st
         learning_rate=cfg.learning_rate, lr_scheduler_type="cosine_with_min_lr",
         lr_scheduler_kwargs={"min_lr_rate": cfg.min_lr_ratio}, warmup_steps=cfg.warmup_steps,
         weight_decay=cfg.weight_decay, max_grad_norm=cfg.max_grad_norm, adam_beta2=0.95,
-        eval_strategy="steps", eval_steps=cfg.eval_steps, eval_on_start=True, save_strategy="steps",
-        save_steps=cfg.save_steps, save_total_limit=cfg.save_total_limit, logging_steps=cfg.logging_steps,
+        eval_strategy="steps" if cfg.eval_steps > 0 else "no", eval_steps=max(cfg.eval_steps, 1),
+        eval_on_start=cfg.eval_steps > 0, save_strategy="steps" if cfg.save_steps > 0 else "no",
+        save_steps=max(cfg.save_steps, 1), save_total_limit=cfg.save_total_limit, logging_steps=cfg.logging_steps,
         report_to=T.setup_tensorboard(ckpt_dir / "tensorboard"), seed=cfg.seed, data_seed=cfg.seed,
         dataloader_drop_last=True, dataloader_num_workers=cfg.num_workers, torch_compile=cfg.torch_compile,
         activation_checkpointing=cfg.gradient_checkpointing, deepspeed=ds_path, disable_tqdm=not sys.stderr.isatty(),
@@ -281,6 +283,8 @@ def pretrain(cfg: PretrainConfig, callbacks: list[Any] | None = None) -> dict[st
         final_eval = float(trainer.evaluate()["eval_loss"])
 
     staging = out / ".model.staging"
+    if dist["is_main"]:
+        shutil.rmtree(staging, ignore_errors=True)  # leftovers of a crashed run
     trainer.save_model(str(staging))  # collective under ZeRO-3; only the main process writes
     report: dict[str, Any] = {}
     if dist["is_main"]:

