@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/evaluate.py                                  # artifacts/sft/merged if built, else a tiny random Llama
     .venv/bin/python benchmarks/evaluate.py --model artifacts/sft/merged --tokenizer artifacts/tokenizer --prompts 32
+    .venv/bin/python benchmarks/evaluate.py --threads 1      # tiny models: 1 thread beats 2 (and by far on a busy box)
 
 Prints tokens/s and p50/p95 latency per response for batch_size 1 (baseline) and --batch-size, and the ratios.
 """
@@ -51,8 +52,12 @@ def main() -> None:
     ap.add_argument("--prompts", type=int, default=16)
     ap.add_argument("--batch-size", type=int, default=8)
     ap.add_argument("--max-new-tokens", type=int, default=32)
+    ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch default)")
     args = ap.parse_args()
     import torch
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from stages.common.lmscore import render_chat

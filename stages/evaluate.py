@@ -5,7 +5,8 @@
     python -m stages.evaluate --base-model artifacts/pretrain/model --sft-model artifacts/sft/merged
 
 Both models see exactly the same token sequences (one tokenizer, one chat template) and are scored by:
-  perplexity     exp(token-weighted mean NLL) of held-out textbook text, sliding windows (block_size, stride)
+  perplexity     exp(token-weighted mean NLL) of held-out textbook text (each document framed by EOS, as pretrain
+                 packs it), sliding windows (block_size, stride)
   answer_loss    token-weighted mean NLL of the assistant answer tokens given the chat-formatted prompt
   rouge_l, exact_match, fk_grade   of greedy answers to held-out questions (kinds in `generate_kinds`)
   mc_accuracy    option picked by the highest (length-normalised) log-likelihood on held-out MC items
@@ -33,7 +34,7 @@ from stages.common.logs import get_logger, progress
 
 log = get_logger("stages.evaluate")
 METRICS_DIR = Path(__file__).resolve().parent / "metrics"
-SOCRATIC_REFERENCE_KEYS = ("reference_answer", "hidden_answer", "answer", "reference")
+SOCRATIC_REFERENCE_KEYS = ("reference_answer", "withheld_answer", "hidden_answer", "answer", "reference")
 
 
 @dataclass
@@ -117,6 +118,10 @@ def fk_grade(text: str) -> float:
     return float(metrics.flesch_kincaid_grade(text, "en-US"))
 
 
+def tool_name(call: dict[str, Any]) -> str:
+    return str((call.get("function") or call).get("name") or "")
+
+
 def socratic_reference(record: dict[str, Any]) -> str:
     meta = record.get("meta") or {}
     return next((str(meta[k]) for k in SOCRATIC_REFERENCE_KEYS if meta.get(k)), "")
@@ -129,11 +134,11 @@ def build_tasks(cfg: EvaluateConfig, tok: Any, docs: list[dict], examples: list[
     tasks: dict[str, list] = {"ppl": [], "answer": [], "mc": [], "gen": []}
     block = min(cfg.block_size, max_len)
     budget = cfg.max_ppl_tokens
-    bos = [tok.bos_token_id] if tok.bos_token_id is not None else []
+    sep = [tok.eos_token_id] if tok.eos_token_id is not None else []  # documents framed by EOS, as pretrain packs them
     for doc in pick(docs, len(docs), cfg.seed, "ppl"):
         if budget <= 0:
             break
-        ids = (bos + encode(tok, doc["text"]))[: budget + 1]
+        ids = (sep + encode(tok, doc["text"]) + sep)[: budget + 1]
         windows = sliding_windows(ids, block, min(cfg.stride, block - 1))
         budget -= sum(sum(m) for _, m in windows)
         tasks["ppl"] += [{"subject": doc.get("subject", "unknown"), "seq": w} for w in windows]
@@ -163,7 +168,7 @@ def build_tasks(cfg: EvaluateConfig, tok: Any, docs: list[dict], examples: list[
             msgs = ex["messages"][:-1] if ex["messages"][-1].get("role") == "assistant" else ex["messages"]
             last = ex["messages"][-1]
             reference = {"answer": last.get("content") or "", "socratic": socratic_reference(ex),
-                         "tool": ((last.get("tool_calls") or [{}])[0]).get("name", "")}[group]
+                         "tool": tool_name((last.get("tool_calls") or [{}])[0])}[group]
             tasks["gen"].append({"group": group, "subject": ex.get("subject", "unknown"), "kind": ex.get("kind"),
                                  "example_id": ex.get("example_id", ""), "reference": reference,
                                  "question": next((m.get("content") or "" for m in reversed(msgs) if m["role"] == "user"), ""),

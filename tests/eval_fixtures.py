@@ -4,7 +4,7 @@
     build_artifacts(tmp_dir)   # tokenizer/, pretrain/{model,train_log.jsonl}, sft/{merged,train_log.jsonl},
                                # dataset/{pretrain,sft}/{validation,test}.jsonl + data_report.json, ingest/, segment/
 
-The tokenizer is a real byte-level BPE with a ChatML-style chat template; the base model is a randomly initialised
+The tokenizer is a real byte-level BPE with the project's chat template (stages/tokenizer.py); the base model is a randomly initialised
 2-layer Llama; the "SFT" model is the base overfitted on the held-out conversations, so it must beat the base on
 answer loss, ROUGE-L, multiple choice and the Socratic rate, which the tests assert.
 """
@@ -14,13 +14,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-CHAT_TEMPLATE = (
-    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n"
-    "{% if m.get('content') %}{{ m['content'] }}{% endif %}"
-    "{% for c in m.get('tool_calls') or [] %}<tool_call>{{ c | tojson }}</tool_call>{% endfor %}"
-    "<|im_end|>\n{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
-)
-SPECIALS = ["<|bos|>", "<|eos|>", "<|pad|>", "<|im_start|>", "<|im_end|>"]
+from stages.tokenizer import CHAT_TOKENS, chat_template
+
+SPECIALS = ["<|bos|>", "<|eos|>", "<|pad|>", "<|unk|>", *CHAT_TOKENS]  # as stages/tokenizer.py trains them
 SOCRATIC_SYSTEM = "You are a Socratic tutor: guide the student with questions, never give the answer."
 
 FACTS = {
@@ -89,8 +85,8 @@ def build_tokenizer(out: Path) -> None:
     tk.train_from_iterator(corpus * 3, trainers.BpeTrainer(vocab_size=600, special_tokens=SPECIALS,
                                                            initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
     tok = PreTrainedTokenizerFast(tokenizer_object=tk, bos_token="<|bos|>", eos_token="<|eos|>", pad_token="<|pad|>",
-                                  additional_special_tokens=["<|im_start|>", "<|im_end|>"])
-    tok.chat_template = CHAT_TEMPLATE
+                                  unk_token="<|unk|>", additional_special_tokens=list(CHAT_TOKENS))
+    tok.chat_template = chat_template()
     tok.save_pretrained(out)
 
 

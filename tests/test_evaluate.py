@@ -164,6 +164,24 @@ def test_perplexity_equals_exp_mean_nll_computed_independently(arts):
     assert nll / n == pytest.approx(ref[1], rel=1e-4)
 
 
+def test_chat_prompt_answer_and_stop_tokens_follow_the_chat_template(arts):
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(arts / "tokenizer")
+    msgs = [{"role": "user", "content": "What is the unit of force?"}, {"role": "assistant", "content": "The newton."}]
+    prompt, answer = lmscore.chat_prompt_answer(tok, msgs)
+    assert prompt.endswith("<|assistant|>\n") and "The newton" not in prompt
+    assert answer == "The newton.<|end|>"  # exactly the trained {% generation %} span
+    assert prompt + answer + "\n" == tok.apply_chat_template(msgs, tokenize=False)
+    vocab = tok.get_vocab()
+    assert lmscore.stop_token_ids(tok) == sorted({vocab["<|end|>"], tok.eos_token_id})
+    call = {"role": "assistant", "content": "", "tool_calls": [{"name": "calculator", "arguments": {"x": "1"}}]}
+    _, answer = lmscore.chat_prompt_answer(tok, [msgs[0], call])
+    assert answer.startswith("<|tool_call|>{") and answer.endswith("<|end|>")
+    with pytest.raises(ValueError, match="assistant"):
+        lmscore.chat_prompt_answer(tok, msgs[:1])
+
+
 def test_stage_writes_documented_outputs(stage_out):
     metrics = json.loads((stage_out / "metrics.json").read_text())
     assert {"base", "sft", "delta", "per_subject", "answer_loss_reduction", "counts"} <= set(metrics)
@@ -228,7 +246,6 @@ def test_bad_input_fails_clearly_and_keeps_previous_outputs(arts, stage_out, tmp
 
 # ---------------------------------------------------------------- notebooks run against the fixture artifacts
 
-@pytest.mark.slow
 @pytest.mark.parametrize("name", ["evaluation_report.ipynb", "data_exploration.ipynb"])
 def test_notebook_runs_on_fixture_artifacts(name, arts, stage_out, monkeypatch):
     import nbclient

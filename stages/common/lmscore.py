@@ -90,8 +90,9 @@ def chat_prompt_answer(tokenizer: Any, messages: list[dict[str, Any]]) -> tuple[
         raise ValueError("conversation must end with an assistant message")
     prompt = render_chat(tokenizer, messages[:-1], add_generation_prompt=True)
     full = render_chat(tokenizer, messages)
-    if full.startswith(prompt):
-        return prompt, full[len(prompt) :]
+    if full.startswith(prompt):  # the template's newline after the end-of-turn token is not trained: drop it
+        answer = full[len(prompt) :]
+        return prompt, answer.rstrip() or answer
     return prompt, (messages[-1].get("content") or "") + (tokenizer.eos_token or "")
 
 
