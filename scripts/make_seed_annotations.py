@@ -14,6 +14,7 @@ stable task ids, external ids, annotator ids and timestamps, so re-running gives
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import re
 import sys
@@ -41,8 +42,10 @@ def find_section(sections: list[dict], file: str, heading: str) -> dict:
     same_file = [s for s in sections if Path(s["file"]).name == file]
     if not same_file:
         raise SystemExit(f"no sections for file {file!r}; files: {sorted({Path(s['file']).name for s in sections})}")
+    bare = re.sub(r"^[\d ]+", "", want)  # without the section number
     for test in (lambda s: _norm(s["heading_path"][-1]) == want, lambda s: _norm(heading_of(s)) == want,
-                 lambda s: _norm(s["heading_path"][-1]).startswith(want)):
+                 lambda s: re.sub(r"^[\d ]+", "", _norm(s["heading_path"][-1])) == bare,
+                 lambda s: difflib.SequenceMatcher(None, _norm(s["heading_path"][-1]), want).ratio() >= 0.85):
         hits = sorted((s for s in same_file if test(s)), key=lambda s: (s["page_start"], s["section_id"]))
         if hits:
             return hits[0]
@@ -102,6 +105,16 @@ def main(argv: list[str] | None = None) -> int:
     for t in tasks:
         kinds[t["data"]["kind"]] = kinds.get(t["data"]["kind"], 0) + 1
     multi = sum(t["total_annotations"] > 1 for t in tasks)
+    for t in tasks:  # answerability: most content words of an answer should occur in the section text
+        d = t["data"]
+        for ann in t["annotations"]:
+            for r in ann["result"]:
+                if r["from_name"] in ("answer", "edited_answer"):
+                    words = {w for w in _norm(r["value"]["text"][0]).split() if len(w) > 3}
+                    hit = len(words & set(_norm(d["text"]).split())) / max(1, len(words))
+                    if len(words) >= 3 and hit < 0.5:
+                        print(f"  check: {d['file']} / {d['heading']}: only {hit:.0%} of the answer's words are in "
+                              f"the section text ({r['value']['text'][0][:60]!r}...)")
     print(f"{len(tasks)} tasks {kinds}, {sum(len(t['annotations']) for t in tasks)} annotations, "
           f"{multi} with several annotators, over {len({t['data']['section_id'] for t in tasks})} sections")
     if not a.check:

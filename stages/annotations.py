@@ -43,7 +43,7 @@ class AnnotationsConfig:
     """Sections the annotations refer to (matched by section_id)."""
     output_dir: str = "artifacts/annotations"
     """Where labels.jsonl, examples.jsonl and report.json go."""
-    conflict_rule: str = "latest"
+    conflict_rule: str = "majority"
     """Several annotations on one task: 'latest' (newest updated_at) or 'majority' (most common answer; ties -> latest)."""
     prefer_ground_truth: bool = True
     """Annotations marked ground truth in Label Studio win before the conflict rule applies."""

@@ -74,8 +74,10 @@ class DatasetConfig:
     """Words per shingle (3 suits short instruction examples: one changed word in 40 keeps Jaccard ~0.85)."""
     decontam_ngram: int = 13
     """Word n-gram length for decontamination."""
-    decontam_max_sections: int = 5
-    """An n-gram found in more than this many sections (held-out + train) is boilerplate and not used."""
+    decontam_max_sections: int = 3
+    """Template detection: a word run found in more than this many sections (any split) is boilerplate..."""
+    decontam_boilerplate_words: int = 6
+    """...where a run is this many words; n-grams containing a boilerplate run are not used for decontamination."""
 
 
 def split_of(section_id: str, seed: int, ratios: dict[str, float]) -> str:
@@ -199,7 +201,7 @@ def build(cfg: DatasetConfig, sections: list[dict], synth: list[dict], ann: list
         recs[:] = [r for r in recs if r[key] not in ex and r[key] not in near]
         log.info("%s: %d exact and %d near duplicate(s) removed, %d left", name, len(ex), len(near), len(recs))
     # 4. decontamination against every held-out item
-    index = td.NgramIndex(cfg.decontam_ngram, cfg.decontam_max_sections)
+    index = td.NgramIndex(cfg.decontam_ngram, cfg.decontam_max_sections, cfg.decontam_boilerplate_words)
     for r in pre:
         if r["split"] != "train":
             index.add(r["section_id"], r["section_id"], r["text"])

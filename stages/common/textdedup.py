@@ -110,39 +110,44 @@ def naive_near_dups(items: Sequence[tuple[str, str]], threshold: float, shingle_
 class NgramIndex:
     """Word n-grams of evaluation items, for decontaminating training items.
 
-    `add` the held-out items (with a group = their section), then `decontaminate` the training items. An n-gram
-    that occurs in more than `max_groups` distinct sections overall (held-out + training) is boilerplate (template
-    wording, a phrase every chapter repeats) and is ignored, so one template sentence cannot wipe out the training
-    set; any other shared n-gram drops the training item.
+    `add` the held-out items (with a group = their section), then `decontaminate` the training items: a training
+    item sharing an n-gram with a held-out item is contaminated. Template wording is not evidence: an n-gram that
+    contains any `window`-word run found in more than `max_groups` distinct sections (held-out + training) is
+    boilerplate (a generator's template, a phrase every chapter repeats) and is ignored, so neither a template
+    sentence nor a template sentence plus the next word can wipe out the training set.
     """
 
-    def __init__(self, n: int, max_groups: int) -> None:
-        self.n, self.max_groups = n, max_groups
-        self._owner: dict[str, tuple[str, set[str]]] = {}
+    def __init__(self, n: int, max_groups: int, window: int = 8) -> None:
+        self.n, self.max_groups, self.window = n, max_groups, min(window, n)
+        self._owner: dict[str, str] = {}
+        self._texts: list[tuple[str, str]] = []
         self.n_boilerplate = 0
 
     def add(self, item_id: str, group: str, text: str) -> None:
+        self._texts.append((group, text))
         for g in ngrams(text, self.n):
-            owner = self._owner.get(g)
-            if owner is None:
-                self._owner[g] = (item_id, {group})
-            else:
-                owner[1].add(group)
+            self._owner.setdefault(g, item_id)
 
     def decontaminate(self, items: Sequence[tuple[str, str, str]]) -> dict[str, tuple[str, str]]:
         """items = [(id, group, text)] -> {contaminated id: (eval item id, first shared n-gram)}."""
         hits = {item_id: sorted(g for g in ngrams(text, self.n) if g in self._owner) for item_id, _, text in items}
-        groups: dict[str, set[str]] = {}
-        for item_id, group, _ in items:
-            for g in hits[item_id]:
-                groups.setdefault(g, set(self._owner[g][1])).add(group)
-        boiler = {g for g, gs in groups.items() if len(gs) > self.max_groups}
-        self.n_boilerplate = len(boiler)
+        if not any(hits.values()):
+            return {}
+        spread: dict[str, set[str]] = {}
+        for group, text in [*self._texts, *((g, t) for _, g, t in items)]:
+            for w in ngrams(text, self.window):
+                spread.setdefault(w, set()).add(group)
+        common = {w for w, groups in spread.items() if len(groups) > self.max_groups}
+        boiler: set[str] = set()
         out = {}
         for item_id, _, _ in items:
-            real = [g for g in hits[item_id] if g not in boiler]
-            if real:
-                out[item_id] = (self._owner[real[0]][0], real[0])
+            for g in hits[item_id]:
+                if g in boiler or (common and ngrams(g, self.window) & common):
+                    boiler.add(g)
+                    continue
+                out[item_id] = (self._owner[g], g)
+                break
+        self.n_boilerplate = len(boiler)
         return out
 
 
