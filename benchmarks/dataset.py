@@ -95,17 +95,17 @@ def bench_synth(args: argparse.Namespace) -> dict:
     import dataset_fixtures as fx
 
     cfg = synth.SynthConfig()  # the defaults (not params.yaml), so the number is comparable across commits
-    real = ROOT / "artifacts" / "segment" / "sections.jsonl"
+    real = Path(args.sections)
     if real.exists():  # the sample corpus' sections, repeated under fresh ids up to --synth-sections
         from stages.common.io import read_jsonl
 
         base = list(read_jsonl(real))
         sections = [{**b, "section_id": f"{b['section_id']}-{k}"} for k in range(-(-args.synth_sections // len(base)))
                     for b in base][: args.synth_sections]
-        origin = f"{len(base)} sections of {real.relative_to(ROOT)}, repeated"
+        origin = f"{len(base)} sections of {real}, repeated"
     else:
         sections = fx.make_sections(args.synth_sections, words=400)
-        origin = "pseudo-word fixture sections (no artifacts/segment/sections.jsonl)"
+        origin = f"pseudo-word fixture sections ({real} not found)"
     gen(sections[:5], cfg)  # warm-up (imports, caches)
     t, c = time.perf_counter(), time.process_time()
     out = gen(sections, cfg)
@@ -124,6 +124,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--num-perm", type=int, default=128)
     p.add_argument("--shingle-size", type=int, default=3)
     p.add_argument("--synth-sections", type=int, default=500)
+    p.add_argument("--sections", default=str(ROOT / "artifacts" / "segment" / "sections.jsonl"),
+                   help="real sections for the synth benchmark (repeated up to --synth-sections)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", help="also write the results here")
     a = p.parse_args(argv)
