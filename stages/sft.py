@@ -68,9 +68,9 @@ class SFTConfig:
     learning_rate: float = 2e-3
     """Peak learning rate."""
     epochs: float = 3.0
-    """Passes over the training rows (ignored when max_steps > 0)."""
+    """Passes over the training rows (capped by max_steps)."""
     max_steps: int = -1
-    """Optimizer steps; -1 = from epochs."""
+    """Cap on optimizer steps (-1 = none): steps = min(epochs * steps_per_epoch, max_steps)."""
     warmup: float = 0.05
     """Warmup: fraction of the steps (< 1) or a step count."""
     lr_scheduler: str = "cosine"
@@ -122,8 +122,9 @@ def _fingerprint(cfg: SFTConfig) -> str:
     """Hash of everything a checkpoint depends on (inputs + training knobs), to refuse resuming a different run."""
     knobs = {k: v for k, v in config_dict(cfg).items()
              if k not in {"output", "eval_steps", "save_steps", "save_total_limit", "logging_steps", "resume", "merge"}}
-    files = [Path(cfg.train), Path(cfg.validation)] + sorted(p for p in Path(cfg.base_model).glob("*") if p.is_file())
-    return stable_id(knobs, [(p.name, sha256_file(p)) for p in files if p.is_file()], length=32)
+    dirs = [Path(cfg.base_model)] + ([Path(cfg.tokenizer)] if cfg.tokenizer else [])
+    files = [Path(cfg.train), Path(cfg.validation)] + sorted(p for d in dirs for p in d.glob("*") if p.is_file())
+    return stable_id(knobs, [(str(p), sha256_file(p)) for p in files if p.is_file()], length=32)
 
 
 def load_model(cfg: SFTConfig, precision: str) -> Any:
@@ -235,7 +236,8 @@ def run_sft(cfg: SFTConfig) -> dict[str, Any]:
     log.info("mode=%s precision=%s trainable %d / %d params; base answer loss %s", cfg.mode, precision,
              n_trainable, n_total, base_loss)
     steps_per_epoch = math.ceil(len(rows["train"]) / (cfg.batch_size * cfg.grad_accum))
-    total_steps = cfg.max_steps if cfg.max_steps > 0 else math.ceil(steps_per_epoch * cfg.epochs)
+    total_steps = math.ceil(steps_per_epoch * cfg.epochs)
+    total_steps = min(total_steps, cfg.max_steps) if cfg.max_steps > 0 else total_steps
     dsc = {"enabled": False, "stage": 2, "offload": False, **(cfg.deepspeed or {})}
     ds = (T.write_deepspeed_config(ckpt_dir / "deepspeed.json", stage=int(dsc["stage"]), offload=bool(dsc["offload"]),
                                    precision=precision) if dsc["enabled"] else None)
