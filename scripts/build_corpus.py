@@ -60,7 +60,7 @@ from stages.common.io import write_json  # noqa: E402
 PAGE_W, PAGE_H = 595.0, 842.0
 LM, RM, TOP, BOTTOM = 88.0, 88.0, 90.0, PAGE_H - 80.0
 TEXT_W = PAGE_W - LM - RM
-BODY, LEAD, PARA_GAP = 10.5, 17.0, 8.0
+BODY, LEAD, PARA_GAP = 10.5, 17.5, 9.0
 SCAN_DPI = 200
 SCAN_ANGLES = [0.8, -1.3, 0.0, 1.6, -0.6, 1.1]  # degrees, cycled over a book's scan pages
 VOWELS = set("aeiouy")
@@ -242,7 +242,7 @@ class Layout:
 
     def figure(self, caption: str, spec: str, number: str) -> None:
         name, _, arg = spec.partition(":")
-        h = FIG_HEIGHT.get(name.strip(), 170.0)
+        h = FIG_HEIGHT.get(name.strip(), 215.0)
         self.ensure(h + 40)
         rect = pymupdf.Rect(LM + 40, self.y + 10, PAGE_W - RM - 40, self.y + 10 + h)
         draw = FIGURES.get(name.strip())

