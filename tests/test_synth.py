@@ -88,6 +88,9 @@ def test_worked_problems_arithmetic(det):
     assert Formula.find("a = (v - u) / t, where")[0].evaluate({"v": 30, "u": 10, "t": 4}) == 5
     assert Formula.find("v = u + a × t")[0].evaluate({"u": 1, "a": 2, "t": 3}) == 7
     assert Formula.find("s = ut + ½at²") == [] and Formula.find("E = mc²") == [] and Formula.find("x = 5") == []
+    assert Formula.find("a = (v − u) / t")[0].evaluate({"v": 9, "u": 1, "t": 2}) == 4  # Unicode minus from PDFs
+    assert [f.text for f in Formula.find("v = f × λ Sound travels at 340 m/s.")] == ["v = f × λ"]
+    assert Formula.find("Ek = 1⁄2 × m × v2.") == []  # v² flattened to "v2" by the text layer: ambiguous
     display = dict(SECTIONS[2], section_id="display", text="4.2 Power\nPower is the rate at which work is done.\n"
                    "P = W / t\nwhere W is the work done in joules and t is the time in seconds.\n")
     power = [e for e in synth.generate_deterministic([display], synth.SynthConfig()) if e["kind"] == "worked"]

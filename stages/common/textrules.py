@@ -227,8 +227,8 @@ def key_terms(text: str, limit: int = 20, min_len: int = 5) -> list[str]:
 
 
 # --- formulas --------------------------------------------------------------------------------------------------
-_TOKEN = re.compile(r"\s*(?:(?P<num>\d+(?:\.\d+)?|½|π)|(?P<id>[A-Za-zρλΔθ][A-Za-z0-9_]*)|(?P<op>[+\-*/×÷·^()²³]))")
-_OPS = {"+": "+", "-": "-", "*": "*", "×": "*", "·": "*", "/": "/", "÷": "/", "^": "^"}
+_TOKEN = re.compile(r"\s*(?:(?P<num>\d+(?:\.\d+)?|½|π)|(?P<id>[A-Za-zρλΔθ][A-Za-z0-9_]*)|(?P<op>[+\-−*/×÷·⁄^()²³]))")
+_OPS = {"+": "+", "-": "-", "−": "-", "*": "*", "×": "*", "·": "*", "/": "/", "÷": "/", "⁄": "/", "^": "^"}
 _WORDISH = STOPWORDS | {"where", "which", "and", "so", "is", "in", "when", "then", "metres", "seconds"}
 
 
@@ -241,12 +241,13 @@ class Formula:
 
     @staticmethod
     def find(text: str) -> list[Formula]:
-        out = []
+        """Distinct formulas in order of appearance ("v = d / t = 400 / 80" yields "v = d / t" once)."""
+        out: dict[str, Formula] = {}
         for m in re.finditer(r"(?<![\w=<>])([A-Za-zρλΔθ][A-Za-z0-9_]{0,11})\s*=\s*", text):
             f = _parse(m.group(1), text[m.end():])
             if f:
-                out.append(f)
-        return out
+                out.setdefault(f.text, f)
+        return list(out.values())
 
     def evaluate(self, values: dict[str, float]) -> float:
         """The right-hand side's value (NaN on overflow or division by zero)."""
@@ -278,13 +279,13 @@ def _parse(lhs: str, rest: str) -> Formula | None:
         return None
     end = toks[p.i - 1][2] if p.i else 0
     nxt = toks[p.i] if p.i < len(toks) else None
-    if nxt and (nxt[0] == "num" or nxt[1] == "(" or (nxt[0] == "id" and not _wordish(nxt[1]))):
+    if nxt and (nxt[0] == "num" or nxt[1] == "(" or (nxt[0] == "id" and (len(nxt[1]) <= 2 or _fused(nxt[1])))):
         return None  # implicit multiplication ("ut + ½at²"): we cannot tell the variables apart
     variables = sorted(_vars(tree))
     if not p.i or tree[0] != "bin" or not variables or lhs in variables or _wordish(lhs):
         return None
-    if any(_wordish(v) or len(v) > 12 or _fused(v) for v in [*variables, lhs]):
-        return None
+    if any(_wordish(v) or len(v) > 12 or _fused(v) or re.fullmatch(r"[a-z][23]", v) for v in [*variables, lhs]):
+        return None  # "v2" is usually v² flattened by the PDF text layer: ambiguous
     return Formula(f"{lhs} = {rest[:end].strip()}", lhs, tree, variables)
 
 
@@ -352,6 +353,8 @@ def _wordish(name: str) -> bool:
 
 def _fused(name: str) -> bool:
     """'mc', 'ut', 'PE': 2-3 letters with no subscript mark are usually fused symbols (E = mc²), not one variable."""
+    if re.fullmatch(r"[A-Z][a-z0-9]", name):  # Ek, Ep, V1: a capital with a subscript
+        return False
     return 2 <= len(name) <= 3 and name.isalpha() and name.isascii()
 
 
