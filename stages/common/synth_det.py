@@ -232,7 +232,7 @@ class SectionBuilder:
         for key, q, answer, hint_src, sent in items:
             rng = self.rng("socratic", key)
             is_def = any(d.sentence == sent for d in self.defs)
-            context = self._context(sent, answer, hint_src)
+            context = self._context(sent, answer, hint_src, f"{key} {q}")
             hints = SOC_HINT_DEF if is_def else SOC_HINT_WHY
             vo, vh, va, vc = (rng.randrange(len(t)) for t in (SOC_OPEN, hints, SOC_ATTEMPT, SOC_CLOSE))
             clue = f"Here is a clue from your textbook: \"{context}\" " if context else ""
@@ -247,15 +247,18 @@ class SectionBuilder:
                                    {"withheld_answer": hint_src, "reference_answer": answer, "tutor_turns": 2}, sent))
         return out
 
-    def _context(self, sent: str, answer: str, hidden: str) -> str | None:
-        """A neighbouring sentence that does not give the answer away."""
+    def _context(self, sent: str, answer: str, hidden: str, topic: str = "") -> str | None:
+        """The sentence sharing most words with the topic (nearest first on ties) that does not give the answer away."""
         i = self.sents.index(sent)
-        for j in (i - 1, i + 1, i - 2, i + 2):
-            if 0 <= j < len(self.sents) and j != i:
-                c = self.sents[j]
-                if norm(hidden) not in norm(c) and norm(answer) not in norm(c) and "=" not in c:
-                    return c
-        return None
+        want = set(content_tokens(topic))
+        best, best_key = None, None
+        for j, c in enumerate(self.sents):
+            if j == i or norm(hidden) in norm(c) or norm(answer) in norm(c) or "=" in c or len(c) > 300:
+                continue
+            key = (-len(want & set(content_tokens(c))), abs(j - i))
+            if best_key is None or key < best_key:
+                best, best_key = c, key
+        return best
 
     def tool_call(self) -> list[dict]:
         out = []
