@@ -257,7 +257,7 @@ def evaluate_models(cfg: EvaluateConfig) -> dict[str, Any]:
     import torch
     from transformers import AutoConfig
 
-    from stages.common.models import load_tokenizer
+    from stages.common.models import load_tokenizer, resolve_model
 
     split_dir = Path(cfg.dataset_dir)
     for kind in ("pretrain", "sft"):
@@ -267,7 +267,7 @@ def evaluate_models(cfg: EvaluateConfig) -> dict[str, Any]:
     docs = list(read_jsonl(split_dir / "pretrain" / f"{cfg.split}.jsonl"))
     examples = list(read_jsonl(split_dir / "sft" / f"{cfg.split}.jsonl"))
     tok = load_tokenizer(cfg.tokenizer if Path(cfg.tokenizer).exists() else cfg.base_model)
-    max_len = min(getattr(AutoConfig.from_pretrained(p), "max_position_embeddings", 2048)
+    max_len = min(getattr(AutoConfig.from_pretrained(resolve_model(p)), "max_position_embeddings", 2048)
                   for p in (cfg.base_model, cfg.sft_model))
     tasks = build_tasks(cfg, tok, docs, examples, max_len)
     log.info("split %s: %d ppl windows, %d answers, %d mc items, %d generations", cfg.split, len(tasks["ppl"]),
