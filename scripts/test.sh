@@ -5,6 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TF_WITH_SERVERS=1 bash scripts/bootstrap.sh
+# dvc.yaml commands call `python`: make it the venv's.
+export PATH="$PWD/.venv/bin:$PATH" VIRTUAL_ENV="$PWD/.venv"
 export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TOKENIZERS_PARALLELISM=false DVC_NO_ANALYTICS=1
 .venv/bin/ruff check .
 .venv/bin/python -m pytest -p no:cacheprovider --timeout 1200 "$@"
