@@ -255,8 +255,10 @@ def test_notebook_runs_on_fixture_artifacts(name, arts, stage_out, monkeypatch):
     assert all(not c.get("outputs") and not c.get("execution_count") for c in nb.cells if c.cell_type == "code"), \
         "commit notebooks with outputs cleared"
     monkeypatch.setenv("ARTIFACTS", str(arts))
-    monkeypatch.setenv("MPLBACKEND", "Agg")
+    monkeypatch.delenv("MPLBACKEND", raising=False)  # the kernel's inline backend renders the figures
     nbclient.NotebookClient(nb, timeout=120, kernel_name="python3",
                             resources={"metadata": {"path": str(NOTEBOOKS.parent)}}).execute()
     text = "\n".join(o.get("text", "") + json.dumps(o.get("data", {})) for c in nb.cells for o in c.get("outputs", []))
-    assert "biology" in text and "error" not in {o.get("output_type") for c in nb.cells for o in c.get("outputs", [])}
+    outputs = [o for c in nb.cells for o in c.get("outputs", [])]
+    assert "biology" in text and "error" not in {o.get("output_type") for o in outputs}
+    assert any("image/png" in o.get("data", {}) for o in outputs)  # the plots were drawn
