@@ -7,7 +7,8 @@ Per document: printed table-of-contents pages are detected and left out of every
 come from the PDF outline when ingest found a valid one (level 1 = chapter; each title is located on its page,
 fuzzily for OCR'd text, else the section starts at the page top), otherwise from numbering ("Chapter 4",
 "2.3 Title", "IV. Title") and font size relative to the body size (`stages.common.headings`). Text before the
-first heading (title page, preface) is front matter: skipped by default, or an "Introduction" section.
+first numbered chapter (title page, "Preface", "How to Use This Book") is front matter: skipped by default, or kept
+(`front_matter: section`: its headings become sections, untitled text before them an "Introduction").
 Sections shorter than `min_chars` merge (a heading with little text into its first child, else into the previous
 section of the chapter, else into the next one); longer than `max_chars` split at paragraph boundaries into parts. Every section keeps `spans` [{page, start, end}] into the
 pages' text with `text == "\n".join(page_text[start:end] for each span)`. `section_id` hashes doc_id, heading
@@ -23,7 +24,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from stages.common.headings import Heading, detect_headings, is_toc_page, locate_title, norm, page_lines, squash
+from stages.common.headings import (
+    Heading,
+    detect_headings,
+    front_matter_end,
+    is_numbered,
+    is_toc_page,
+    locate_title,
+    norm,
+    page_lines,
+    squash,
+)
 from stages.common.ids import stable_id
 from stages.common.io import read_jsonl, write_json, write_jsonl
 from stages.common.logs import get_logger, progress
@@ -53,7 +64,8 @@ class SegmentConfig:
     max_chars: int = 6000
     """Sections longer than this split at paragraph boundaries into parts (part/n_parts)."""
     front_matter: str = "skip"
-    """Text before the first heading: "skip" (reported) or "section" (an "Introduction" section)."""
+    """Front matter (text and unnumbered headings before the first "Chapter N"/numbered chapter): "skip" (reported
+    in front_matter_pages) or "section" (its headings become sections, untitled text an "Introduction")."""
     chapter_size_ratio: float = 1.6
     """A line whose font is >= this x the body size is a chapter-level (1) heading."""
     section_size_ratio: float = 1.15
@@ -115,7 +127,8 @@ def segment_document(doc: dict[str, Any], pages: list[dict[str, Any]], cfg: Segm
             off = locate_title(o["title"], lines[p], lo, cfg.title_match_threshold)
             located += off is not None
             fallback = heads[-1].offset if lo else 0  # not found: the page top (or where the last heading was)
-            heads.append(Heading(p, off if off is not None else fallback, level, squash(o["title"])))
+            heads.append(Heading(p, off if off is not None else fallback, level, squash(o["title"]),
+                                 is_numbered(o["title"])))
         rep.update(outline_entries=len(outline), outline_located=located,
                    outline_page_fallback=len(heads) - located, outline_skipped=skipped)
     rep["method"] = "outline" if heads else "headings"
@@ -131,6 +144,8 @@ def segment_document(doc: dict[str, Any], pages: list[dict[str, Any]], cfg: Segm
                  and pt.pos(h.page, h.offset) > first]
         heads = sorted(heads + extra, key=lambda h: pt.pos(h.page, h.offset))
         rep["outline_filled"] = len(extra)
+    if heads and cfg.front_matter == "skip":  # unnumbered headings before the first "Chapter N" are front matter
+        heads = heads[front_matter_end(heads):]
     if not heads:  # no structure at all: the whole document is one section
         rep["method"] = "whole"
         first = next((p for p in range(len(pages)) if p not in toc), 0)

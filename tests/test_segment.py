@@ -109,10 +109,28 @@ def test_heading_driven_sections_in_order_toc_and_front_matter_skipped():
     assert covered <= content and content - covered < 10 * len(pages)
 
 
-def test_front_matter_as_introduction_section():
-    recs, _ = run(heading_book(), front_matter="section")
-    assert recs[0]["heading_path"] == ["Introduction"] and recs[0]["spans"][0]["page"] == 1
-    assert "Biology for Schools" in recs[0]["text"] and "Contents" not in recs[0]["text"]
+def test_front_matter_kept_as_sections():
+    recs, rep = run(heading_book(), front_matter="section")
+    assert recs[0]["heading_path"] == ["Biology for Schools"] and recs[0]["text"].endswith("Second edition")
+    assert recs[1]["heading_path"] == ["Chapter 1 Cells"] and rep["front_matter_pages"] == []
+    assert not any("Contents" in r["text"] for r in recs)
+    pages = heading_book()
+    pages[0] = mkpage("docA", 1, [("Published by TutorForge, free to reuse.", BODY, False),
+                                  ("Biology for Schools", 24, True), ("Second edition", 12, False)])
+    recs, _ = run(pages, front_matter="section")
+    assert recs[0]["heading_path"] == ["Introduction"] and recs[0]["text"] == "Published by TutorForge, free to reuse."
+    assert recs[1]["heading_path"] == ["Biology for Schools"]
+    assert_exact(recs, pages)
+
+
+def test_outline_front_matter_entries_skipped_by_default():
+    doc, pages = outline_book()
+    doc = doc | {"outline": [{"level": 1, "title": "Physics Now", "page": 1},
+                             {"level": 1, "title": "Chapter 1 Forces", "page": 2}, *doc["outline"][1:]]}
+    recs, rep = run(pages, doc)
+    assert recs[0]["heading_path"] == ["Chapter 1 Forces"] and rep["front_matter_pages"] == [1]
+    recs, rep = run(pages, doc, front_matter="section")
+    assert recs[0]["heading_path"] == ["Physics Now"] and recs[0]["text"] == "Physics Now"
 
 
 def test_outline_driven_locates_titles_fuzzily():
@@ -472,8 +490,11 @@ def corpus_run(root, tmp_path_factory):
         subprocess.run([sys.executable, str(root / "scripts" / "build_corpus.py"), "--output", str(pdfs),
                         "--truth-dir", str(pdfs)], check=True, capture_output=True)
         manifest = pdfs / "corpus_manifest.json"
-    res = ingest(IngestConfig(input=str(pdfs), output=str(tmp_path_factory.mktemp("ingest")),
-                              cache_dir=str(root / ".cache" / "ingest")))
+    from stages.common.params import load_config
+    # params.yaml's ingest section + the project's ingest cache: reuses what `dvc repro` / the ingest tests OCR'd
+    cfg = load_config(IngestConfig, "ingest", root / "params.yaml", input=str(pdfs), cache_dir=str(root / ".cache" / "ingest"),
+                      output=str(tmp_path_factory.mktemp("ingest")))
+    res = ingest(cfg)
     recs, rep = segment_records(res["pages"], res["documents"], SegmentConfig())
     return res, recs, rep, read_json(manifest)["books"]
 
@@ -490,7 +511,8 @@ def test_corpus_every_book_yields_its_chapters_and_sections_in_order(corpus_run)
         assert drep["method"] == ("outline" if book["has_outline"] else "headings"), book["file"]
         titles = {norm(h["title"]) for h in book["headings"]}
         assert all(norm(t) in titles for r in secs for t in r["heading_path"]), book["file"]  # no invented headings
-        chapters = [norm(h["title"]) for h in book["headings"] if h["level"] == 1]
+        first = next(k for k, h in enumerate(book["headings"]) if h["title"].startswith("Chapter"))
+        chapters = [norm(h["title"]) for h in book["headings"][first:] if h["level"] == 1]  # front matter skipped
         assert list(dict.fromkeys(norm(r["chapter"]) for r in secs)) == chapters, book["file"]
         where = []  # index of the section holding each level-2 heading (as its path or merged into its text)
         for h in (h for h in book["headings"] if h["level"] == 2):

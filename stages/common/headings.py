@@ -31,12 +31,26 @@ class Line:
 
 @dataclass(frozen=True)
 class Heading:
-    """A detected heading: page index (0-based in the document's page list), char offset of its line, level, title."""
+    """A heading: page index (0-based in the document's page list), char offset of its line, level, title, and
+    whether numbering ("Chapter 2", "2.3") rather than font alone made it a heading."""
 
     page: int
     offset: int
     level: int
     title: str
+    numbered: bool = False
+
+
+def is_numbered(title: str) -> bool:
+    """"Chapter 2 ...", "Unit IV", "2.3 ...", "3 ...", "IV. ..." (for outline titles)."""
+    t = squash(title)
+    return bool(CHAPTER_RE.match(t) or NUMBERED_RE.match(t) or ROMAN_RE.match(t) or SINGLE_RE.match(t))
+
+
+def front_matter_end(heads: list[Heading]) -> int:
+    """Index of the first numbered level-1 heading (the first chapter); 0 when there is none. Unnumbered
+    headings before it (the title page, "Preface", "How to Use This Book") are front matter."""
+    return next((k for k, h in enumerate(heads) if h.level == 1 and h.numbered), 0)
 
 
 _NUMWORDS = "one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve"
@@ -163,7 +177,6 @@ def detect_headings(pages_lines: list[list[Line]], *, chapter_ratio: float = 1.6
     styled_doc = any(NUMBERED_RE.match(t) and not ln.ocr and (ln.bold or (rel or 0) >= section_ratio)
                      for _, _, ln, t, rel in cands)
     out: list[Heading] = []
-    numbered: list[bool] = []  # per heading in `out`: did numbering (not just font) make it a heading?
     chapter_no: int | None = None
     last_num: tuple[int, ...] = ()
     prev_line: tuple[int, int, int] = (-1, -1, 0)  # (page, line index, level) of the last heading line
@@ -186,7 +199,8 @@ def detect_headings(pages_lines: list[list[Line]], *, chapter_ratio: float = 1.6
                 continue  # "Chapter 2 describes how..." in body text
             if not rest and nxt and _well_formed(nxt, max_words) and len(nxt) <= max_chars \
                     and not NUMBERED_RE.match(nxt):  # "Chapter 2" / "Cells and Tissues" on two lines
-                title, prev_line = f"{t} {nxt}", (p, i, -1)
+                rest, prev_line = nxt, (p, i, -1)
+            title = f"{m.group(1)} {m.group(2)} {rest}".strip()  # "CHAPTER 4: Forces" / OCR "Chapter 3." alike
             if norm(title) == chapter_title:
                 continue  # the running header repeating the current chapter
             level = 1
@@ -213,19 +227,16 @@ def detect_headings(pages_lines: list[list[Line]], *, chapter_ratio: float = 1.6
             if ln.ocr and (level != 1 or len(t.split()) > 8):  # OCR line heights are too noisy for less
                 level = 0
             if level and prev_line[:2] == (p, i - 1) and out and out[-1].level == level:
-                out[-1] = Heading(out[-1].page, out[-1].offset, level, f"{out[-1].title} {t}")  # wrapped title
+                out[-1] = Heading(out[-1].page, out[-1].offset, level, f"{out[-1].title} {t}", False)  # wrapped
                 prev_line = (p, i, level)
                 continue
         if 0 < level <= max_level:
-            out.append(Heading(p, ln.start, level, squash(title)))
-            numbered.append(by_number)
+            out.append(Heading(p, ln.start, level, squash(title), by_number))
             if level == 1:
                 chapter_title = norm(title)
             if prev_line[:2] != (p, i):
                 prev_line = (p, i, level)
-    # A big unnumbered line before the first "Chapter N" (the title page, "Preface") is front matter.
-    first = next((k for k, h in enumerate(out) if numbered[k] and h.level == 1), 0)
-    return [h for k, h in enumerate(out) if k >= first or numbered[k]]
+    return out
 
 
 def _strip_number(s: str) -> str:
