@@ -378,8 +378,8 @@ def test_hf_teacher_really_runs_smollm2():
     from stages.common.teacher import HFTeacher
 
     teacher = HFTeacher("smollm2", batch_size=8, threads=1)  # 1 thread: robust on a busy 2-core CI box
-    cfg = synth.SynthConfig(teacher={"backend": "hf", "max_sections": 2, "max_new_tokens": 32,
-                                     "max_passage_chars": 400})
+    cfg = synth.SynthConfig(teacher={"backend": "hf", "max_sections": 2, "max_new_tokens": 24,
+                                     "max_passage_chars": 300})
     kept, rejected, report = synth.synthesize(SECTIONS[:3], cfg, teacher=teacher)
     tex = [e for e in kept if e["source"] == "synth:teacher"]
     trej = [r for r in rejected if r["example"]["source"] == "synth:teacher"]
