@@ -213,3 +213,17 @@ def test_interrupted_run_resumes_from_newest_checkpoint(fx: Path, tmp_path: Path
     assert read_json(out / "report.json") == report
     steps = [r["step"] for r in read_jsonl(out / "train_log.jsonl")]
     assert steps[0] == 2 and steps[-1] == 30 and steps == sorted(set(steps))  # one curve, the counter continued
+
+
+def test_profiles_and_resume_fingerprint(fx: Path, tmp_path: Path) -> None:
+    from stages.common.params import load_config
+    from stages.sft import SFTConfig, _fingerprint, apply_profile
+
+    params = write_params(fx, tmp_path / "fp", profile="gpu", profiles={"gpu": {"batch_size": 32}})
+    cfg = load_config(SFTConfig, "sft", params)
+    assert apply_profile(cfg).batch_size == 32 and cfg.seed == 7
+    with pytest.raises(ValueError, match="unknown key"):
+        apply_profile(load_config(SFTConfig, "sft", params, profiles={"gpu": {"batch_sise": 32}}))
+    base = _fingerprint(cfg)
+    assert _fingerprint(load_config(SFTConfig, "sft", params, eval_steps=99)) == base  # logging knobs: same run
+    assert _fingerprint(load_config(SFTConfig, "sft", params, learning_rate=1e-4)) != base  # a different run
