@@ -704,12 +704,12 @@ def scan_image(src: pymupdf.Document, pno: int, angle: float, seed: int) -> byte
     page.show_pdf_page(page.rect, src, pno, rotate=angle)
     rng = random.Random(seed)
     shape = page.new_shape()
-    for _ in range(90):
-        shape.draw_circle((rng.uniform(0, PAGE_W), rng.uniform(0, PAGE_H)), rng.uniform(0.2, 0.45))
-    shape.finish(color=(0.45,) * 3, fill=(0.45,) * 3)
+    for _ in range(40):
+        shape.draw_circle((rng.uniform(0, PAGE_W), rng.uniform(0, PAGE_H)), rng.uniform(0.15, 0.3))
+    shape.finish(color=(0.6,) * 3, fill=(0.6,) * 3)
     shape.commit()
     pix = page.get_pixmap(dpi=SCAN_DPI, colorspace=pymupdf.csGRAY, annots=False)
-    return pix.tobytes("jpg", jpg_quality=70)
+    return pix.tobytes("jpg", jpg_quality=75)
 
 
 def build_corpus(sources: Path, output: Path, truth_dir: Path) -> list[dict]:
