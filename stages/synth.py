@@ -14,7 +14,7 @@ Paraphrases (template rewrites) of a `paraphrase_rate` share of definition/why q
 (`teacher.backend: hf|openai`) adds Q&A, Socratic, tool-call and paraphrase examples for `teacher.max_sections`.
 All examples then pass the quality filters (stages.common.synth_filters); rejects go to rejected.jsonl with reasons.
 
-Outputs (dir replaced atomically): examples.jsonl, rejected.jsonl, report.json (DVC metrics).
+Outputs (each file replaced atomically, report last): examples.jsonl, rejected.jsonl, report.json (DVC metrics).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from stages.common.ids import sha256_file
-from stages.common.io import atomic_dir, dumps, read_jsonl, write_json
+from stages.common.io import read_jsonl, write_json, write_jsonl
 from stages.common.logs import get_logger, progress
 from stages.common.params import load_config
 from stages.common.synth_det import SectionBuilder, chapter_index, chapter_key
@@ -182,10 +182,10 @@ def main(argv: list[str] | None = None) -> None:
     log.info("synth: %d sections from %s -> %s", len(sections), cfg.input, cfg.output)
     kept, rejected, report = synthesize(sections, cfg)
     report["input_sha256"] = sha256_file(cfg.input)
-    with atomic_dir(cfg.output) as tmp:
-        for name, recs in (("examples.jsonl", kept), ("rejected.jsonl", rejected)):
-            (tmp / name).write_text("".join(dumps(r) + "\n" for r in recs), encoding="utf-8")
-        write_json(tmp / "report.json", report)
+    out = Path(cfg.output)  # each file is replaced atomically; the report last (DVC's .gitignore there is kept)
+    write_jsonl(out / "examples.jsonl", kept)
+    write_jsonl(out / "rejected.jsonl", rejected)
+    write_json(out / "report.json", report)
     log.info("synth: wrote %s (%s)", cfg.output, ", ".join(f"{k}={v}" for k, v in report["kept_by_kind"].items()))
 
 
