@@ -110,7 +110,7 @@ def segment_document(doc: dict[str, Any], pages: list[dict[str, Any]], cfg: Segm
     toc = frozenset(p for p, ls in enumerate(lines) if is_toc_page(ls, cfg.toc_min_entries, cfg.toc_entry_ratio))
     pt = PageText(pages, exclude=toc)
     g = pt.text
-    rep: dict[str, Any] = {"file": doc["file"], "toc_pages": [pages[p]["page"] for p in sorted(toc)]}
+    rep: dict[str, Any] = {"doc_id": doc["doc_id"], "toc_pages": [pages[p]["page"] for p in sorted(toc)]}
 
     heads: list[Heading] = []
     outline = doc.get("outline") or []
@@ -257,7 +257,7 @@ def segment_records(pages: list[dict[str, Any]], documents: list[dict[str, Any]]
         doc = {"doc_id": doc_id, "file": by_doc[doc_id][0]["file"], **docs.get(doc_id, {})}
         recs, rep = segment_document(doc, by_doc[doc_id], cfg, clf)
         records += recs
-        per_doc[doc_id] = rep
+        per_doc[doc["file"] if doc["file"] not in per_doc else f"{doc['file']} ({doc_id})"] = rep
         log.info("%s: %s, %d sections, toc pages %s", doc["file"], rep["method"], len(recs), rep["toc_pages"])
     report = {
         "n_documents": len(order), "n_sections": len(records),
@@ -266,7 +266,7 @@ def segment_records(pages: list[dict[str, Any]], documents: list[dict[str, Any]]
         "sections_per_file": dict(sorted(Counter(r["file"] for r in records).items())),
         "methods": dict(sorted(Counter(d["method"] for d in per_doc.values()).items())),
         "toc_pages_detected": sum(len(d["toc_pages"]) for d in per_doc.values()),
-        "documents": per_doc,
+        "documents": dict(sorted(per_doc.items())),  # by file name
     }
     return records, report
 

@@ -438,7 +438,7 @@ def factory_run(tmp_path_factory):
 def test_e2e_deep_outline_book(factory_run):
     res, by_file, rep = factory_run
     recs = by_file["deep_outline.pdf"]
-    drep = next(d for d in rep["documents"].values() if d["file"] == "deep_outline.pdf")
+    drep = rep["documents"]["deep_outline.pdf"]
     assert drep["method"] == "outline" and drep["outline_located"] == drep["outline_entries"] == 42
     assert len(recs) == 42 and [r["page_start"] for r in recs] == list(range(1, 43))
     assert recs[0]["heading_path"] == ["Chapter 1 Topic 1"]
@@ -465,7 +465,7 @@ def test_e2e_two_column_skewed_scan(factory_run):
 def test_e2e_numbered_headings_no_outline_no_fonts(factory_run):
     res, by_file, rep = factory_run
     recs = by_file["numbered_only.pdf"]
-    drep = next(d for d in rep["documents"].values() if d["file"] == "numbered_only.pdf")
+    drep = rep["documents"]["numbered_only.pdf"]
     assert drep["method"] == "headings" and drep["toc_pages"] == [2] and drep["front_matter_pages"] == [1]
     assert [r["heading_path"][-1] for r in recs] == ["1.1 Integers", "1.2 Fractions", "2.1 Triangles", "2.2 Circles"]
     assert [r["chapter"] for r in recs] == ["Chapter 1 Numbers"] * 2 + ["Chapter 2 Shapes"] * 2
@@ -507,7 +507,7 @@ def test_corpus_every_book_yields_its_chapters_and_sections_in_order(corpus_run)
     assert sum(p["method"] == "ocr" for p in res["pages"]) >= 10
     for book in books:
         secs = [r for r in recs if r["file"] == book["file"]]
-        drep = next(d for d in rep["documents"].values() if d["file"] == book["file"])
+        drep = rep["documents"][book["file"]]
         assert drep["method"] == ("outline" if book["has_outline"] else "headings"), book["file"]
         titles = {norm(h["title"]) for h in book["headings"]}
         assert all(norm(t) in titles for r in secs for t in r["heading_path"]), book["file"]  # no invented headings
