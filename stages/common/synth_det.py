@@ -57,7 +57,7 @@ SOC_CLOSE = ["Yes, you are on the right track. {answer} Can you think of an exam
              "Exactly, well reasoned. {answer} How would you explain this to a classmate?"]
 SEARCH_Q = ["Where does my textbook explain {term}?", "Can you look up {term} in the textbook for me?",
             "Find the part of the book about {term}, please."]
-QUIZ_Q = ["Can you give me a quiz with {n} questions on {topic}?", "Quiz me on {topic}: {n} questions, please."]
+QUIZ_Q = ["Can you give me a quiz with {n} {questions} on {topic}?", "Quiz me on {topic}: {n} {questions}, please."]
 MODEL_Q = ["Can you show me a 3D model of {title}?", "I can't picture {kw}. Is there a 3D model I can look at?"]
 PARA = {"definition": ["Can you explain what {x} is?", "In simple terms, what is {x}?", "Tell me what {x} means."],
         "why": ["Can you explain why {x}?", "Why is it that {x}?", "I'd like to understand why {x}."],
@@ -279,12 +279,12 @@ class SectionBuilder:
                 [r["messages"] for r in self.definition()[:3]]] or [(m[0]["content"], m[1]["content"]) for m in
                                                                     [r["messages"] for r in self.cloze()[:3]]]
         if quiz and self.heading:
-            n = rng.randint(1, len(quiz))
+            n = rng.randint(min(2, len(quiz)), len(quiz))
             v = rng.randrange(len(QUIZ_Q))
             result = {"topic": self.heading, "questions": [{"question": q, "answer": a} for q, a in quiz[:n]]}
             final = f"Here is your quiz on {self.heading}:\n" + "\n".join(
                 f"{i}. {q}" for i, (q, _) in enumerate(quiz[:n], 1)) + "\nTry to answer them, then check with me."
-            out.append(self._tool(system, QUIZ_Q[v].format(n=n, topic=self.heading), "make_quiz",
+            out.append(self._tool(system, QUIZ_Q[v].format(n=n, topic=self.heading, questions="question" if n == 1 else "questions"), "make_quiz",
                                   {"topic": self.heading, "n_questions": n}, result, final, "tool.make_quiz", v))
         low = self.flat.lower()
         best = None

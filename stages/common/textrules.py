@@ -77,6 +77,8 @@ def sentences(text: str) -> list[str]:
         para = re.sub(r"\s+", " ", " ".join(block)).strip()
         for s in re.split(r"(?<=[.!?])\s+(?=[A-Z(\"'])", para):
             s = s.strip()
+            if re.match(r"(?:\d+(?:\.\d+)*|Chapter\s+\d+)\s+[A-Z]", s) and (s.endswith("?") or len(s.split()) < 10):
+                continue  # a numbered heading glued to the text ("1.1 What Is a Cell?")
             if len(words(s)) >= 4 and s[-1:] in ".!?":
                 out.append(s)
     return out
