@@ -152,7 +152,7 @@ def build_tasks(cfg: EvaluateConfig, tok: Any, docs: list[dict], examples: list[
     for ex in pick(ends_with_answer, cfg.max_answer_items, cfg.seed, "answer"):
         prompt, answer = chat_prompt_answer(tok, ex["messages"])
         tasks["answer"].append({"subject": ex.get("subject", "unknown"), "seq": fit(encode(tok, prompt), encode(tok, answer))})
-    mc_items = [e for e in examples if e.get("kind") == "mc" and (e.get("meta") or {}).get("options")]
+    mc_items = [e for e in examples if e.get("kind") == "mc" and e["messages"] and (e.get("meta") or {}).get("options")]
     for ex in pick(mc_items, cfg.max_mc_items, cfg.seed, "mc"):
         msgs = ex["messages"][:-1] if ex["messages"][-1].get("role") == "assistant" else ex["messages"]
         prompt_ids = encode(tok, render_chat(tok, msgs, add_generation_prompt=True))
@@ -161,7 +161,7 @@ def build_tasks(cfg: EvaluateConfig, tok: Any, docs: list[dict], examples: list[
                             "options": [fit(prompt_ids, encode(tok, o)) for o in options],
                             "char_lens": [len(o) for o in options]})
     groups = [("answer", [e for e in ends_with_answer if e.get("kind") in cfg.generate_kinds], cfg.max_generate_items),
-              ("socratic", [e for e in examples if e.get("kind") == "socratic"], cfg.max_socratic_items),
+              ("socratic", [e for e in examples if e.get("kind") == "socratic" and e["messages"]], cfg.max_socratic_items),
               ("tool", [e for e in ends_with_answer if e.get("kind") == "tool_call"], cfg.max_tool_items)]
     for group, items, cap in groups:
         for ex in pick(items, cap, cfg.seed, group):
