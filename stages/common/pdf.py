@@ -165,6 +165,7 @@ def text_lines(page: Any) -> list[Line]:
 # letters, digits, spaces, punctuation, and the symbols of school maths/science (arrows, operators, super/subscripts)
 _GOOD = re.compile(r"[\w\s!-/:-@\[-`{-~\u00a0-\u00bf\u00d7\u00f7\u2010-\u2027\u2030-\u205e\u2070-\u214f"
                    r"\u2190-\u22ff\u25a0-\u25ff]")
+_OCR_BULLET = re.compile(r"^[*\u00a2\u00ab\u00bb\u00b0\u00b7] ")  # how tesseract tends to read a bullet
 _BAD = re.compile(r"[\ufffd\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ue000-\uf8ff]")
 
 
@@ -204,5 +205,6 @@ def ocr_lines(page: Any, dpi: int, language: str, psm: int = 3, cmd: str = "tess
     for k, ws in words.items():
         # size: median word-box height in pt (a skewed scan inflates the line box, not the word boxes)
         size = sorted(h for _, h in ws)[len(ws) // 2] * 72.0 / dpi
-        lines.append((" ".join(w for w, _ in ws), round(size, 1), False, *boxes.get(k, (0.0, 0.0))))
+        text = _OCR_BULLET.sub("\u2022 ", " ".join(w for w, _ in ws))
+        lines.append((text, round(size, 1), False, *boxes.get(k, (0.0, 0.0))))
     return lines, (sum(confs) / len(confs) if confs else 0.0)

@@ -75,7 +75,8 @@ def strip_headers(pages: list[list[Line]], ocr: list[bool], margin: float = 0.12
                   min_fraction: float = 0.2, max_size_ratio: float = 1.05, coverage: float = 0.8) -> list[list[Line]]:
     """Remove running headers/footers and page numbers: lines inside the top/bottom `margin` (share of page height)
     that are page numbers, or that repeat (digits normalised) on enough pages of the document, in a font no larger
-    than the body's. OCR'd headers (merged or misread) match when `coverage` of their words are header words."""
+    than the body's. On OCR'd pages a band line also goes when `coverage` of its words are words of running headers or
+    headings (misread or merged heads) or when it holds no word at all (rules and specks read as junk)."""
     def band(ln: Line) -> str | None:
         return "top" if ln[4] <= margin else "bottom" if ln[3] >= 1 - margin else None
 
@@ -96,7 +97,10 @@ def strip_headers(pages: list[list[Line]], ocr: list[bool], margin: float = 0.12
             if k:
                 counts[sd][k] += 1
     heads = {sd: {k for k, n in counts[sd].items() if n >= need and len(pages) > 1} for sd in ("top", "bottom")}
-    words = {sd: {w for k in heads[sd] for w in k.split()} for sd in heads}
+    # words of running headers and of headings (running heads repeat the book/chapter title): for OCR'd band lines
+    words = {w for sd in heads for k in heads[sd] for w in k.split()}
+    words |= {w for lines, o in zip(pages, ocr, strict=True) for ln in lines
+              if body[o] and ln[1] > body[o] * max_size_ratio for w in header_key(ln[0]).split()}
 
     def running(ln: Line, o: bool, has_body: bool) -> bool:
         sd = side(ln, o)
@@ -109,8 +113,12 @@ def strip_headers(pages: list[list[Line]], ocr: list[bool], margin: float = 0.12
             return False
         if k in heads[sd]:
             return True
-        toks = k.split()
-        return o and len(toks) >= 2 and sum(t in words[sd] for t in toks) >= coverage * len(toks)
+        if not o:
+            return False
+        toks = [t for t in k.split() if len(t) > 1 and t.isalpha()]
+        # OCR: a band line without a real word is scanner junk (rules, specks); one made of header/heading words is
+        # a misread or merged running head
+        return not toks or sum(t in words for t in toks) >= coverage * len(toks)
 
     return [[ln for ln in lines if not running(ln, o, bool(b))] for lines, o, b in zip(pages, ocr, inner, strict=True)]
 
