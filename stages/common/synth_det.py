@@ -1,7 +1,8 @@
 """Deterministic (model-free) instruction examples from textbook sections, one builder per kind.
 
-    builders = SectionBuilder(section, chapter_info, cfg_view, rng_for)   # used by stages.synth.generate_deterministic
-    builders.cloze() / definition() / why() / worked() / mc() / socratic() / tool_call()
+    defs, terms = chapter_index(sections)[chapter_key(section)]
+    b = SectionBuilder(section, defs, terms, cfg, catalogue)     # cfg: stages.synth.SynthConfig (seed, mc_options)
+    b.cloze() / definition() / why() / worked() / mc() / socratic() / tool_call(); b.paraphrases(made, rate)
 
 Every builder returns candidate example records (contract: stages/synth.py docstring); the caller caps them per
 section with a seeded RNG. Phrasings are versioned templates (TEMPLATE_VERSION bumps when any wording changes), and
