@@ -118,6 +118,11 @@ def fk_grade(text: str) -> float:
     return float(metrics.flesch_kincaid_grade(text, "en-US"))
 
 
+def first_tool_call(messages: list[dict[str, Any]]) -> int:
+    """Index of the first assistant message carrying tool_calls, or -1."""
+    return next((i for i, m in enumerate(messages) if m.get("role") == "assistant" and m.get("tool_calls")), -1)
+
+
 def tool_name(call: dict[str, Any]) -> str:
     return str((call.get("function") or call).get("name") or "")
 
@@ -162,11 +167,15 @@ def build_tasks(cfg: EvaluateConfig, tok: Any, docs: list[dict], examples: list[
                             "char_lens": [len(o) for o in options]})
     groups = [("answer", [e for e in ends_with_answer if e.get("kind") in cfg.generate_kinds], cfg.max_generate_items),
               ("socratic", [e for e in examples if e.get("kind") == "socratic" and e["messages"]], cfg.max_socratic_items),
-              ("tool", [e for e in ends_with_answer if e.get("kind") == "tool_call"], cfg.max_tool_items)]
+              ("tool", [e for e in examples if e.get("kind") == "tool_call" and first_tool_call(e["messages"]) >= 0],
+               cfg.max_tool_items)]
     for group, items, cap in groups:
         for ex in pick(items, cap, cfg.seed, group):
-            msgs = ex["messages"][:-1] if ex["messages"][-1].get("role") == "assistant" else ex["messages"]
-            last = ex["messages"][-1]
+            # A tool-call dialogue goes on after the call (tool result, final answer): the model is asked for the
+            # first assistant turn that calls a tool, given everything before it.
+            cut = first_tool_call(ex["messages"]) if group == "tool" else len(ex["messages"]) - 1
+            msgs = ex["messages"][:cut] if ex["messages"][cut].get("role") == "assistant" else ex["messages"]
+            last = ex["messages"][cut]
             reference = {"answer": last.get("content") or "", "socratic": socratic_reference(ex),
                          "tool": tool_name((last.get("tool_calls") or [{}])[0])}[group]
             tasks["gen"].append({"group": group, "subject": ex.get("subject", "unknown"), "kind": ex.get("kind"),

@@ -262,3 +262,22 @@ def test_notebook_runs_on_fixture_artifacts(name, arts, stage_out, monkeypatch):
     outputs = [o for c in nb.cells for o in c.get("outputs", [])]
     assert "biology" in text and "error" not in {o.get("output_type") for o in outputs}
     assert any("image/png" in o.get("data", {}) for o in outputs)  # the plots were drawn
+
+
+def test_tool_call_dialogues_are_cut_at_the_first_call(arts):
+    """Synth's tool dialogues go on after the call (tool result, final answer): the task asks for the call itself."""
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(arts / "tokenizer")
+    call = {"name": "show_3d_model", "arguments": {"model_id": "animal_cell"}}
+    example = {"kind": "tool_call", "subject": "biology", "example_id": "t1", "messages": [
+        {"role": "user", "content": "Can I see a 3D model of an animal cell?"},
+        {"role": "assistant", "content": "", "tool_calls": [call]},
+        {"role": "tool", "content": "{\"shown\": \"animal_cell\"}"},
+        {"role": "assistant", "content": "Here it is: look for the nucleus."}]}
+    cfg = ev.EvaluateConfig()
+    tasks = ev.build_tasks(cfg, tok, [], [example], max_len=256)
+    [task] = [t for t in tasks["gen"] if t["group"] == "tool"]
+    assert task["reference"] == "show_3d_model"
+    assert "animal cell" in task["prompt"] and "animal_cell" not in task["prompt"]
+    assert task["prompt"].endswith("<|assistant|>\n")
