@@ -25,6 +25,7 @@ markers; a tokenizer without any template gets ours with plain-text role markers
 from __future__ import annotations
 
 import argparse
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -161,7 +162,7 @@ def base_tokenizer(base_model: str) -> Any:
 
     tok = load_tokenizer(base_model)
     existing = tok.chat_template if isinstance(tok.chat_template, str) else None
-    if existing and "generation" in existing:
+    if existing and re.search(r"\{%-?\s*generation\s*-?%\}", existing):  # not `add_generation_prompt`
         return tok
     if "<|im_start|>" in tok.get_vocab():
         log.info("base tokenizer is ChatML without generation markers: using the ChatML template with markers")
