@@ -241,6 +241,10 @@ def test_corpus_ocr_cer(tmp_path: Path) -> None:
         assert p["method"] == "ocr"
         score = cer(p["text"], t["text"])
         assert score <= 0.03, (t["file"], t["page"], score, p["text"][:300])
+    for d in docs:  # the book title is a running header: only the title page keeps it
+        assert d["title"] and [p["page"] for p in pages if p["file"] == d["file"] and d["title"] in p["text"]] == [1]
+        body = [p for p in pages if p["file"] == d["file"] and p["page_label"] not in ("i", "ii", "1")]
+        assert not [p["page"] for p in body if p["text"].split("\n")[-1].startswith("Chapter ")], d["file"]
 
 
 @pytest.mark.parametrize("keep", [0.01, 0.1, 0.3, 0.5, 0.95, 0.999])

@@ -73,10 +73,11 @@ def _body_size(pages: list[list[Line]]) -> float:
 
 def strip_headers(pages: list[list[Line]], ocr: list[bool], margin: float = 0.12, min_pages: int = 3,
                   min_fraction: float = 0.2, max_size_ratio: float = 1.05, coverage: float = 0.8) -> list[list[Line]]:
-    """Remove running headers/footers and page numbers: lines inside the top/bottom `margin` (share of page height)
-    that are page numbers, or that repeat (digits normalised) on enough pages of the document, in a font no larger
-    than the body's. On OCR'd pages a band line also goes when `coverage` of its words are words of running headers or
-    headings (misread or merged heads) or when it holds no word at all (rules and specks read as junk)."""
+    """Remove running headers/footers and page numbers: lines inside the top/bottom `margin` (share of page height),
+    in a font no larger than the body's, that are page numbers, repeat (digits normalised) on enough pages of the
+    document, or repeat one of its headings (running heads carry the chapter title). On OCR'd pages a band line also
+    goes when `coverage` of its words are header/heading words (misread or merged heads) or when it holds no word at
+    all (rules and specks read as junk)."""
     def band(ln: Line) -> str | None:
         return "top" if ln[4] <= margin else "bottom" if ln[3] >= 1 - margin else None
 
@@ -98,9 +99,9 @@ def strip_headers(pages: list[list[Line]], ocr: list[bool], margin: float = 0.12
                 counts[sd][k] += 1
     heads = {sd: {k for k, n in counts[sd].items() if n >= need and len(pages) > 1} for sd in ("top", "bottom")}
     # words of running headers and of headings (running heads repeat the book/chapter title): for OCR'd band lines
-    words = {w for sd in heads for k in heads[sd] for w in k.split()}
-    words |= {w for lines, o in zip(pages, ocr, strict=True) for ln in lines
-              if body[o] and ln[1] > body[o] * max_size_ratio for w in header_key(ln[0]).split()}
+    titles = {header_key(ln[0]) for lines, o in zip(pages, ocr, strict=True) for ln in lines
+              if body[o] and ln[1] > body[o] * max_size_ratio}
+    words = {w for k in titles | heads["top"] | heads["bottom"] for w in k.split()}
 
     def running(ln: Line, o: bool, has_body: bool) -> bool:
         sd = side(ln, o)
@@ -111,7 +112,7 @@ def strip_headers(pages: list[list[Line]], ocr: list[bool], margin: float = 0.12
         k = header_key(ln[0])
         if not has_body:
             return False
-        if k in heads[sd]:
+        if k in heads[sd] or k in titles:  # a repeated line, or a heading repeated small in the band
             return True
         if not o:
             return False
