@@ -275,7 +275,7 @@ def test_closed_loop(label_studio_server, tiny: dict, tmp_path: Path, root: Path
         run_dataset(load_config(DatasetConfig, "dataset", params, sections=str(d / "sections.jsonl"),
                                 synth=str(d / "synth.jsonl"), annotations=str(a_out / "examples.jsonl"),
                                 annotations_report=str(a_out / "report.json"), labels=str(a_out / "labels.jsonl"),
-                                output_dir=str(d_out)))
+                                output_dir=str(d_out), system_prompt="You are a tutor."))
         return a_out, [r for s in ("train", "validation", "test") for r in read_jsonl(d_out / "sft" / f"{s}.jsonl")]
 
     a1, sft1 = stages(1)
@@ -319,7 +319,7 @@ def test_closed_loop(label_studio_server, tiny: dict, tmp_path: Path, root: Path
     sft_cfg = load_config(SFTConfig, "sft", params, base_model=str(tiny["model"]), tokenizer=str(tiny["model"]),
                           train=str(tmp_path / "ds2" / "sft" / "train.jsonl"),
                           validation=str(tmp_path / "ds2" / "sft" / "validation.jsonl"), output=str(tmp_path / "sft"),
-                          max_length=128, batch_size=4, max_steps=2, eval_steps=2, save_steps=2, logging_steps=1,
+                          max_length=512, batch_size=4, max_steps=2, eval_steps=2, save_steps=2, logging_steps=1,
                           max_eval_examples=8, profile="cpu")
     run_sft(sft_cfg)
     sel2 = _select({**tiny, "model": tmp_path / "sft" / "merged"}, tmp_path / "sel2", batch_size=100, round=2,
