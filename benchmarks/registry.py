@@ -8,22 +8,27 @@ random bytes, then in the same run and against the same server:
   baseline   boto3 `client.upload_file` per file, one file after another, default TransferConfig
   tuned      stages.common.registry upload path: files in a thread pool, each with TransferConfig from params
   register   the full `Registry.register` (sha256 of every file + claim + upload + manifest)
-and prints MB/s and the ratios against the baseline. Objects are deleted between runs (moto keeps them in RAM).
+and prints the median MB/s of --repeat interleaved rounds and the ratios against the baseline. Objects are deleted
+between runs (moto keeps them in RAM).
 """
 
 from __future__ import annotations
 
-import argparse
 import os
-import shutil
-import socket
-import subprocess
 import sys
-import tempfile
-import time
-import urllib.request
-from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
+
+# benchmarks/select.py shadows the stdlib `select` (imported by socket): drop this script's dir from sys.path first.
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != os.path.dirname(os.path.abspath(__file__))]
+
+import argparse  # noqa: E402
+import shutil  # noqa: E402
+import socket  # noqa: E402
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+import urllib.request  # noqa: E402
+from concurrent.futures import ThreadPoolExecutor  # noqa: E402
+from pathlib import Path  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -59,6 +64,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--small-files", type=int, default=8)
     ap.add_argument("--params", default=str(ROOT / "params.yaml"))
     ap.add_argument("--workdir", default=None, help="where the model dir is written (default: a temp dir)")
+    ap.add_argument("--repeat", type=int, default=3, help="rounds (all runs interleaved); the median is reported")
+    ap.add_argument("--variant", action="append", default=[], metavar="FILESxPARTSxMB",
+                    help="extra tuned settings to time, e.g. 2x4x16 (files in flight x parts per file x part MB)")
     args = ap.parse_args(argv)
 
     import boto3
@@ -96,36 +104,43 @@ def main(argv: list[str] | None = None) -> int:
         client = boto3.client("s3", endpoint_url=url, config=Config(max_pool_connections=64))
         client.create_bucket(Bucket="bench")
         files = sorted((work / "model").iterdir(), key=lambda p: -p.stat().st_size)
-        results = {}
+        variants = [transfer] + [Transfer(int(c), int(c), int(b), int(a)) for a, b, c in
+                                 (v.lower().split("x") for v in args.variant)]
+        results: dict[str, list[float]] = {}
 
-        t0 = time.perf_counter()
-        for p in files:
-            client.upload_file(str(p), "bench", f"baseline/{p.name}")
-        results["baseline: boto3 upload_file, sequential, default TransferConfig"] = time.perf_counter() - t0
-        wipe(client, "bench")
+        def timed(label: str, fn) -> None:
+            t0 = time.perf_counter()
+            fn()
+            results.setdefault(label, []).append(time.perf_counter() - t0)
+            wipe(client, "bench")
 
-        store = S3Store("s3://bench/tuned", url, transfer)
-        t0 = time.perf_counter()
-        with ThreadPoolExecutor(transfer.max_files_parallel) as ex:
-            list(ex.map(lambda p: store.upload_file(p, p.name), files))
-        results[f"tuned: {transfer.max_files_parallel} files x {transfer.max_concurrency} parts in flight, "
-                f"{transfer.multipart_chunksize_mb} MB parts"] = time.perf_counter() - t0
-        wipe(client, "bench")
+        def parallel(store: S3Store) -> None:
+            with ThreadPoolExecutor(store.transfer.max_files_parallel) as ex:
+                list(ex.map(lambda p: store.upload_file(p, p.name), files))
 
-        reg = Registry(S3Store("s3://bench/registry", url, transfer))
-        t0 = time.perf_counter()
-        reg.register("bench", {"model": work / "model"})
-        results["register: sha256 + claim + tuned upload + manifest"] = time.perf_counter() - t0
+        for r in range(args.repeat):  # round-robin, so a machine that slows down hurts every row alike
+            timed("baseline: boto3 upload_file, sequential, default TransferConfig",
+                  lambda: [client.upload_file(str(p), "bench", f"baseline/{p.name}") for p in files])
+            for i, t in enumerate(variants):
+                timed(f"tuned{' (params)' if i == 0 else ''}: {t.max_files_parallel} files x {t.max_concurrency} "
+                      f"parts in flight, {t.multipart_chunksize_mb} MB parts",
+                      lambda t=t, i=i: parallel(S3Store(f"s3://bench/tuned{i}", url, t)))
+            timed("register: sha256 + claim + tuned upload + manifest",
+                  lambda r=r: Registry(S3Store(f"s3://bench/registry{r}", url, transfer)).register(
+                      "bench", {"model": work / "model"}))
     finally:
         os.killpg(proc.pid, 15)
         proc.wait(30)
         if not args.workdir:
             shutil.rmtree(work, ignore_errors=True)
 
-    base = next(iter(results.values()))
-    print(f"\n{'run':<78} {'seconds':>8} {'MB/s':>8} {'x baseline':>10}")
-    for name, s in results.items():
-        print(f"{name:<78} {s:8.1f} {mb / s:8.1f} {base / s:10.2f}")
+    import statistics
+
+    med = {k: statistics.median(v) for k, v in results.items()}
+    base = next(iter(med.values()))
+    print(f"\n{'run (median of ' + str(args.repeat) + ')':<78} {'seconds':>8} {'MB/s':>8} {'x baseline':>10}  all runs (s)")
+    for name, s in med.items():
+        print(f"{name:<78} {s:8.1f} {mb / s:8.1f} {base / s:10.2f}  {' '.join(f'{x:.1f}' for x in results[name])}")
     print(f"(same moto server, same run; {os.cpu_count()} CPU cores; moto is a single Python process, so on a small "
           "machine the server, not the client, bounds throughput)")
     return 0

@@ -59,9 +59,9 @@ class RegisterConfig:
     gate: list[dict[str, Any]] = field(default_factory=lambda: [
         {"metric": "sft.answer_loss", "direction": "lower", "margin": 0.02}])
     """Promotion rules over flattened metrics.json keys: {metric, direction: lower|higher, margin, threshold?}."""
-    multipart_threshold_mb: int = 64
+    multipart_threshold_mb: int = 16
     """Files above this go up as multipart uploads."""
-    multipart_chunksize_mb: int = 64
+    multipart_chunksize_mb: int = 16
     """Part size."""
     max_concurrency: int = 8
     """Parts in flight per file."""

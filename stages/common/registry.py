@@ -72,8 +72,8 @@ class VerificationError(RegistryError):
 class Transfer:
     """Upload/download tuning (boto3 TransferConfig + a thread pool over files)."""
 
-    multipart_threshold_mb: int = 64
-    multipart_chunksize_mb: int = 64
+    multipart_threshold_mb: int = 16
+    multipart_chunksize_mb: int = 16
     max_concurrency: int = 8       # threads per file (parts in flight)
     max_files_parallel: int = 4    # files in flight
 
