@@ -59,13 +59,15 @@ def _fail(e: Exception) -> None:
 def _guard(fn: Any) -> Any:
     import functools
 
+    from botocore.exceptions import BotoCoreError, ClientError
+
     from stages.common.registry import RegistryError
 
     @functools.wraps(fn)
     def wrapper(*a: Any, **kw: Any) -> Any:
         try:
             return fn(*a, **kw)
-        except (RegistryError, FileNotFoundError) as e:
+        except (RegistryError, FileNotFoundError, BotoCoreError, ClientError) as e:  # no secrets in these messages
             _fail(e)
     return wrapper
 
