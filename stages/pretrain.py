@@ -252,7 +252,7 @@ def pretrain(cfg: PretrainConfig, callbacks: list[Any] | None = None) -> dict[st
                                            offload=bool(cfg.deepspeed.get("offload", False)), precision=precision)
     args = TrainingArguments(
         output_dir=str(ckpt_dir), max_steps=cfg.max_steps, per_device_train_batch_size=cfg.batch_size,
-        per_device_eval_batch_size=cfg.batch_size, gradient_accumulation_steps=cfg.grad_accum,
+        per_device_eval_batch_size=eval_batch_size(len(val), cfg.batch_size), gradient_accumulation_steps=cfg.grad_accum,
         learning_rate=cfg.learning_rate, lr_scheduler_type="cosine_with_min_lr",
         lr_scheduler_kwargs={"min_lr_rate": cfg.min_lr_ratio}, warmup_steps=cfg.warmup_steps,
         weight_decay=cfg.weight_decay, max_grad_norm=cfg.max_grad_norm, adam_beta2=0.95,
@@ -313,6 +313,12 @@ def pretrain(cfg: PretrainConfig, callbacks: list[Any] | None = None) -> dict[st
         log.info("done: %d steps, eval loss %s -> %.3f, %s tok/s; wrote %s", report["steps"],
                  report["initial_eval_loss"], final_eval, report["tokens_per_s"], out / "model")
     return report
+
+
+def eval_batch_size(n_blocks: int, batch_size: int) -> int:
+    """Largest divisor of n_blocks <= batch_size: `dataloader_drop_last` (fixed train batches) also applies to the
+    eval loader, and must not drop validation blocks (with fewer blocks than a batch, it would drop them all)."""
+    return max((d for d in range(1, max(1, min(batch_size, n_blocks)) + 1) if n_blocks % d == 0), default=1)
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:

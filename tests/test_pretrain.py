@@ -240,3 +240,12 @@ def test_smollm2_tokenizer_and_continued_pretraining(data: tuple[Path, Path], tm
                    "--params", str(params)])
     assert report["steps"] == 2 and 130e6 < report["params"] < 140e6
     assert AutoModelForCausalLM.from_pretrained(tmp_path / "out" / "model").config.vocab_size == 49152
+
+
+@pytest.mark.parametrize("n_blocks,batch,expected", [(3, 8, 3), (16, 8, 8), (10, 8, 5), (7, 8, 7), (0, 8, 1)])
+def test_eval_batch_size_never_drops_validation_blocks(n_blocks, batch, expected):
+    from stages.pretrain import eval_batch_size
+
+    size = eval_batch_size(n_blocks, batch)
+    assert size == expected and size <= batch
+    assert n_blocks % size == 0  # drop_last drops nothing
