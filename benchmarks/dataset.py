@@ -1,7 +1,7 @@
 """Benchmark: MinHash-LSH near-duplicate removal vs naive pairwise Jaccard, and the synthetic generator's speed.
 
-    .venv/bin/python benchmarks/dataset.py                      # 100k paragraphs, naive baseline on 2k
-    .venv/bin/python benchmarks/dataset.py --docs 20000 --naive-docs 1000 --json /tmp/bench.json
+    .venv/bin/python -m benchmarks.dataset                      # 100k paragraphs, naive baseline on 2k
+    .venv/bin/python -m benchmarks.dataset --docs 20000 --naive-docs 1000 --json /tmp/bench.json
 
 1. Generates N paragraphs (pseudo-words, ~60 words each, seeded) of which ~10% are planted near-duplicates (a few
    words changed) of earlier ones.

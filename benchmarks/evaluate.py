@@ -1,8 +1,8 @@
 """Benchmark: batched vs one-at-a-time greedy generation and scoring in the evaluate stage (same run, same model).
 
-    .venv/bin/python benchmarks/evaluate.py                                  # artifacts/sft/merged if built, else a tiny random Llama
-    .venv/bin/python benchmarks/evaluate.py --model artifacts/sft/merged --tokenizer artifacts/tokenizer --prompts 32
-    .venv/bin/python benchmarks/evaluate.py --threads 1      # tiny models: 1 thread beats 2 (and by far on a busy box)
+    .venv/bin/python -m benchmarks.evaluate                                  # artifacts/sft/merged if built, else a tiny random Llama
+    .venv/bin/python -m benchmarks.evaluate --model artifacts/sft/merged --tokenizer artifacts/tokenizer --prompts 32
+    .venv/bin/python -m benchmarks.evaluate --threads 1      # tiny models: 1 thread beats 2 (and by far on a busy box)
 
 Prints tokens/s and p50/p95 latency per response for batch_size 1 (baseline) and --batch-size, and the ratios.
 """

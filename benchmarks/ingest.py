@@ -1,7 +1,7 @@
 """Ingest throughput against bare baselines, measured in the same run (cache off), plus OCR CER.
 
-    .venv/bin/python benchmarks/ingest.py                 # bundled corpus (data/textbooks + data/sources/scan_truth.json)
-    .venv/bin/python benchmarks/ingest.py --copies 6 --ocr-copies 2 --workers 2 --corpus DIR --truth scan_truth.json
+    .venv/bin/python -m benchmarks.ingest                 # bundled corpus (data/textbooks + data/sources/scan_truth.json)
+    .venv/bin/python -m benchmarks.ingest --copies 6 --ocr-copies 2 --workers 2 --corpus DIR --truth scan_truth.json
 
 text layer: stages.ingest (pool, clean-up, records) vs a single-process `page.get_text()` loop over the same pages.
 OCR:        stages.ingest on the image-only pages vs a single-process pytesseract `image_to_data` loop at the same dpi.

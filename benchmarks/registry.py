@@ -1,7 +1,7 @@
 """Registry upload throughput: parallel multipart (params [register] transfer settings) vs boto3 defaults, sequential.
 
-    .venv/bin/python benchmarks/registry.py                    # 2 x 400 MB + 8 small json files (~1 GB) to moto
-    .venv/bin/python benchmarks/registry.py --big-mb 50        # quick run
+    .venv/bin/python -m benchmarks.registry                    # 2 x 400 MB + 8 small json files (~1 GB) to moto
+    .venv/bin/python -m benchmarks.registry --big-mb 50        # quick run
 
 Starts its own moto S3 server (`moto_server`, a separate process) on 127.0.0.1, writes a model-like directory of
 random bytes, then in the same run and against the same server:
@@ -14,21 +14,17 @@ between runs (moto keeps them in RAM).
 
 from __future__ import annotations
 
+import argparse
 import os
+import shutil
+import socket
+import subprocess
 import sys
-
-# benchmarks/select.py shadows the stdlib `select` (imported by socket): drop this script's dir from sys.path first.
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != os.path.dirname(os.path.abspath(__file__))]
-
-import argparse  # noqa: E402
-import shutil  # noqa: E402
-import socket  # noqa: E402
-import subprocess  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-import urllib.request  # noqa: E402
-from concurrent.futures import ThreadPoolExecutor  # noqa: E402
-from pathlib import Path  # noqa: E402
+import tempfile
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))

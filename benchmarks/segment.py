@@ -1,7 +1,7 @@
 """Benchmark: segment throughput on a long generated book, against the JSONL I/O floor measured in the same run.
 
-    .venv/bin/python benchmarks/segment.py                  # 1000 pages, 40 chapters
-    .venv/bin/python benchmarks/segment.py --pages 3000 --json /tmp/bench_segment.json
+    .venv/bin/python -m benchmarks.segment                  # 1000 pages, 40 chapters
+    .venv/bin/python -m benchmarks.segment --pages 3000 --json /tmp/bench_segment.json
 
 Generates one book as pages.jsonl records (ingest contract: text + per-line size/bold; chapter headings 20pt bold,
 numbered sections 14pt bold, body 10.5pt, a contents page) and times, best of --repeat runs:

@@ -1,7 +1,7 @@
 """Benchmark: active-learning scoring + selection, batched vs one item at a time (same run, same model, same items).
 
-    .venv/bin/python benchmarks/select.py                        # 10,000 short items; artifacts/sft/merged if built
-    .venv/bin/python benchmarks/select.py --items 2000 --baseline-items 100 --batch-size 64 --threads 1
+    .venv/bin/python -m benchmarks.select                        # 10,000 short items; artifacts/sft/merged if built
+    .venv/bin/python -m benchmarks.select --items 2000 --baseline-items 100 --batch-size 64 --threads 1
 
 Pool: half sections (subject margin: one forward pass per subject) and half questions (greedy answer of
 --max-new-tokens tokens with log-probs and entropy). The batched run scores the whole pool and runs the selection
@@ -11,17 +11,12 @@ size 1 (timing a subset: one-at-a-time over 10,000 items takes too long on 2 cor
 
 from __future__ import annotations
 
-import os
+import argparse
+import random
 import sys
-
-# This file is named like the stdlib `select` module: drop its own directory from sys.path before anything imports it.
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != os.path.dirname(os.path.abspath(__file__))]
-
-import argparse  # noqa: E402
-import random  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
+import tempfile
+import time
+from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]

@@ -1,8 +1,8 @@
 """Benchmark: the training stages' throughput against a plain PyTorch loop (same model, data, precision, steps).
 
-    .venv/bin/python benchmarks/train.py                        # all benches (pretrain, sft)
-    .venv/bin/python benchmarks/train.py --only sft --sft-threads 1   # SFT packing vs padding only
-    .venv/bin/python benchmarks/train.py --only pretrain --steps 40 --rounds 2 --json /tmp/bench_train.json
+    .venv/bin/python -m benchmarks.train                        # all benches (pretrain, sft)
+    .venv/bin/python -m benchmarks.train --only sft --sft-threads 1   # SFT packing vs padding only
+    .venv/bin/python -m benchmarks.train --only pretrain --steps 40 --rounds 2 --json /tmp/bench_train.json
 
 bench_pretrain():
 1. Data: artifacts/dataset/pretrain + artifacts/tokenizer when they exist, else a generated school-like corpus and a
