@@ -28,12 +28,15 @@ DVC = str(Path(sys.executable).parent / "dvc")
 
 @pytest.fixture
 def prefect_env(prefect_server, monkeypatch):
+    """PREFECT_API_URL/PREFECT_HOME of the test server, in the environment and in Prefect's (cached) settings."""
+    from prefect.settings import PREFECT_API_URL, PREFECT_HOME, temporary_settings
+
     for k, v in prefect_server.env.items():
         monkeypatch.setenv(k, v)
-    from prefect.settings import PREFECT_API_URL
-
-    assert PREFECT_API_URL.value() == prefect_server.url
-    return prefect_server
+    env = prefect_server.env
+    with temporary_settings(updates={PREFECT_API_URL: env["PREFECT_API_URL"], PREFECT_HOME: env["PREFECT_HOME"]}):
+        assert PREFECT_API_URL.value() == prefect_server.url
+        yield prefect_server
 
 
 def _client_call(fn):
