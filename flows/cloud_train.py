@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import subprocess
 import sys
@@ -79,7 +80,8 @@ def job_name(stage: str) -> str:
 
 def launch_cmd(task_yaml: str, stage: str, profile: str, secrets: tuple[str, ...] = DEFAULT_SECRETS) -> list[str]:
     """`sky jobs launch`; secrets are named only (SkyPilot reads their values from the local environment)."""
-    cmd = [which_sky(), "jobs", "launch", "-y", "-d", "-n", job_name(stage), "--env", f"PROFILE={profile}"]
+    cmd = [which_sky(), "jobs", "launch", "-y", "-d", "-n", job_name(stage), "--env", f"PROFILE={profile}",
+           "--env", "DVC_REMOTE_URL"]
     for s in secrets:
         cmd += ["--secret", s]
     return cmd + [task_yaml]
@@ -131,6 +133,8 @@ def preflight(repo: str, task_yaml: str, profile: str, dry_run: bool) -> dict[st
                            capture_output=True, text=True).stdout.strip()
     if dirty and not dry_run:
         raise RuntimeError("commit first: the cloud job runs the committed code (`git status` shows changes)")
+    if not os.environ.get("DVC_REMOTE_URL") and not dry_run:
+        raise RuntimeError("set DVC_REMOTE_URL=s3://bucket/prefix (the DVC remote the job pulls from and pushes to)")
     p = plan(root / task_yaml, root / "params.yaml", profile)
     table = plan_table(p)
     log.info("plan:\n%s", table)

@@ -15,6 +15,10 @@ NUM_NODES="${SKYPILOT_NUM_NODES:-1}"
 GPUS="${SKYPILOT_NUM_GPUS_PER_NODE:-1}"
 MASTER_ADDR="$(echo "${SKYPILOT_NODE_IPS:-127.0.0.1}" | head -n1)"
 
+# The synced workdir has no .git (DVC then runs without SCM) and no .dvc/config.local (gitignored): the S3 remote
+# comes from the launch (--env DVC_REMOTE_URL; credentials from the AWS secrets / instance role).
+[ -d .git ] || dvc config --local core.no_scm true
+if [ -n "${DVC_REMOTE_URL:-}" ]; then dvc remote add --local --default --force s3 "$DVC_REMOTE_URL"; fi
 python -m flows.cloud_train set-profile "$STAGE" "$PROFILE"     # params.yaml: <stage>.profile = PROFILE
 UPSTREAM="$(python -m flows.cloud_train upstream "$STAGE")"       # stages upstream of STAGE, from dvc.yaml
 # shellcheck disable=SC2086
