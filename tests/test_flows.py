@@ -37,6 +37,9 @@ def prefect_env(prefect_server, monkeypatch):
     with temporary_settings(updates={PREFECT_API_URL: env["PREFECT_API_URL"], PREFECT_HOME: env["PREFECT_HOME"]}):
         assert PREFECT_API_URL.value() == prefect_server.url
         yield prefect_server
+        from prefect.logging.handlers import APILogWorker
+
+        APILogWorker.drain_all(timeout=10)  # send buffered run logs while the server is still up
 
 
 def _client_call(fn):
