@@ -2,18 +2,25 @@
 
     tutorforge registry list | show | promote | rollback | download | history
     tutorforge remote setup
+    tutorforge label bootstrap | push | pull | select-push
 """
 
 from __future__ import annotations
 
 import typer
 
+from flows.flows_cli import app as flows_app
+from flows.flows_cli import cloud_app
+from flows.label_cli import app as label_app
 from flows.registry_cli import app as registry_app
 from flows.registry_cli import remote_app
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="TutorForge operator commands.")
 app.add_typer(registry_app, name="registry")
 app.add_typer(remote_app, name="remote")
+app.add_typer(label_app, name="label")
+app.add_typer(flows_app, name="flows")
+app.add_typer(cloud_app, name="cloud")
 
 
 def main() -> None:
