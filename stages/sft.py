@@ -58,7 +58,9 @@ class SFTConfig:
     modules_to_save: list[str] = field(default_factory=list)
     """Modules trained in full next to the adapters (e.g. lm_head, embed_tokens)."""
     max_length: int = 512
-    """Tokens per example (longer ones are truncated) and per packed row."""
+    """Tokens per training sequence and per packed row."""
+    truncation: str = "turns"
+    """Longer conversations: turns (one sequence per assistant turn, context cut from the left) | right (cut the end)."""
     packing: bool = True
     """Pack examples into rows of max_length (block-diagonal attention) instead of padding."""
     batch_size: int = 8
@@ -209,10 +211,10 @@ def run_sft(cfg: SFTConfig) -> dict[str, Any]:
     if not recs["train"]:
         raise ValueError(f"{cfg.train}: no training examples")
     recs["validation"] = recs["validation"][: cfg.max_eval_examples]
-    enc = {s: encode_records(tok, r, cfg.max_length) for s, r in recs.items()}
+    enc = {s: encode_records(tok, r, cfg.max_length, cfg.truncation) for s, r in recs.items()}
     collator = (PackedCollator if cfg.packing else PaddedCollator)(tok.pad_token_id)
     rows = {s: pack_examples(e, cfg.max_length) if cfg.packing else e for s, (e, _) in enc.items()}
-    log.info("encoded %d train / %d validation examples (dropped %d / %d empty after truncation) -> %d / %d rows",
+    log.info("encoded %d train / %d validation sequences (dropped %d / %d empty after truncation) -> %d / %d rows",
              len(enc["train"][0]), len(enc["validation"][0]), enc["train"][1], enc["validation"][1],
              len(rows["train"]), len(rows["validation"]))
 

@@ -62,7 +62,7 @@ def labelled_spans(tok, ex: dict) -> tuple[list[str], str]:  # noqa: ANN001
 @pytest.mark.parametrize("template", [CHAT_TEMPLATE, PLAIN_TEMPLATE], ids=["generation-markers", "prefix-rendering"])
 def test_assistant_only_labels(template: str) -> None:
     tok = make_tokenizer(template=template)
-    ex = encode_example(tok, TOOL_RECORD["messages"], max_length=512)
+    [ex] = encode_example(tok, TOOL_RECORD["messages"], max_length=512)
     spans, rest = labelled_spans(tok, ex)
     call = TOOL_RECORD["messages"][2]["tool_calls"][0]
     answer = TOOL_RECORD["messages"][4]["content"]
@@ -76,15 +76,41 @@ def test_assistant_only_labels(template: str) -> None:
     assert "<|im_start|>assistant" in rest  # the role header is context too
 
 
+@pytest.mark.parametrize("template", [CHAT_TEMPLATE, PLAIN_TEMPLATE], ids=["generation-markers", "prefix-rendering"])
+def test_long_dialogue_gives_one_window_per_assistant_turn(template: str) -> None:
+    tok = make_tokenizer(template=template)
+    msgs = [dict(m) for m in TOOL_RECORD["messages"]]
+    msgs[3]["content"] = " ".join([msgs[3]["content"]] * 12)  # a long tool result pushes the final answer past the cut
+    [whole] = encode_example(tok, msgs, max_length=4096)
+    turns = labelled_spans(tok, whole)[0]
+    n = len(whole["input_ids"])
+    max_length = n // 2
+    windows = encode_example(tok, msgs, max_length=max_length)
+    assert len(windows) == 2 and all(len(w["input_ids"]) <= max_length for w in windows)
+    for window, turn in zip(windows, turns, strict=True):
+        assert labelled_spans(tok, window)[0] == [turn]  # each window supervises exactly its own turn...
+        labelled = [i for i, lab in enumerate(window["labels"]) if lab != IGNORE_INDEX]
+        assert labelled[-1] == len(window["input_ids"]) - 1  # ...ends with it, context cut from the left
+    end = max(i for i, lab in enumerate(whole["labels"]) if lab != IGNORE_INDEX) + 1  # the final answer's last token
+    assert windows[1]["input_ids"] == whole["input_ids"][end - max_length:end]
+    assert len(windows[1]["input_ids"]) == max_length
+    # truncation="right" keeps the head only: the final answer is gone
+    [head] = encode_example(tok, msgs, max_length=max_length, truncation="right")
+    assert head["input_ids"] == whole["input_ids"][:max_length]
+    assert labelled_spans(tok, head)[0] == [turns[0]]
+    with pytest.raises(ValueError, match="truncation"):
+        encode_example(tok, msgs, max_length=max_length, truncation="middle")
+
+
 def test_truncation_and_packing_layout() -> None:
     tok = make_tokenizer()
-    exs = [encode_example(tok, r["messages"], max_length=40) for r in make_records(9)]
-    assert all(len(e["input_ids"]) <= 40 for e in exs)
+    exs = [w for r in make_records(9) for w in encode_example(tok, r["messages"], max_length=40)]
+    assert all(len(e["input_ids"]) <= 40 for e in exs) and len(exs) > 9  # long dialogues split per turn
     lengths = [len(e["input_ids"]) for e in encode_examples(tok, 9)]
     bins = pack_bins(lengths, 128)
-    assert sorted(i for b in bins for i in b) == list(range(9))
+    assert sorted(i for b in bins for i in b) == list(range(len(lengths)))
     assert all(sum(lengths[i] for i in b) <= 128 for b in bins)
-    assert len(bins) < 9  # short examples do share rows
+    assert len(bins) < len(lengths)  # short examples do share rows
     rows = pack_examples(encode_examples(tok, 9), 128)
     for r in rows:
         starts = [i for i, p in enumerate(r["position_ids"]) if p == 0]
@@ -92,7 +118,7 @@ def test_truncation_and_packing_layout() -> None:
 
 
 def encode_examples(tok, n: int) -> list[dict]:  # noqa: ANN001
-    return [encode_example(tok, r["messages"], max_length=128) for r in make_records(n)]
+    return [w for r in make_records(n) for w in encode_example(tok, r["messages"], max_length=128)]
 
 
 def test_packing_has_no_cross_attention() -> None:

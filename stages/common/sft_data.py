@@ -57,33 +57,66 @@ def _prefix_spans(tokenizer: Any, messages: list[dict[str, Any]], text: str) -> 
     return spans
 
 
-def encode_example(tokenizer: Any, messages: Sequence[dict[str, Any]], max_length: int) -> dict[str, list[int]]:
-    """input_ids + labels (-100 outside assistant turns), truncated to max_length."""
+def _ids_and_mask(tokenizer: Any, messages: Sequence[dict[str, Any]]) -> tuple[list[int], list[int]]:
+    """Token ids of the whole rendered conversation and its assistant mask (1 = token the assistant writes)."""
     msgs = normalise_messages(messages, tokenizer.chat_template or "")
     if has_generation_markers(tokenizer):
         enc = tokenizer.apply_chat_template(msgs, tokenize=True, return_dict=True, return_assistant_tokens_mask=True)
-        ids, mask = list(enc["input_ids"]), list(enc["assistant_masks"])
-    else:
-        text = tokenizer.apply_chat_template(msgs, tokenize=False)
-        spans = _prefix_spans(tokenizer, msgs, text)
-        enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
-        ids = list(enc["input_ids"])
-        mask = [int(any(a <= s < b for a, b in spans)) for s, _ in enc["offset_mapping"]]
-    ids, mask = ids[:max_length], mask[:max_length]
-    return {"input_ids": ids, "labels": [t if k else IGNORE_INDEX for t, k in zip(ids, mask, strict=True)]}
+        return list(enc["input_ids"]), list(enc["assistant_masks"])
+    text = tokenizer.apply_chat_template(msgs, tokenize=False)
+    spans = _prefix_spans(tokenizer, msgs, text)
+    enc = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+    return list(enc["input_ids"]), [int(any(a <= s < b for a, b in spans)) for s, _ in enc["offset_mapping"]]
 
 
-def encode_records(tokenizer: Any, records: Sequence[dict[str, Any]], max_length: int) -> tuple[list[dict], int]:
-    """Encode all records; drops (and counts) those left with no labelled token after truncation."""
+def _runs(mask: Sequence[int]) -> list[tuple[int, int]]:
+    """[start, end) of the runs of 1s in mask (one per assistant turn)."""
+    runs, start = [], None
+    for i, m in enumerate([*mask, 0]):
+        if m and start is None:
+            start = i
+        elif not m and start is not None:
+            runs.append((start, i))
+            start = None
+    return runs
+
+
+def encode_example(tokenizer: Any, messages: Sequence[dict[str, Any]], max_length: int,
+                   truncation: str = "turns") -> list[dict[str, list[int]]]:
+    """Training sequences (input_ids + labels, -100 outside assistant turns) of one conversation, each <= max_length.
+
+    A conversation that fits is one sequence. A longer one, with truncation="turns", gives one sequence per assistant
+    turn: the turn (its first max_length - 1 tokens) with as much of the conversation before it as fits, cut from the
+    left, and labels on that turn only. This is how evaluation scores an answer (prompt cut from the left), and it keeps
+    the final answer of a long tool dialogue, which truncation="right" (keep the first max_length tokens) cuts away.
+    """
+    if truncation not in {"turns", "right"}:
+        raise ValueError(f"truncation must be turns|right, got {truncation!r}")
+    ids, mask = _ids_and_mask(tokenizer, messages)
+    if len(ids) <= max_length or truncation == "right":
+        ids, mask = ids[:max_length], mask[:max_length]
+        return [{"input_ids": ids, "labels": [t if k else IGNORE_INDEX for t, k in zip(ids, mask, strict=True)]}]
+    out = []
+    for start, end in _runs(mask):
+        end = min(end, start + max_length - 1)  # >= 1 context token (the assistant header) before the turn
+        lo = max(0, end - max_length)
+        window = ids[lo:end]
+        out.append({"input_ids": window,
+                    "labels": [t if start <= lo + i else IGNORE_INDEX for i, t in enumerate(window)]})
+    return out
+
+
+def encode_records(tokenizer: Any, records: Sequence[dict[str, Any]], max_length: int,
+                   truncation: str = "turns") -> tuple[list[dict], int]:
+    """Encode all records (see encode_example); drops (and counts) those left with no labelled token."""
     out, dropped = [], 0
     for rec in records:
         if not rec.get("messages"):
             raise ValueError(f"record {rec.get('example_id', '?')} has no messages")
-        ex = encode_example(tokenizer, rec["messages"], max_length)
-        if any(t != IGNORE_INDEX for t in ex["labels"]):
-            out.append(ex)
-        else:
-            dropped += 1
+        seqs = [ex for ex in encode_example(tokenizer, rec["messages"], max_length, truncation)
+                if any(t != IGNORE_INDEX for t in ex["labels"])]
+        out += seqs
+        dropped += not seqs
     return out, dropped
 
 
