@@ -81,13 +81,13 @@ class PretrainConfig:
     """Sequences per device per micro-step."""
     grad_accum: int = 1
     """Micro-steps per optimizer step."""
-    max_steps: int = 300
+    max_steps: int = 80
     """Optimizer steps (the data is cycled as often as needed)."""
     learning_rate: float = 1e-3
     """Peak learning rate (AdamW)."""
     min_lr_ratio: float = 0.1
     """Cosine schedule floor as a fraction of the peak."""
-    warmup_steps: int = 30
+    warmup_steps: int = 10
     """Linear warmup steps."""
     weight_decay: float = 0.1
     """AdamW weight decay."""
@@ -95,11 +95,11 @@ class PretrainConfig:
     """Gradient clipping norm."""
     precision: str = "auto"
     """auto|bf16|fp16|fp32 (auto: bf16 on bf16-capable GPUs/CPUs, fp16 on older GPUs, else fp32)."""
-    eval_steps: int = 100
+    eval_steps: int = 20
     """Evaluate every N steps and at step 0 (0: only once at the end)."""
     eval_max_blocks: int = 64
     """Validation blocks used per evaluation (first N, so every evaluation sees the same data)."""
-    save_steps: int = 100
+    save_steps: int = 40
     """Checkpoint every N steps (0: no checkpoints, so no resume)."""
     save_total_limit: int = 2
     """Checkpoints kept (oldest deleted)."""

@@ -57,7 +57,8 @@ class RegisterConfig:
     auto_promote: bool = False
     """Also run the promotion gate to `production` after registering."""
     gate: list[dict[str, Any]] = field(default_factory=lambda: [
-        {"metric": "sft.answer_loss", "direction": "lower", "margin": 0.02}])
+        {"metric": "sft.answer_loss", "direction": "lower", "margin": 0.02},
+        {"metric": "sft.perplexity", "direction": "lower", "margin": 0.0}])
     """Promotion rules over flattened metrics.json keys: {metric, direction: lower|higher, margin, threshold?}."""
     multipart_threshold_mb: int = 16
     """Files above this go up as multipart uploads."""

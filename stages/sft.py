@@ -44,7 +44,7 @@ class SFTConfig:
     """Held-out example records for eval_loss and the answer-loss report."""
     output: str = "artifacts/sft"
     """Output dir: adapter/, merged/, checkpoints/, train_log.jsonl, report.json."""
-    mode: str = "lora"
+    mode: str = "full"
     """lora | qlora (4-bit NF4 base, double quantisation) | full (all weights)."""
     lora_r: int = 16
     """LoRA rank."""
@@ -57,7 +57,7 @@ class SFTConfig:
     """Linear layers that get LoRA adapters."""
     modules_to_save: list[str] = field(default_factory=list)
     """Modules trained in full next to the adapters (e.g. lm_head, embed_tokens)."""
-    max_length: int = 512
+    max_length: int = 256
     """Tokens per training sequence and per packed row."""
     truncation: str = "turns"
     """Longer conversations: turns (one sequence per assistant turn, context cut from the left) | right (cut the end)."""
@@ -67,11 +67,11 @@ class SFTConfig:
     """Rows per device per step."""
     grad_accum: int = 1
     """Gradient accumulation steps."""
-    learning_rate: float = 2e-3
+    learning_rate: float = 1e-3
     """Peak learning rate."""
-    epochs: float = 3.0
+    epochs: float = 5.0
     """Passes over the training rows (capped by max_steps)."""
-    max_steps: int = -1
+    max_steps: int = 250
     """Cap on optimizer steps (-1 = none): steps = min(epochs * steps_per_epoch, max_steps)."""
     warmup: float = 0.05
     """Warmup: fraction of the steps (< 1) or a step count."""

@@ -29,8 +29,8 @@ SHRINK = {
 }
 
 
-def make_repo(dst: Path, registry: Path | None = None) -> Path:
-    """Copy the project into `dst` (shrunk params), init DVC without git; returns dst."""
+def make_repo(dst: Path, registry: Path | None = None, shrink: dict | None = None) -> Path:
+    """Copy the project into `dst` with params shrunk by `shrink` (default SHRINK), init DVC without git; returns dst."""
     dst.mkdir(parents=True, exist_ok=True)
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
     for rel in COPY:
@@ -41,7 +41,7 @@ def make_repo(dst: Path, registry: Path | None = None) -> Path:
             (dst / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src, dst / rel)
     params = yaml.safe_load((dst / "params.yaml").read_text())
-    for section, values in SHRINK.items():
+    for section, values in (SHRINK if shrink is None else shrink).items():
         if section in params:
             params[section].update({k: v for k, v in values.items()})
     if "register" in params:

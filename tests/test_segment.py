@@ -368,11 +368,6 @@ def test_chapters_only_outline_filled_with_detected_sections():
     assert [r["heading_path"] for r in recs] == [["Cells"], ["Tissues"]] and "outline_filled" not in rep
 
 
-def test_params_yaml_segment_section_matches_defaults(root):
-    from stages.common.params import load_config
-    assert load_config(SegmentConfig, "segment", root / "params.yaml") == SegmentConfig()
-
-
 def test_pagetext_spans_skip_excluded_pages_and_trim():
     from stages.common.pagetext import PageText, span_text
     pages = [{"page": 1, "text": "  alpha\n\n"}, {"page": 2, "text": "TOC ... 3"}, {"page": 3, "text": "beta gamma"}]
