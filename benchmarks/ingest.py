@@ -122,6 +122,8 @@ def main() -> int:
     ap.add_argument("--corpus", type=Path, default=ROOT / "data/textbooks", help="folder of PDFs")
     ap.add_argument("--truth", type=Path, default=ROOT / "data/sources/scan_truth.json", help="OCR ground truth")
     a = ap.parse_args()
+    if a.copies < 1 or a.ocr_copies < 1:
+        ap.error("--copies and --ocr-copies must be >= 1 (both the text-layer and the OCR paths are measured)")
     cfg = load_config(IngestConfig, "ingest", a.params, cache_dir="", workers=a.workers)
     with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
         pdfs, truth = corpus(Path(tmp), a.corpus, a.truth)

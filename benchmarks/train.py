@@ -207,6 +207,8 @@ def bench_sft(steps: int = 6, rounds: int = 2, seed: int = 1337, examples_per_st
           f" (max {max(lengths)}); {examples_per_step} examples/step, rows of {max_length}, {steps} timed steps/mode",
           flush=True)
     base.config.use_cache = False  # a KV cache would turn off the packed (block-diagonal) mask
+    # RoPE positions are computed per step: rows longer than the small model was built for only cost time
+    base.config.max_position_embeddings = max(max_length, base.config.max_position_embeddings)
     torch.manual_seed(seed)
     model = get_peft_model(base, LoraConfig(r=16, lora_alpha=32, target_modules=[
         "q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]))
@@ -272,6 +274,8 @@ def main(argv: list[str] | None = None) -> dict:
     ap.add_argument("--steps", type=int, help="pretrain: optimizer steps per round (default 30)")
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--sft-threads", type=int, help="sft: torch threads (1 = CPU-time ratio robust to a busy machine)")
+    ap.add_argument("--sft-max-length", type=int, default=256,
+                    help="sft: tokens per sequence/row (256 = the CPU default; the GPU profiles use 1024-2048)")
     ap.add_argument("--json", help="write the results here")
     a = ap.parse_args(argv)
     import torch
@@ -280,7 +284,7 @@ def main(argv: list[str] | None = None) -> dict:
                            "cuda": torch.cuda.get_device_name() if torch.cuda.is_available() else None}}
     for name in a.only or list(BENCHES):
         kwargs = {"rounds": a.rounds} | ({"steps": a.steps} if name == "pretrain" and a.steps else {})
-        kwargs |= {"threads": a.sft_threads} if name == "sft" else {}
+        kwargs |= {"threads": a.sft_threads, "max_length": a.sft_max_length} if name == "sft" else {}
         results[name] = BENCHES[name](**kwargs)
     if a.json:
         Path(a.json).write_text(json.dumps(results, indent=2) + "\n")
