@@ -33,7 +33,7 @@ def fx(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def write_params(fx: Path, out: Path, **over: object) -> Path:
-    sft = {"base_model": str(fx / "model"), "tokenizer": str(fx / "tok"), "train": str(fx / "train.jsonl"),
+    sft = {"mode": "lora", "base_model": str(fx / "model"), "tokenizer": str(fx / "tok"), "train": str(fx / "train.jsonl"),
            "validation": str(fx / "val.jsonl"), "output": str(out), "max_length": 128, "batch_size": 4,
            "epochs": 100, "max_steps": 12, "eval_steps": 6, "save_steps": 6, "logging_steps": 2, "learning_rate": 5e-3,
            "lora_r": 8, "lora_alpha": 16, "lora_dropout": 0.0, **over}
