@@ -8,7 +8,6 @@ artifacts and dvc.lock stay untouched; ingest shares the project's per-document 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -19,11 +18,11 @@ import yaml
 sys.path.insert(0, str(Path(__file__).parent))
 from flows_fixtures import ROOT, make_repo  # noqa: E402
 
+from flows.dvc_runner import dvc_exe, subprocess_env  # noqa: E402
+
 
 def dvc(repo: Path, *args: str) -> subprocess.CompletedProcess:
-    bin_dir = str(Path(sys.executable).parent)  # dvc.yaml's cmds call `python`: the venv's
-    env = os.environ | {"PATH": bin_dir + os.pathsep + os.environ.get("PATH", ""), "HF_HUB_OFFLINE": "1"}
-    res = subprocess.run([sys.executable, "-m", "dvc", *args], cwd=repo, env=env, capture_output=True, text=True,
+    res = subprocess.run([dvc_exe(), *args], cwd=repo, env=subprocess_env(), capture_output=True, text=True,
                          timeout=3000)
     assert res.returncode == 0, f"dvc {' '.join(args)} failed:\n{res.stdout[-4000:]}\n{res.stderr[-4000:]}"
     return res

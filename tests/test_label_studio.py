@@ -6,7 +6,6 @@ Each server test works in its own projects (titles suffixed per test), so they s
 from __future__ import annotations
 
 import dataclasses
-import os
 import shutil
 import socket
 import subprocess
@@ -331,8 +330,8 @@ def test_closed_loop(label_studio_server, tiny: dict, tmp_path: Path, root: Path
     # DVC sees the new snapshot: in a copy of the repo, the annotations stage is out of date after the pull
     repo = tmp_path / "repo"
     _dvc_repo(root, repo, ann_dir_before=root / "data" / "annotations", sections=d / "sections.jsonl")
-    dvc = [str(root / ".venv" / "bin" / "dvc")]
-    env = {**os.environ, "PATH": f"{root / '.venv' / 'bin'}:{os.environ['PATH']}", "DVC_NO_ANALYTICS": "1"}
+    from flows.dvc_runner import dvc_exe, subprocess_env
+    dvc, env = [dvc_exe()], subprocess_env()
     subprocess.run(dvc + ["repro", "--single-item", "annotations"], cwd=repo, env=env, check=True, capture_output=True)
     clean = subprocess.run(dvc + ["status", "annotations"], cwd=repo, env=env, check=True, capture_output=True, text=True)
     assert "modified" not in clean.stdout, clean.stdout
