@@ -5,11 +5,11 @@
 
 1. Generates N paragraphs (pseudo-words, ~60 words each, seeded) of which ~10% are planted near-duplicates (a few
    words changed) of earlier ones.
-2. Runs `stages.common.textdedup.minhash_dedup` (the dataset stage's code: MinHash.bulk + MinHashLSH with verified
+2. Runs `tutorforge.text.dedup.minhash_dedup` (the dataset stage's code: MinHash.bulk + MinHashLSH with verified
    candidates) over all N: docs/s and recall of the planted duplicates.
 3. Runs it and the naive O(n^2) exact-Jaccard baseline (`naive_near_dups`, same contract) on the same first M
    documents: the speed-up at equal M, their agreement, and the naive cost extrapolated to N (pairs grow as n^2/2).
-4. If `stages.synth.generate_deterministic(sections, cfg)` exists: synthetic examples/s on generated sections.
+4. If `tutorforge.synth.generate.generate_deterministic(sections, cfg)` exists: synthetic examples/s on generated sections.
 """
 
 from __future__ import annotations
@@ -18,15 +18,12 @@ import argparse
 import json
 import platform
 import random
-import sys
 import time
 from pathlib import Path
 
+from tutorforge.text.dedup import minhash_dedup, naive_near_dups
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from stages.common.textdedup import minhash_dedup, naive_near_dups  # noqa: E402
-
 
 def make_docs(n: int, seed: int = 0, words: int = 60, dup_rate: float = 0.1) -> tuple[list[tuple[str, str]], set[str]]:
     rng = random.Random(seed)
@@ -85,19 +82,18 @@ def bench_dedup(args: argparse.Namespace) -> dict:
 
 def bench_synth(args: argparse.Namespace) -> dict:
     try:
-        from stages import synth
+        from tutorforge.synth import generate as synth
     except ImportError as e:
-        return {"skipped": f"stages.synth not importable ({e})"}
+        return {"skipped": f"tutorforge.synth.generate not importable ({e})"}
     gen = getattr(synth, "generate_deterministic", None)
     if gen is None:
-        return {"skipped": "stages.synth.generate_deterministic(sections, cfg) not found"}
-    sys.path.insert(0, str(ROOT / "tests"))
-    import dataset_fixtures as fx
+        return {"skipped": "tutorforge.synth.generate.generate_deterministic(sections, cfg) not found"}
+    from tutorforge.corpus import synthetic_dataset as fx
 
     cfg = synth.SynthConfig()  # the defaults (not params.yaml), so the number is comparable across commits
     real = Path(args.sections)
     if real.exists():  # the sample corpus' sections, repeated under fresh ids up to --synth-sections
-        from stages.common.io import read_jsonl
+        from tutorforge.core.io import read_jsonl
 
         base = list(read_jsonl(real))
         sections = [{**b, "section_id": f"{b['section_id']}-{k}"} for k in range(-(-args.synth_sections // len(base)))

@@ -11,21 +11,22 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 
 def tiny_model(tmp: Path) -> tuple[str, str]:
     import torch
-    from eval_fixtures import build_tokenizer
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
-    build_tokenizer(tmp / "tok")
+    from tutorforge.corpus.synthetic_text import TOPICS
+    from tutorforge.training.tiny import make_project_tokenizer
+
+    corpus = [f"{t} {d}." for facts in TOPICS.values() for t, d in facts]
+    make_project_tokenizer(tmp / "tok", corpus * 3)
     tok = AutoTokenizer.from_pretrained(tmp / "tok")
     torch.manual_seed(0)
     cfg = LlamaConfig(vocab_size=len(tok), hidden_size=128, intermediate_size=256, num_hidden_layers=4,
@@ -35,7 +36,7 @@ def tiny_model(tmp: Path) -> tuple[str, str]:
 
 
 def run(model, tok, prompts: list[str], batch_size: int, max_new_tokens: int) -> dict[str, float]:
-    from stages.common.lmscore import generate_greedy
+    from tutorforge.eval.lmscore import generate_greedy
 
     t0 = time.perf_counter()
     out = generate_greedy(model, tok, prompts, max_new_tokens, batch_size, stop_ids=[])  # no early stop: equal work
@@ -60,7 +61,7 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from stages.common.lmscore import render_chat
+    from tutorforge.eval.lmscore import render_chat
 
     with tempfile.TemporaryDirectory() as tmp:
         model_dir, tok_dir = args.model, args.tokenizer

@@ -3,8 +3,8 @@
     .venv/bin/python -m benchmarks.ingest                 # bundled corpus (data/textbooks + data/sources/scan_truth.json)
     .venv/bin/python -m benchmarks.ingest --copies 6 --ocr-copies 2 --workers 2 --corpus DIR --truth scan_truth.json
 
-text layer: stages.ingest (pool, clean-up, records) vs a single-process `page.get_text()` loop over the same pages.
-OCR:        stages.ingest on the image-only pages vs a single-process pytesseract `image_to_data` loop at the same dpi.
+text layer: tutorforge.pdf.ingest (pool, clean-up, records) vs a single-process `page.get_text()` loop over the same pages.
+OCR:        tutorforge.pdf.ingest on the image-only pages vs a single-process pytesseract `image_to_data` loop at the same dpi.
 The corpus text pages are repeated (--copies distinct files: each copy gets its own metadata so it is not a duplicate)
 to give enough work; ratio > 1 means the pipeline is faster.
 """
@@ -18,16 +18,14 @@ import tempfile
 import time
 from pathlib import Path
 
+import pymupdf
+
+from tutorforge.core.config import load_config
+from tutorforge.core.io import read_json, write_jsonl
+from tutorforge.pdf.ingest import IngestConfig, ingest
+from tutorforge.text.cer import cer
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-import pymupdf  # noqa: E402
-
-from stages.common.cer import cer  # noqa: E402
-from stages.common.io import read_json, write_jsonl  # noqa: E402
-from stages.common.params import load_config  # noqa: E402
-from stages.ingest import IngestConfig, ingest  # noqa: E402
-
 
 def corpus(tmp: Path, folder: Path, truth: Path) -> tuple[list[Path], list[dict]]:
     """The bundled corpus PDFs and scan truth, or (not built yet) a synthetic stand-in from tests/ingest_fixtures."""
@@ -35,8 +33,7 @@ def corpus(tmp: Path, folder: Path, truth: Path) -> tuple[list[Path], list[dict]
     if pdfs and truth.exists():
         return pdfs, read_json(truth)
     print("!! bundled corpus not found: using the synthetic tests/ingest_fixtures book instead", file=sys.stderr)
-    sys.path.insert(0, str(ROOT / "tests"))
-    from ingest_fixtures import BODY, textbook_pdf
+    from tutorforge.corpus.textbook_pages import BODY, textbook_pdf
 
     p = textbook_pdf(tmp / "synthetic.pdf", scan_pages=(2, 3))
     return [p], [{"file": p.name, "page": n, "text": "\n".join(BODY[n - 1])} for n in (2, 3)]

@@ -6,7 +6,7 @@
 Starts its own moto S3 server (`moto_server`, a separate process) on 127.0.0.1, writes a model-like directory of
 random bytes, then in the same run and against the same server:
   baseline   boto3 `client.upload_file` per file, one file after another, default TransferConfig
-  tuned      stages.common.registry upload path: files in a thread pool, each with TransferConfig from params
+  tuned      tutorforge.registry.registry upload path: files in a thread pool, each with TransferConfig from params
   register   the full `Registry.register` (sha256 of every file + claim + upload + manifest)
 and prints the median MB/s of --repeat interleaved rounds and the ratios against the baseline. Objects are deleted
 between runs (moto keeps them in RAM).
@@ -27,7 +27,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
 
 def free_port() -> int:
@@ -68,9 +67,9 @@ def main(argv: list[str] | None = None) -> int:
     import boto3
     from botocore.config import Config
 
-    from stages.common.params import load_config
-    from stages.common.registry import Registry, S3Store, Transfer
-    from stages.register import RegisterConfig
+    from tutorforge.core.config import load_config
+    from tutorforge.registry.register import RegisterConfig
+    from tutorforge.registry.registry import Registry, S3Store, Transfer
 
     cfg = load_config(RegisterConfig, "register", args.params)
     transfer = Transfer(cfg.multipart_threshold_mb, cfg.multipart_chunksize_mb, cfg.max_concurrency,

@@ -18,18 +18,15 @@ import argparse
 import json
 import platform
 import random
-import sys
 import tempfile
 import time
 from pathlib import Path
 
+from tutorforge.core.io import read_jsonl, write_jsonl
+from tutorforge.segment.sections import SegmentConfig, segment_document
+from tutorforge.segment.subjects import SubjectClassifier
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from stages.common.io import read_jsonl, write_jsonl  # noqa: E402
-from stages.common.subjects import SubjectClassifier  # noqa: E402
-from stages.segment import SegmentConfig, segment_document  # noqa: E402
-
 
 def make_book(n_pages: int, chapters: int, seed: int = 0) -> tuple[list[dict], list[dict]]:
     rng = random.Random(seed)

@@ -13,17 +13,15 @@ from __future__ import annotations
 
 import argparse
 import random
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 
 def pool_items(n: int, seed: int = 0) -> list[dict]:
-    from lm_fixtures import TOPICS
+    from tutorforge.corpus.synthetic_text import TOPICS
 
     rng = random.Random(seed)
     facts = [(s, t, d) for s, v in TOPICS.items() for t, d in v]
@@ -42,11 +40,11 @@ def pool_items(n: int, seed: int = 0) -> list[dict]:
 def load(model_dir: str | None, tmp: Path) -> tuple[object, object, str]:
     import torch
 
-    from stages.common.models import load_causal_lm, load_tokenizer
+    from tutorforge.training.models import load_causal_lm, load_tokenizer
 
     if model_dir and (Path(model_dir) / "config.json").exists():
         return load_causal_lm(model_dir, dtype=torch.float32).eval(), load_tokenizer(model_dir), model_dir
-    from sft_fixtures import make_model, make_tokenizer
+    from tutorforge.training.tiny import make_model, make_tokenizer
 
     tok = make_tokenizer()
     return make_model(tok, hidden=128, layers=4).eval(), tok, "tiny random Llama (4 x 128) + fixture chat tokenizer"
@@ -63,8 +61,8 @@ def main() -> None:
     a = ap.parse_args()
     import torch
 
-    from stages.common.uncertainty import lm_embeddings
-    from stages.select import SelectConfig, choose, score_pool
+    from tutorforge.selection.select import SelectConfig, choose, score_pool
+    from tutorforge.selection.uncertainty import lm_embeddings
 
     torch.manual_seed(0)
     if a.threads:

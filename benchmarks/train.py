@@ -7,7 +7,7 @@
 bench_pretrain():
 1. Data: artifacts/dataset/pretrain + artifacts/tokenizer when they exist, else a generated school-like corpus and a
    tokenizer trained on it (tests/lm_fixtures.py).
-2. Stage path: `stages.pretrain.pretrain()` (HF Trainer, packing, cosine schedule, callbacks, tokens/s logging) with
+2. Stage path: `tutorforge.training.pretrain.pretrain()` (HF Trainer, packing, cosine schedule, callbacks, tokens/s logging) with
    evaluation and checkpoints pushed past the last step, timed by a callback at each optimizer step's end.
 3. Baseline: a hand-written loop on the same packed blocks, the same Llama config and seed, the same precision
    (bf16 autocast where available), AdamW + grad clipping + cosine LR, timed the same way.
@@ -17,7 +17,7 @@ only shifts a few intervals). The mean-based rate and tokens per process-CPU-sec
 shared) are reported too. `rounds` alternates the two paths and keeps each
 one's best round. Prints the ratio stage/baseline (goal >= 0.85).
 
-bench_sft(): SFT useful (non-pad) tokens/s, packing (stages.sft's rows, block-diagonal attention) vs padding each
+bench_sft(): SFT useful (non-pad) tokens/s, packing (tutorforge.training.sft's rows, block-diagonal attention) vs padding each
 example to the longest of its batch: same LoRA model, same examples in every step, same steps (artifacts when present,
 else tests/sft_fixtures.py). Prints the wall and CPU-time ratios (goal >= 1.5).
 """
@@ -28,15 +28,12 @@ import argparse
 import json
 import math
 import platform
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
 
 
 def _data(work: Path) -> tuple[Path, Path]:
@@ -44,9 +41,8 @@ def _data(work: Path) -> tuple[Path, Path]:
     data, tok = ROOT / "artifacts/dataset/pretrain", ROOT / "artifacts/tokenizer"
     if (data / "train.jsonl").exists() and (tok / "tokenizer.json").exists():
         return data, tok
-    from lm_fixtures import write_pretrain_corpus
-
-    from stages.tokenizer import TokenizerConfig, build_tokenizer
+    from tutorforge.corpus.synthetic_text import write_pretrain_corpus
+    from tutorforge.training.tokenizer import TokenizerConfig, build_tokenizer
 
     data = write_pretrain_corpus(work / "pretrain", n_train=400, n_val=20, n_test=5)
     build_tokenizer(TokenizerConfig(input=str(data / "train.jsonl"), output=str(work / "tok"), vocab_size=8192))
@@ -66,7 +62,7 @@ def run_stage(data: Path, tok: Path, out: Path, steps: int, seed: int, **cfg_kw:
     """The pretrain stage's training path; returns perf_counter() at each optimizer step's end."""
     from transformers import TrainerCallback
 
-    from stages.pretrain import PretrainConfig, pretrain, resolve_config
+    from tutorforge.training.pretrain import PretrainConfig, pretrain, resolve_config
 
     ends: list[float] = []
 
@@ -89,8 +85,8 @@ def run_plain(data: Path, tok: Path, steps: int, seed: int, preset: str = "tiny"
     import torch
     from transformers import AutoTokenizer, LlamaForCausalLM, set_seed
 
-    from stages.common.training import select_precision
-    from stages.pretrain import load_texts, model_config, pack_documents
+    from tutorforge.training.pretrain import load_texts, model_config, pack_documents
+    from tutorforge.training.training import select_precision
 
     set_seed(seed)
     t = AutoTokenizer.from_pretrained(tok)
@@ -131,7 +127,7 @@ def run_plain(data: Path, tok: Path, steps: int, seed: int, preset: str = "tiny"
 
 def bench_pretrain(steps: int = 30, warmup: int = 5, rounds: int = 3, seed: int = 1337) -> dict:
     """Stage (HF Trainer) vs plain loop tokens/s on the tiny preset (block 256, batch 8); best of `rounds`."""
-    from stages.common.training import select_precision
+    from tutorforge.training.training import select_precision
 
     tokens_per_step = 8 * 256
     stage, plain, stage_mean, plain_mean, stage_cpu, plain_cpu = [], [], [], [], [], []
@@ -167,8 +163,8 @@ def _sft_inputs(seed: int) -> tuple[Any, Any, list[dict], str]:
     """(tokenizer, model, example records, source): the pipeline's artifacts when present, else the SFT test fixtures."""
     import torch
 
-    from stages.common.io import read_jsonl
-    from stages.common.models import load_causal_lm, load_tokenizer
+    from tutorforge.core.io import read_jsonl
+    from tutorforge.training.models import load_causal_lm, load_tokenizer
 
     data, model_dir, tok_dir = (ROOT / "artifacts/dataset/sft/train.jsonl", ROOT / "artifacts/pretrain/model",
                                 ROOT / "artifacts/tokenizer")
@@ -176,7 +172,7 @@ def _sft_inputs(seed: int) -> tuple[Any, Any, list[dict], str]:
         tok = load_tokenizer(tok_dir if (tok_dir / "tokenizer.json").exists() else model_dir)
         model = load_causal_lm(model_dir, dtype=torch.float32)
         return tok, model, list(read_jsonl(data)), "artifacts/pretrain/model + artifacts/dataset/sft/train.jsonl"
-    from sft_fixtures import make_model, make_records, make_tokenizer
+    from tutorforge.training.tiny import make_model, make_records, make_tokenizer
 
     tok = make_tokenizer()
     model = make_model(tok, hidden=256, layers=4)  # the shape of the pretrain stage's tiny preset
@@ -185,7 +181,7 @@ def _sft_inputs(seed: int) -> tuple[Any, Any, list[dict], str]:
 
 def bench_sft(steps: int = 6, rounds: int = 2, seed: int = 1337, examples_per_step: int = 32,
               max_length: int = 256, threads: int | None = None) -> dict:
-    """SFT useful (non-pad) tokens/s: packed rows (stages.common.sft_data, as stages.sft trains) vs padding each
+    """SFT useful (non-pad) tokens/s: packed rows (tutorforge.training.sft_data, as tutorforge.training.sft trains) vs padding each
     example to the longest one of its batch. Same LoRA model (the stage's target modules), same precision, same
     steps, and each step trains on the SAME examples in both modes (so useful tokens are equal and the ratio is the
     time ratio); step 0 is an untimed warm-up. `rounds` alternates the modes and keeps each one's best round.
@@ -195,8 +191,8 @@ def bench_sft(steps: int = 6, rounds: int = 2, seed: int = 1337, examples_per_st
     import torch
     from peft import LoraConfig, get_peft_model
 
-    from stages.common.sft_data import PackedCollator, PaddedCollator, encode_records, pack_examples
-    from stages.common.training import select_precision
+    from tutorforge.training.sft_data import PackedCollator, PaddedCollator, encode_records, pack_examples
+    from tutorforge.training.training import select_precision
 
     tok, base, records, source = _sft_inputs(seed)
     if tok.pad_token_id is None:

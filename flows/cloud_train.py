@@ -6,7 +6,7 @@
     python -m flows.cloud_train upstream sft                          # stages upstream of sft (used by sky/train.sh)
 
 Steps (each a function returning the command it runs, so a dry run and the tests see exactly what would happen):
-1. preflight: the YAML passes SkyPilot's schema and our checks (flows/cloud.py), the git tree is clean (the job
+1. preflight: the YAML passes SkyPilot's schema and our checks (tutorforge/orchestration/skypilot.py), the git tree is clean (the job
    runs the committed code), the plan (size/tokens/GPU-hours/cost) is logged;
 2. launch: `sky jobs launch -y -d -n <name> --env PROFILE=<profile> --secret ... sky/<stage>.yaml`; the job runs
    `bash sky/train.sh <stage> <profile>`: `dvc repro --pull` upstream, torchrun the stage, `dvc commit` +
@@ -32,8 +32,8 @@ from typing import Any
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 
-from flows.cloud import SKY_PYTHON, check_task, plan, plan_table, sky_validate, which_sky
-from flows.dvc_runner import dvc_exe, stage_order, stream, subprocess_env
+from tutorforge.orchestration.dvc_runner import dvc_exe, stage_order, stream, subprocess_env
+from tutorforge.orchestration.skypilot import SKY_PYTHON, check_task, plan, plan_table, sky_validate, which_sky
 
 DEFAULT_SECRETS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "HF_TOKEN")
 TERMINAL_OK = {"SUCCEEDED"}
@@ -61,7 +61,7 @@ def set_profile(params_path: str | Path, stage: str, profile: str) -> bool:
             if m.group(2) == profile:
                 return False
             lines[i] = f"{m.group(1)}{profile}{m.group(3)}\n"
-            from stages.common.io import atomic_open
+            from tutorforge.core.io import atomic_open
 
             with atomic_open(path, "w") as f:
                 f.write("".join(lines))

@@ -22,8 +22,8 @@ from typing import Any
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
-from flows.dvc_runner import run_stage, stage_order
-from stages.common.params import load_config
+from tutorforge.core.config import load_config
+from tutorforge.orchestration.dvc_runner import run_stage, stage_order
 
 
 @dataclass

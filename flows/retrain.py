@@ -23,8 +23,8 @@ from typing import Any
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 
-from flows.dvc_runner import stream, subprocess_env
 from flows.rebuild import flatten_metrics, orchestration_config, rebuild
+from tutorforge.orchestration.dvc_runner import stream, subprocess_env
 
 
 def label_studio_configured() -> str | None:
@@ -37,7 +37,7 @@ def command(line: str) -> list[str]:
     """A params command line as argv; `tutorforge` / `python` become this interpreter's CLI / interpreter."""
     argv = shlex.split(line)
     if argv[:1] == ["tutorforge"]:
-        return [sys.executable, "-m", "flows.cli", *argv[1:]]
+        return [sys.executable, "-m", "tutorforge.cli.app", *argv[1:]]
     if argv[:1] == ["python"]:
         return [sys.executable, *argv[1:]]
     return argv
@@ -99,7 +99,7 @@ def promote(repo: str, registration: str, enabled: bool) -> dict[str, Any]:
         return {"promoted": False, "version": version, "reason": "orchestration.promote is false"}
     if rec.get("production") == version:
         return {"promoted": False, "version": version, "reason": f"{version} already production"}
-    rc, lines = run_logged([sys.executable, "-m", "flows.cli", "registry", "promote", str(version)], repo, log)
+    rc, lines = run_logged([sys.executable, "-m", "tutorforge.cli.app", "registry", "promote", str(version)], repo, log)
     reasons = [ln.strip(" -") for ln in lines if ln.strip().startswith("-")]
     if rc == 0:
         return {"promoted": True, "version": version, "reason": "; ".join(reasons) or "gate passed"}

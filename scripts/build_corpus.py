@@ -44,18 +44,15 @@ import argparse
 import math
 import random
 import re
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pymupdf
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+from tutorforge.core.io import write_json
 
-from stages.common.io import write_json  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 PAGE_W, PAGE_H = 595.0, 842.0
 LM, RM, TOP, BOTTOM = 88.0, 88.0, 90.0, PAGE_H - 80.0

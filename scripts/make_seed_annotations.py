@@ -7,7 +7,7 @@ The YAML holds real content written for the sample books, keyed by book file + s
 the section's heading path, compared case/space/punctuation-insensitively; `heading` may also be a full
 "Chapter > Section" path). Each item may carry `label` (subject + difficulty), `qa`, `socratic` and `review`
 entries; any entry may list `also:` extra annotations by other teachers (deliberate disagreements) and
-`cancelled: true` ones. Output: exactly Label Studio's JSON export shape (`stages.common.export_builder`), with
+`cancelled: true` ones. Output: exactly Label Studio's JSON export shape (`tutorforge.labelstudio.export_builder`), with
 stable task ids, external ids, annotator ids and timestamps, so re-running gives a byte-identical file.
 """
 
@@ -17,17 +17,15 @@ import argparse
 import difflib
 import json
 import re
-import sys
 from pathlib import Path
 
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from tutorforge.core.io import atomic_open, read_jsonl
+from tutorforge.labelstudio import export_builder as eb
+from tutorforge.labelstudio.schema import heading_of, project_kinds, section_task_data
 
-from stages.common import export_builder as eb  # noqa: E402
-from stages.common.io import atomic_open, read_jsonl  # noqa: E402
-from stages.common.label_schema import heading_of, project_kinds, section_task_data  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 PROJECTS = {name: i for i, name in enumerate(project_kinds(), 1)}  # project id per kind (as on a fresh server)
 

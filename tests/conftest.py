@@ -1,4 +1,4 @@
-"""Session-wide test settings: offline hubs, private Prefect home, project root on sys.path.
+"""Session-wide test settings: offline hubs, private Prefect home; server fixtures started for real (tests/support).
 
 Server fixtures (Label Studio, Prefect API, moto S3) live in tests/servers.py and are started for
 real, once per session, by the tests that need them.
@@ -7,14 +7,11 @@ real, once per session, by the tests that need them.
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
@@ -39,7 +36,7 @@ def root() -> Path:
 @pytest.fixture(scope="session")
 def s3_server(tmp_path_factory):
     """moto's S3 server on 127.0.0.1 with throwaway credentials in the environment."""
-    from servers import moto_s3
+    from tests.support.servers import moto_s3
 
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
@@ -51,7 +48,7 @@ def s3_server(tmp_path_factory):
 @pytest.fixture(scope="session")
 def prefect_server(tmp_path_factory):
     """A real Prefect API server (SQLite) on 127.0.0.1."""
-    from servers import prefect_api
+    from tests.support.servers import prefect_api
 
     with prefect_api(tmp_path_factory.mktemp("prefect")) as server:
         yield server
@@ -60,7 +57,7 @@ def prefect_server(tmp_path_factory):
 @pytest.fixture(scope="session")
 def label_studio_server(tmp_path_factory):
     """A real Label Studio server on 127.0.0.1 (its own venv), admin token in server.env."""
-    from servers import label_studio
+    from tests.support.servers import label_studio
 
     with label_studio(tmp_path_factory.mktemp("label-studio")) as server:
         yield server

@@ -7,13 +7,13 @@ import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-import dataset_fixtures as fx  # tests/ is on sys.path
 import pytest
 
-from stages import annotations as stage
-from stages.common import export_builder as eb
-from stages.common.io import read_json, read_jsonl, write_jsonl
-from stages.common.label_schema import project_kinds, section_task_data
+from tutorforge.core.io import read_json, read_jsonl, write_jsonl
+from tutorforge.corpus import synthetic_dataset as fx
+from tutorforge.labelstudio import annotations as stage
+from tutorforge.labelstudio import export_builder as eb
+from tutorforge.labelstudio.schema import project_kinds, section_task_data
 
 OUTPUTS = ("labels.jsonl", "examples.jsonl", "report.json")
 
@@ -206,7 +206,7 @@ def test_label_configs_match_the_parser():
 
 
 def test_seed_export_is_valid(root):
-    from stages.common.annotation_export import load_snapshot
+    from tutorforge.labelstudio.export import load_snapshot
 
     path = root / "data" / "annotations" / "seed_export.json"
     if not path.exists():

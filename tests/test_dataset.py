@@ -5,11 +5,11 @@ from __future__ import annotations
 import copy
 from pathlib import Path
 
-import dataset_fixtures as fx  # tests/ is on sys.path
 import pytest
 
-from stages import dataset as stage
-from stages.common.io import read_json, read_jsonl, write_jsonl
+from tutorforge.core.io import read_json, read_jsonl, write_jsonl
+from tutorforge.corpus import synthetic_dataset as fx
+from tutorforge.dataset import build as stage
 
 SPLITS = ("train", "validation", "test")
 

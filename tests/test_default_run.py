@@ -9,16 +9,13 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
-sys.path.insert(0, str(Path(__file__).parent))
-from flows_fixtures import ROOT, make_repo  # noqa: E402
-
-from flows.dvc_runner import dvc_exe, subprocess_env  # noqa: E402
+from tests.support.repo import ROOT, make_repo
+from tutorforge.orchestration.dvc_runner import dvc_exe, subprocess_env
 
 
 def dvc(repo: Path, *args: str) -> subprocess.CompletedProcess:

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-from eval_fixtures import build_artifacts
 
-from stages import evaluate as ev
-from stages.common import lmscore
+from tests.support.eval_artifacts import build_artifacts
+from tutorforge.eval import evaluate as ev
+from tutorforge.eval import lmscore
 
 METRICS = Path(ev.__file__).parent / "metrics"
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"

@@ -18,9 +18,16 @@ from pathlib import Path
 
 import pytest
 import yaml
-from flows_fixtures import make_repo, set_param
 
-from flows.dvc_runner import LockTimeout, StageFailed, run_stage, stage_graph, stage_order, topo_order
+from tests.support.repo import make_repo, set_param
+from tutorforge.orchestration.dvc_runner import (
+    LockTimeout,
+    StageFailed,
+    run_stage,
+    stage_graph,
+    stage_order,
+    topo_order,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 DVC = str(Path(sys.executable).parent / "dvc")

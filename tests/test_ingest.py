@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pymupdf
 import pytest
-from ingest_fixtures import textbook_pdf
-from pdf_factory import (
+
+from tests.support.pdfs import (
     TWO_COLUMN_TEXT,
     blank_page_pdf,
     cyclic_outline_pdf,
@@ -22,12 +22,12 @@ from pdf_factory import (
     two_column_scan,
     zero_byte,
 )
-
-from stages import ingest as ingest_mod
-from stages.common import pdf as pdfmod
-from stages.common.cer import cer, levenshtein
-from stages.common.io import read_json, read_jsonl
-from stages.common.textclean import dehyphenate, is_page_number, normalize_line
+from tutorforge.core.io import read_json, read_jsonl
+from tutorforge.corpus.textbook_pages import textbook_pdf
+from tutorforge.pdf import ingest as ingest_mod
+from tutorforge.pdf import reader as pdfmod
+from tutorforge.text.cer import cer, levenshtein
+from tutorforge.text.clean import dehyphenate, is_page_number, normalize_line
 
 ROOT = Path(__file__).resolve().parent.parent
 

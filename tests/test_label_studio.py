@@ -9,21 +9,18 @@ import dataclasses
 import shutil
 import socket
 import subprocess
-import sys
 import threading
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-from dataset_fixtures import make_sections, make_synth  # noqa: E402
-from sft_fixtures import make_model, make_tokenizer  # noqa: E402
-
-from stages.common import export_builder as eb  # noqa: E402
-from stages.common import labelstudio as L  # noqa: E402
-from stages.common.io import read_jsonl, write_jsonl  # noqa: E402
-from stages.common.label_schema import project_kinds  # noqa: E402
-from stages.common.params import load_config  # noqa: E402
+from tutorforge.core.config import load_config
+from tutorforge.core.io import read_jsonl, write_jsonl
+from tutorforge.corpus.synthetic_dataset import make_sections, make_synth
+from tutorforge.labelstudio import client as L
+from tutorforge.labelstudio import export_builder as eb
+from tutorforge.labelstudio.schema import project_kinds
+from tutorforge.training.tiny import make_model, make_tokenizer
 
 # --- fixtures -----------------------------------------------------------------------------------------------------
 
@@ -52,7 +49,7 @@ def _client(server, **kw) -> L.Client:  # noqa: ANN001
 
 
 def _select(tiny: dict, out: Path, **over) -> list[dict]:  # noqa: ANN003
-    from stages.select import SelectConfig, run
+    from tutorforge.selection.select import SelectConfig, run
 
     cfg = SelectConfig(model=str(tiny["model"]), sections=str(tiny["dir"] / "sections.jsonl"),
                        synth=str(tiny["dir"] / "synth.jsonl"), output_dir=str(out), embedder="model",
@@ -250,11 +247,11 @@ def _annotate(client: L.Client, pid: int, ext: str, kind: str, payload: dict) ->
 @pytest.mark.integration
 def test_closed_loop(label_studio_server, tiny: dict, tmp_path: Path, root: Path) -> None:  # noqa: ANN001
     """bootstrap -> push -> select -> select-push -> annotate -> pull -> annotations + dataset -> sft -> select."""
-    from stages.annotations import AnnotationsConfig
-    from stages.annotations import run as run_annotations
-    from stages.dataset import DatasetConfig
-    from stages.dataset import run as run_dataset
-    from stages.sft import SFTConfig, run_sft
+    from tutorforge.dataset.build import DatasetConfig
+    from tutorforge.dataset.build import run as run_dataset
+    from tutorforge.labelstudio.annotations import AnnotationsConfig
+    from tutorforge.labelstudio.annotations import run as run_annotations
+    from tutorforge.training.sft import SFTConfig, run_sft
 
     params = root / "params.yaml"
     d = tiny["dir"]
@@ -330,7 +327,7 @@ def test_closed_loop(label_studio_server, tiny: dict, tmp_path: Path, root: Path
     # DVC sees the new snapshot: in a copy of the repo, the annotations stage is out of date after the pull
     repo = tmp_path / "repo"
     _dvc_repo(root, repo, ann_dir_before=root / "data" / "annotations", sections=d / "sections.jsonl")
-    from flows.dvc_runner import dvc_exe, subprocess_env
+    from tutorforge.orchestration.dvc_runner import dvc_exe, subprocess_env
     dvc, env = [dvc_exe()], subprocess_env()
     subprocess.run(dvc + ["repro", "--single-item", "annotations"], cwd=repo, env=env, check=True, capture_output=True)
     clean = subprocess.run(dvc + ["status", "annotations"], cwd=repo, env=env, check=True, capture_output=True, text=True)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import pdf_factory as pf  # tests/ is on sys.path (rootdir-less "prepend" import mode)
 import pymupdf
 import pytest
+
+from tests.support import pdfs as pf
 
 
 def test_text_pdf(tmp_path):

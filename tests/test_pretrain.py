@@ -12,11 +12,11 @@ import time
 from pathlib import Path
 
 import pytest
-from lm_fixtures import write_pretrain_corpus
 
-from stages.common import training as T
-from stages.pretrain import PRESETS, PretrainConfig, main, model_config, pack_documents, resolve_config
-from stages.tokenizer import TokenizerConfig, build_tokenizer
+from tutorforge.corpus.synthetic_text import write_pretrain_corpus
+from tutorforge.training import training as T
+from tutorforge.training.pretrain import PRESETS, PretrainConfig, main, model_config, pack_documents, resolve_config
+from tutorforge.training.tokenizer import TokenizerConfig, build_tokenizer
 
 ROOT = Path(__file__).resolve().parent.parent
 MICRO = {"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2, "num_key_value_heads": 2,
@@ -244,7 +244,7 @@ def test_smollm2_tokenizer_and_continued_pretraining(data: tuple[Path, Path], tm
 
 @pytest.mark.parametrize("n_blocks,batch,expected", [(3, 8, 3), (16, 8, 8), (10, 8, 5), (7, 8, 7), (0, 8, 1)])
 def test_eval_batch_size_never_drops_validation_blocks(n_blocks, batch, expected):
-    from stages.pretrain import eval_batch_size
+    from tutorforge.training.pretrain import eval_batch_size
 
     size = eval_batch_size(n_blocks, batch)
     assert size == expected and size <= batch

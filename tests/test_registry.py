@@ -1,4 +1,4 @@
-"""Model registry (stages/common/registry.py, stages/register.py, `tutorforge registry`/`remote`) against a real moto
+"""Model registry (tutorforge/registry/registry.py, tutorforge/registry/register.py, `tutorforge registry`/`remote`) against a real moto
 S3 server and the local-dir backend: register/list/show, idempotency, promotion gate, rollback, history, racing
 registrations, a crash mid-upload, corrupted objects, alias CAS conflicts, no secrets in objects, DVC push/pull."""
 
@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from stages.common.registry import (
+from tutorforge.registry.registry import (
     InjectedCrash,
     LocalStore,
     Registry,
@@ -165,7 +165,7 @@ def test_crash_mid_upload_leaves_nothing_visible(open_reg, tmp_path):
 def test_corrupted_object_is_refused_by_download(open_reg, tmp_path):
     from typer.testing import CliRunner
 
-    from flows.cli import app
+    from tutorforge.cli.app import app
 
     reg = open_reg()
     reg.register("tutor", make_artifacts(tmp_path / "a", 2.0))
@@ -213,7 +213,7 @@ def test_register_stage_lineage_and_no_secrets(s3_server, tmp_path, monkeypatch,
     """The DVC stage end to end on S3: lineage.json, model card, staging alias; the secret key is nowhere."""
     import boto3
 
-    from stages import register as stage
+    from tutorforge.registry import register as stage
 
     secret = f"tf-SECRET-{uuid.uuid4().hex}"
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", secret)
@@ -263,7 +263,7 @@ def test_register_stage_lineage_and_no_secrets(s3_server, tmp_path, monkeypatch,
 def test_cli_list_show_promote_rollback(s3_server, tmp_path):
     from typer.testing import CliRunner
 
-    from flows.cli import app
+    from tutorforge.cli.app import app
 
     uri = f"s3://{new_bucket(s3_server)}/r"
     reg = Registry(S3Store(uri, s3_server.url))

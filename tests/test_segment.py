@@ -1,4 +1,4 @@
-"""Tests for stages.segment (pages -> sections) and its helpers (stages.common.headings / subjects)."""
+"""Tests for tutorforge.segment.sections (pages -> sections) and its helpers (tutorforge.segment.headings / subjects)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from stages.common.headings import detect_headings, is_toc_page, locate_title, page_lines
-from stages.common.io import read_jsonl, write_jsonl
-from stages.common.subjects import SubjectClassifier, map_subject
-from stages.segment import SegmentConfig, main, segment, segment_document, segment_records
+from tutorforge.core.io import read_jsonl, write_jsonl
+from tutorforge.segment.headings import detect_headings, is_toc_page, locate_title, page_lines
+from tutorforge.segment.sections import SegmentConfig, main, segment, segment_document, segment_records
+from tutorforge.segment.subjects import SubjectClassifier, map_subject
 
 BODY = 10.5
 
@@ -369,7 +369,7 @@ def test_chapters_only_outline_filled_with_detected_sections():
 
 
 def test_pagetext_spans_skip_excluded_pages_and_trim():
-    from stages.common.pagetext import PageText, span_text
+    from tutorforge.segment.pagetext import PageText, span_text
     pages = [{"page": 1, "text": "  alpha\n\n"}, {"page": 2, "text": "TOC ... 3"}, {"page": 3, "text": "beta gamma"}]
     pt = PageText(pages, exclude={1})
     assert pt.text == "  alpha\n\n\nbeta gamma" and pt.pos(2, 5) == 15
@@ -394,7 +394,7 @@ def test_ocr_split_chapter_line_and_running_header_leftovers():
     assert hs[0].offset == 0
 
 
-# ---- end to end: real PDFs through stages.ingest, then segment ------------------------------------------------------
+# ---- end to end: real PDFs through tutorforge.pdf.ingest, then segment ------------------------------------------------------
 
 MORE = " Work through the examples slowly, check each step, and compare your answer with a partner before moving on."
 NUMBERED_BOOK = [
@@ -414,9 +414,8 @@ NUMBERED_BOOK = [
 
 @pytest.fixture(scope="module")
 def factory_run(tmp_path_factory):
-    from pdf_factory import deep_outline_book, text_pdf, two_column_scan
-
-    from stages.ingest import IngestConfig, ingest
+    from tests.support.pdfs import deep_outline_book, text_pdf, two_column_scan
+    from tutorforge.pdf.ingest import IngestConfig, ingest
     d = tmp_path_factory.mktemp("pdfs")
     deep_outline_book(d / "deep_outline.pdf", chapters=6, depth=3)
     two_column_scan(d / "two_column_scan.pdf")
@@ -444,7 +443,7 @@ def test_e2e_deep_outline_book(factory_run):
 
 
 def test_e2e_two_column_skewed_scan(factory_run):
-    from pdf_factory import TWO_COLUMN_TEXT
+    from tests.support.pdfs import TWO_COLUMN_TEXT
     res, by_file, _ = factory_run
     [rec] = by_file["two_column_scan.pdf"]
     assert rec["heading_path"] == ["Unit 3 Energy in Living Things and Machines"] and rec["method"] == "headings"
@@ -475,8 +474,8 @@ def corpus_run(root, tmp_path_factory):
     import subprocess
     import sys
 
-    from stages.common.io import read_json
-    from stages.ingest import IngestConfig, ingest
+    from tutorforge.core.io import read_json
+    from tutorforge.pdf.ingest import IngestConfig, ingest
     pdfs, manifest = root / "data" / "textbooks", root / "data" / "sources" / "corpus_manifest.json"
     if not (manifest.exists() and any(pdfs.glob("*.pdf"))):
         if not any((root / "data" / "sources").glob("*.md")):
@@ -485,8 +484,8 @@ def corpus_run(root, tmp_path_factory):
         subprocess.run([sys.executable, str(root / "scripts" / "build_corpus.py"), "--output", str(pdfs),
                         "--truth-dir", str(pdfs)], check=True, capture_output=True)
         manifest = pdfs / "corpus_manifest.json"
-    from stages.common.ids import sha256_file
-    from stages.common.params import load_config
+    from tutorforge.core.config import load_config
+    from tutorforge.core.ids import sha256_file
     done = root / "artifacts" / "ingest"
     if (done / "pages.jsonl").exists() and (done / "documents.jsonl").exists() and \
             {d["file"]: d["sha256"] for d in read_jsonl(done / "documents.jsonl")} == \
@@ -502,7 +501,7 @@ def corpus_run(root, tmp_path_factory):
 
 @pytest.mark.slow
 def test_corpus_every_book_yields_its_chapters_and_sections_in_order(corpus_run):
-    from stages.common.headings import norm
+    from tutorforge.segment.headings import norm
     res, recs, rep, books = corpus_run
     assert {b["file"] for b in books} == {r["file"] for r in recs}
     assert sum(p["method"] == "ocr" for p in res["pages"]) >= 10

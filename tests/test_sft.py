@@ -13,11 +13,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-sys.path.insert(0, str(Path(__file__).parent))
-from sft_fixtures import CHAT_TEMPLATE, PLAIN_TEMPLATE, make_model, make_records, make_tokenizer  # noqa: E402
-
-from stages.common.io import read_json, read_jsonl, write_jsonl  # noqa: E402
-from stages.common.sft_data import IGNORE_INDEX, encode_example, pack_bins, pack_examples  # noqa: E402
+from tutorforge.core.io import read_json, read_jsonl, write_jsonl
+from tutorforge.training.sft_data import IGNORE_INDEX, encode_example, pack_bins, pack_examples
+from tutorforge.training.tiny import CHAT_TEMPLATE, PLAIN_TEMPLATE, make_model, make_records, make_tokenizer
 
 TOOL_RECORD = make_records(3)[2]  # system, user, assistant(tool call), tool, assistant
 
@@ -124,7 +122,7 @@ def encode_examples(tok, n: int) -> list[dict]:  # noqa: ANN001
 def test_packing_has_no_cross_attention() -> None:
     import torch
 
-    from stages.common.sft_data import PackedCollator
+    from tutorforge.training.sft_data import PackedCollator
 
     tok = make_tokenizer()
     model = make_model(tok, seed=3).eval()
@@ -152,7 +150,7 @@ def test_lora_run_lowers_loss_and_saves_reloadable_models(fx: Path, tmp_path: Pa
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from stages.sft import main
+    from tutorforge.training.sft import main
 
     out = tmp_path / "lora"
     report = main(["--params", str(write_params(fx, out, max_steps=16, eval_steps=8, save_steps=8))])
@@ -180,8 +178,8 @@ def test_qlora_trains_4bit_on_cpu(fx: Path, tmp_path: Path) -> None:
     import torch
     from safetensors.torch import load_file
 
-    from stages.common.params import load_config
-    from stages.sft import SFTConfig, load_model, main
+    from tutorforge.core.config import load_config
+    from tutorforge.training.sft import SFTConfig, load_model, main
 
     out = tmp_path / "qlora"
     params = write_params(fx, out, mode="qlora", max_steps=4, eval_steps=4, save_steps=4)
@@ -232,7 +230,7 @@ def test_interrupted_run_resumes_from_newest_checkpoint(fx: Path, tmp_path: Path
     assert not (out / "report.json").exists(), "run finished before it could be interrupted"
     done = sorted(int(p.parent.name.split("-")[1]) for p in ckpts.glob("checkpoint-*/trainer_state.json"))
     assert done and done[-1] < 30
-    from stages.sft import main
+    from tutorforge.training.sft import main
 
     report = main(["--params", str(params)])  # the rerun (in-process: saves a second start-up) resumes by itself
     assert report["resumed_from"] == f"checkpoint-{done[-1]}" and report["steps"] == 30
@@ -242,8 +240,8 @@ def test_interrupted_run_resumes_from_newest_checkpoint(fx: Path, tmp_path: Path
 
 
 def test_profiles_and_resume_fingerprint(fx: Path, tmp_path: Path) -> None:
-    from stages.common.params import load_config
-    from stages.sft import SFTConfig, _fingerprint, apply_profile
+    from tutorforge.core.config import load_config
+    from tutorforge.training.sft import SFTConfig, _fingerprint, apply_profile
 
     params = write_params(fx, tmp_path / "fp", profile="gpu", profiles={"gpu": {"batch_size": 32}})
     cfg = load_config(SFTConfig, "sft", params)

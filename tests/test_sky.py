@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from flows.cloud import SKY_PYTHON, check_task, llama_params, plan, sky_validate
 from flows.cloud_train import launch_cmd, set_profile, upstream
-from stages.pretrain import PRESETS
+from tutorforge.orchestration.skypilot import SKY_PYTHON, check_task, llama_params, plan, sky_validate
+from tutorforge.training.pretrain import PRESETS
 
 ROOT = Path(__file__).resolve().parent.parent
 YAMLS = [ROOT / "sky" / "pretrain.yaml", ROOT / "sky" / "sft.yaml"]

@@ -10,14 +10,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from synth_fixtures import SECTIONS
 
-from stages import synth
-from stages.common.io import dumps, read_jsonl
-from stages.common.synth_filters import FILTERS, FilterConfig, apply_filters
-from stages.common.teacher import API_KEY_ENV, BASE_URL_ENV, OpenAITeacher, TeacherHTTPError
-from stages.common.textrules import Formula, fmt_num
-from stages.common.tutor_tools import DEFAULT_CATALOGUE, validate_call
+from tests.support.sections import SECTIONS
+from tutorforge.core.io import dumps, read_jsonl
+from tutorforge.synth import generate as synth
+from tutorforge.synth.filters import FILTERS, FilterConfig, apply_filters
+from tutorforge.synth.teachers import API_KEY_ENV, BASE_URL_ENV, OpenAITeacher, TeacherHTTPError
+from tutorforge.text.rules import Formula, fmt_num
+from tutorforge.tools.specs import DEFAULT_CATALOGUE, validate_call
 
 BY_ID = {s["section_id"]: s for s in SECTIONS}
 
@@ -375,7 +375,7 @@ def test_openai_teacher_examples_are_parsed_filtered_and_accounted(monkeypatch):
 
 @pytest.mark.slow
 def test_hf_teacher_really_runs_smollm2():
-    from stages.common.teacher import HFTeacher
+    from tutorforge.synth.teachers import HFTeacher
 
     teacher = HFTeacher("smollm2", batch_size=8, threads=1)  # 1 thread: robust on a busy 2-core CI box
     cfg = synth.SynthConfig(teacher={"backend": "hf", "max_sections": 2, "max_new_tokens": 24,

@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
-from lm_fixtures import chat_example, write_pretrain_corpus
 
-from stages.tokenizer import TokenizerConfig, build_tokenizer, main
+from tutorforge.corpus.synthetic_text import chat_example, write_pretrain_corpus
+from tutorforge.training.tokenizer import TokenizerConfig, build_tokenizer, main
 
 
 @pytest.fixture(scope="module")

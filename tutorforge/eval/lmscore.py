@@ -1,0 +1,160 @@
+"""Scoring and greedy generation with a causal LM: token NLLs, sliding-window perplexity, option log-likelihoods,
+chat-formatted prompt/answer pairs and batched greedy decoding. Shared by `evaluate` (and usable by `select`).
+
+Import-light: torch is imported inside the functions.
+
+    from tutorforge.eval.lmscore import (sliding_windows, score_sequences, chat_prompt_answer, stop_token_ids,
+        generate_greedy)
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+Scored = tuple[float, int]  # (sum of NLL in nats, number of scored tokens)
+
+
+def sliding_windows(ids: list[int], block_size: int, stride: int) -> list[tuple[list[int], list[bool]]]:
+    """Cut one token sequence into windows of <= block_size tokens, each starting `stride` after the previous.
+
+    Each window's mask marks the tokens it scores: every token except the very first is scored exactly once, with
+    up to block_size - 1 tokens of context (the HF "perplexity of fixed-length models" recipe).
+    """
+    if not 0 < stride < block_size:
+        raise ValueError(f"need 0 < stride < block_size, got stride={stride} block_size={block_size}")
+    windows: list[tuple[list[int], list[bool]]] = []
+    prev_end = 0
+    for begin in range(0, max(len(ids) - 1, 1), stride):
+        end = min(begin + block_size, len(ids))
+        window = ids[begin:end]
+        new = end - prev_end  # tokens not scored by an earlier window
+        mask = [i > 0 and i >= len(window) - new for i in range(len(window))]
+        if any(mask):
+            windows.append((window, mask))
+        prev_end = end
+        if end == len(ids):
+            break
+    return windows
+
+
+def score_sequences(model: Any, items: list[tuple[list[int], list[bool]]], batch_size: int = 8,
+                    pad_id: int = 0) -> list[Scored]:
+    """Sum of -log p(token | previous tokens) over each item's masked tokens, batched with right padding.
+
+    Items are processed longest-first (so batches pad little) and returned in input order. Position 0 is never
+    scored (nothing predicts it).
+    """
+    import torch
+
+    out: list[Scored] = [(0.0, 0)] * len(items)
+    order = sorted(range(len(items)), key=lambda i: (-len(items[i][0]), i))
+    model.eval()
+    with torch.inference_mode():
+        for start in range(0, len(order), batch_size):
+            idx = order[start : start + batch_size]
+            width = max(len(items[i][0]) for i in idx)
+            ids = torch.full((len(idx), width), pad_id, dtype=torch.long)
+            attn = torch.zeros((len(idx), width), dtype=torch.long)
+            mask = torch.zeros((len(idx), width), dtype=torch.bool)
+            for row, i in enumerate(idx):
+                seq, m = items[i]
+                ids[row, : len(seq)] = torch.tensor(seq, dtype=torch.long)
+                attn[row, : len(seq)] = 1
+                mask[row, : len(seq)] = torch.tensor(m, dtype=torch.bool)
+            logits = model(input_ids=ids, attention_mask=attn).logits[:, :-1].float()
+            logp = torch.log_softmax(logits, dim=-1).gather(-1, ids[:, 1:].unsqueeze(-1)).squeeze(-1)
+            m = mask[:, 1:]
+            nll = -(logp * m).sum(dim=1)
+            for row, i in enumerate(idx):
+                out[i] = (float(nll[row]), int(m[row].sum()))
+    return out
+
+
+def render_chat(tokenizer: Any, messages: list[dict[str, Any]], add_generation_prompt: bool = False) -> str:
+    """The tokenizer's chat template as text; a plain `role: content` layout when the tokenizer has none."""
+    if getattr(tokenizer, "chat_template", None):
+        return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=add_generation_prompt)
+    text = "".join(f"{m['role']}: {m.get('content') or ''}\n" for m in messages)
+    return text + ("assistant: " if add_generation_prompt else "")
+
+
+def chat_prompt_answer(tokenizer: Any, messages: list[dict[str, Any]]) -> tuple[str, str]:
+    """Split a conversation ending in an assistant turn into (prompt text, answer text) as the template renders them.
+
+    The prompt is the conversation before the last turn plus the generation prompt; the answer is the rest of the
+    full rendering (the assistant content, tool calls and end-of-turn marker), so the answer tokens are exactly
+    what a chat-tuned model is trained to produce.
+    """
+    if not messages or messages[-1].get("role") != "assistant":
+        raise ValueError("conversation must end with an assistant message")
+    prompt = render_chat(tokenizer, messages[:-1], add_generation_prompt=True)
+    full = render_chat(tokenizer, messages)
+    if full.startswith(prompt):  # the template's newline after the end-of-turn token is not trained: drop it
+        answer = full[len(prompt) :]
+        return prompt, answer.rstrip() or answer
+    return prompt, (messages[-1].get("content") or "") + (tokenizer.eos_token or "")
+
+
+def encode(tokenizer: Any, text: str) -> list[int]:
+    """Token ids of text that already holds its special tokens (chat templates write BOS etc. themselves)."""
+    return list(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+
+def stop_token_ids(tokenizer: Any, model: Any = None) -> list[int]:
+    """EOS ids of the tokenizer/generation config plus the chat template's end-of-turn token (if it is special)."""
+    ids: set[int] = set()
+    for source in (tokenizer.eos_token_id, getattr(getattr(model, "generation_config", None), "eos_token_id", None)):
+        if isinstance(source, int):
+            ids.add(source)
+        elif isinstance(source, list):
+            ids.update(int(x) for x in source)
+    if getattr(tokenizer, "chat_template", None):
+        marker = "\x00ANSWER\x00"
+        _, answer = chat_prompt_answer(tokenizer, [{"role": "user", "content": "q"},
+                                                   {"role": "assistant", "content": marker}])
+        tail = answer.split(marker, 1)[-1]
+        tail_ids = encode(tokenizer, tail) if tail.strip() else []
+        special = set(getattr(tokenizer, "all_special_ids", []))
+        special.update(int(i) for i in getattr(tokenizer, "added_tokens_decoder", {}))
+        if tail_ids and tail_ids[0] in special:
+            ids.add(tail_ids[0])
+    return sorted(ids)
+
+
+def generate_greedy(model: Any, tokenizer: Any, prompts: list[str], max_new_tokens: int = 48, batch_size: int = 8,
+                    max_length: int | None = None, stop_ids: list[int] | None = None) -> list[dict[str, Any]]:
+    """Greedy-decode each prompt (batched, left-padded); returns {text, new_tokens, latency_s, batch} per prompt in order.
+
+    Prompts are left-truncated to fit max_length - max_new_tokens. A response's latency is the wall time of its
+    batch (every response of a batch arrives together); new_tokens counts tokens up to and including the first stop
+    token. Deterministic: no sampling.
+    """
+    import torch
+
+    stop = stop_ids if stop_ids is not None else stop_token_ids(tokenizer, model)
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else (stop[0] if stop else 0)
+    limit = (max_length or 10**9) - max_new_tokens
+    encoded = [encode(tokenizer, p)[-limit:] if limit > 0 else encode(tokenizer, p) for p in prompts]
+    out: list[dict[str, Any]] = [{}] * len(prompts)
+    order = sorted(range(len(prompts)), key=lambda i: (-len(encoded[i]), i))
+    model.eval()
+    with torch.inference_mode():
+        for start in range(0, len(order), batch_size):
+            idx = order[start : start + batch_size]
+            width = max(len(encoded[i]) for i in idx)
+            ids = torch.full((len(idx), width), pad_id, dtype=torch.long)
+            attn = torch.zeros((len(idx), width), dtype=torch.long)
+            for row, i in enumerate(idx):
+                ids[row, width - len(encoded[i]) :] = torch.tensor(encoded[i], dtype=torch.long)
+                attn[row, width - len(encoded[i]) :] = 1
+            t0 = time.perf_counter()
+            gen = model.generate(input_ids=ids, attention_mask=attn, do_sample=False, max_new_tokens=max_new_tokens,
+                                 eos_token_id=stop or None, pad_token_id=pad_id)
+            latency = time.perf_counter() - t0
+            for row, i in enumerate(idx):
+                new = gen[row, width:].tolist()
+                cut = next((k + 1 for k, t in enumerate(new) if t in stop), len(new))
+                text = tokenizer.decode(new[:cut], skip_special_tokens=True).strip()
+                out[i] = {"text": text, "new_tokens": cut, "latency_s": latency, "batch": start // batch_size}
+    return out
