@@ -25,6 +25,7 @@ from tutorforge.text.dedup import minhash_dedup, naive_near_dups
 
 ROOT = Path(__file__).resolve().parent.parent
 
+
 def make_docs(n: int, seed: int = 0, words: int = 60, dup_rate: float = 0.1) -> tuple[list[tuple[str, str]], set[str]]:
     rng = random.Random(seed)
     syll = ["ka", "lo", "mi", "ner", "tu", "sa", "vi", "do", "ren", "pa", "qui", "zo", "mel", "tra", "fen", "gu"]
@@ -47,8 +48,9 @@ def bench_dedup(args: argparse.Namespace) -> dict:
     kw = {"threshold": args.threshold, "num_perm": args.num_perm, "shingle_size": args.shingle_size}
     print(f"[dedup] {args.docs} paragraphs, {len(planted)} planted near-duplicates; MinHash LSH ...", flush=True)
     t, c = time.perf_counter(), time.process_time()
-    removed = minhash_dedup(docs, **kw, progress_cb=lambda i, n: print(f"  {i}/{n}", flush=True)
-                            if i % 20480 == 0 or i == n else None)
+    removed = minhash_dedup(
+        docs, **kw, progress_cb=lambda i, n: print(f"  {i}/{n}", flush=True) if i % 20480 == 0 or i == n else None
+    )
     t_lsh, c_lsh = time.perf_counter() - t, time.process_time() - c
     recall = len(planted & set(removed)) / max(1, len(planted))
     sub = docs[: args.naive_docs]
@@ -63,20 +65,32 @@ def bench_dedup(args: argparse.Namespace) -> dict:
     naive_full_s = t_naive * (args.docs / m) ** 2  # pair count grows as n^2/2
     both = set(lsh_sub) & set(naive_sub)
     return {
-        "docs": args.docs, "planted_near_dups": len(planted), "lsh_removed": len(removed),
-        "lsh_seconds": round(t_lsh, 2), "lsh_docs_per_s": round(args.docs / t_lsh, 1),
-        "lsh_cpu_seconds": round(c_lsh, 2), "lsh_docs_per_cpu_s": round(args.docs / c_lsh, 1),
+        "docs": args.docs,
+        "planted_near_dups": len(planted),
+        "lsh_removed": len(removed),
+        "lsh_seconds": round(t_lsh, 2),
+        "lsh_docs_per_s": round(args.docs / t_lsh, 1),
+        "lsh_cpu_seconds": round(c_lsh, 2),
+        "lsh_docs_per_cpu_s": round(args.docs / c_lsh, 1),
         "lsh_recall_planted": round(recall, 4),
-        "subset_docs": m, "subset_lsh_seconds": round(t_lsh_sub, 3), "subset_lsh_docs_per_s": round(m / t_lsh_sub, 1),
-        "subset_naive_seconds": round(t_naive, 2), "subset_naive_docs_per_s": round(m / t_naive, 1),
-        "speedup_same_n": round(t_naive / t_lsh_sub, 1), "speedup_same_n_cpu": round(c_naive / c_lsh_sub, 1),
+        "subset_docs": m,
+        "subset_lsh_seconds": round(t_lsh_sub, 3),
+        "subset_lsh_docs_per_s": round(m / t_lsh_sub, 1),
+        "subset_naive_seconds": round(t_naive, 2),
+        "subset_naive_docs_per_s": round(m / t_naive, 1),
+        "speedup_same_n": round(t_naive / t_lsh_sub, 1),
+        "speedup_same_n_cpu": round(c_naive / c_lsh_sub, 1),
         "naive_extrapolated_seconds_full": round(naive_full_s, 0),
         "naive_extrapolated_docs_per_s_full": round(args.docs / naive_full_s, 2),
         "speedup_extrapolated_full": round(naive_full_s / t_lsh, 1),
         "speedup_extrapolated_full_cpu": round(c_naive * (args.docs / m) ** 2 / c_lsh, 1),
-        "subset_agreement": {"naive_removed": len(naive_sub), "lsh_removed": len(lsh_sub), "both": len(both),
-                             "lsh_precision": round(len(both) / max(1, len(lsh_sub)), 4),
-                             "lsh_recall_vs_naive": round(len(both) / max(1, len(naive_sub)), 4)},
+        "subset_agreement": {
+            "naive_removed": len(naive_sub),
+            "lsh_removed": len(lsh_sub),
+            "both": len(both),
+            "lsh_precision": round(len(both) / max(1, len(lsh_sub)), 4),
+            "lsh_recall_vs_naive": round(len(both) / max(1, len(naive_sub)), 4),
+        },
     }
 
 
@@ -96,8 +110,11 @@ def bench_synth(args: argparse.Namespace) -> dict:
         from tutorforge.core.io import read_jsonl
 
         base = list(read_jsonl(real))
-        sections = [{**b, "section_id": f"{b['section_id']}-{k}"} for k in range(-(-args.synth_sections // len(base)))
-                    for b in base][: args.synth_sections]
+        sections = [
+            {**b, "section_id": f"{b['section_id']}-{k}"}
+            for k in range(-(-args.synth_sections // len(base)))
+            for b in base
+        ][: args.synth_sections]
         origin = f"{len(base)} sections of {real}, repeated"
     else:
         sections = fx.make_sections(args.synth_sections, words=400)
@@ -107,9 +124,15 @@ def bench_synth(args: argparse.Namespace) -> dict:
     out = gen(sections, cfg)
     dt, dc = time.perf_counter() - t, time.process_time() - c
     n = len(out) if hasattr(out, "__len__") else sum(1 for _ in out)
-    return {"sections": len(sections), "origin": origin, "examples": n, "seconds": round(dt, 3),
-            "examples_per_s": round(n / dt, 1), "examples_per_cpu_s": round(n / dc, 1),
-            "sections_per_s": round(len(sections) / dt, 1)}
+    return {
+        "sections": len(sections),
+        "origin": origin,
+        "examples": n,
+        "seconds": round(dt, 3),
+        "examples_per_s": round(n / dt, 1),
+        "examples_per_cpu_s": round(n / dc, 1),
+        "sections_per_s": round(len(sections) / dt, 1),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -120,22 +143,33 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--num-perm", type=int, default=128)
     p.add_argument("--shingle-size", type=int, default=3)
     p.add_argument("--synth-sections", type=int, default=500)
-    p.add_argument("--sections", default=str(ROOT / "artifacts" / "segment" / "sections.jsonl"),
-                   help="real sections for the synth benchmark (repeated up to --synth-sections)")
+    p.add_argument(
+        "--sections",
+        default=str(ROOT / "artifacts" / "segment" / "sections.jsonl"),
+        help="real sections for the synth benchmark (repeated up to --synth-sections)",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", help="also write the results here")
     a = p.parse_args(argv)
-    res = {"machine": f"{platform.processor() or platform.machine()}, python {platform.python_version()}",
-           "dedup": bench_dedup(a), "synth": bench_synth(a)}
+    res = {
+        "machine": f"{platform.processor() or platform.machine()}, python {platform.python_version()}",
+        "dedup": bench_dedup(a),
+        "synth": bench_synth(a),
+    }
     d = res["dedup"]
     print(json.dumps(res, indent=2))
-    print(f"\nMinHash LSH: {d['lsh_docs_per_s']} docs/s on {d['docs']} paragraphs (recall of planted near-dups "
-          f"{d['lsh_recall_planted']:.1%}); on {d['subset_docs']} docs {d['speedup_same_n']}x faster than naive "
-          f"pairwise Jaccard ({d['subset_naive_docs_per_s']} docs/s); naive extrapolated to {d['docs']}: "
-          f"{d['naive_extrapolated_seconds_full']:.0f} s -> {d['speedup_extrapolated_full']}x "
-          f"({d['speedup_extrapolated_full_cpu']}x in CPU time)")
+    print(
+        f"\nMinHash LSH: {d['lsh_docs_per_s']} docs/s on {d['docs']} paragraphs (recall of planted near-dups "
+        f"{d['lsh_recall_planted']:.1%}); on {d['subset_docs']} docs {d['speedup_same_n']}x faster than naive "
+        f"pairwise Jaccard ({d['subset_naive_docs_per_s']} docs/s); naive extrapolated to {d['docs']}: "
+        f"{d['naive_extrapolated_seconds_full']:.0f} s -> {d['speedup_extrapolated_full']}x "
+        f"({d['speedup_extrapolated_full_cpu']}x in CPU time)"
+    )
     s = res["synth"]
-    print("synth:", s.get("skipped") or f"{s['examples_per_s']} examples/s ({s['examples']} from {s['sections']} sections)")
+    print(
+        "synth:",
+        s.get("skipped") or f"{s['examples_per_s']} examples/s ({s['examples']} from {s['sections']} sections)",
+    )
     if a.json:
         Path(a.json).write_text(json.dumps(res, indent=2) + "\n")
     return 0

@@ -29,8 +29,15 @@ def tiny_model(tmp: Path) -> tuple[str, str]:
     make_project_tokenizer(tmp / "tok", corpus * 3)
     tok = AutoTokenizer.from_pretrained(tmp / "tok")
     torch.manual_seed(0)
-    cfg = LlamaConfig(vocab_size=len(tok), hidden_size=128, intermediate_size=256, num_hidden_layers=4,
-                      num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512)
+    cfg = LlamaConfig(
+        vocab_size=len(tok),
+        hidden_size=128,
+        intermediate_size=256,
+        num_hidden_layers=4,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=512,
+    )
     LlamaForCausalLM(cfg).save_pretrained(tmp / "model")
     return str(tmp / "model"), str(tmp / "tok")
 
@@ -42,8 +49,12 @@ def run(model, tok, prompts: list[str], batch_size: int, max_new_tokens: int) ->
     out = generate_greedy(model, tok, prompts, max_new_tokens, batch_size, stop_ids=[])  # no early stop: equal work
     wall = time.perf_counter() - t0
     lat = sorted(r["latency_s"] for r in out)
-    return {"tokens_per_s": sum(r["new_tokens"] for r in out) / wall, "p50_s": statistics.median(lat),
-            "p95_s": lat[min(len(lat) - 1, int(0.95 * len(lat)))], "wall_s": wall}
+    return {
+        "tokens_per_s": sum(r["new_tokens"] for r in out) / wall,
+        "p50_s": statistics.median(lat),
+        "p95_s": lat[min(len(lat) - 1, int(0.95 * len(lat)))],
+        "wall_s": wall,
+    }
 
 
 def main() -> None:
@@ -70,16 +81,24 @@ def main() -> None:
             model_dir, tok_dir = tiny_model(Path(tmp))
         tok = AutoTokenizer.from_pretrained(tok_dir if Path(tok_dir).exists() else model_dir)
         model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
-        prompts = [render_chat(tok, [{"role": "user", "content": f"Question {i}: why is the sky blue in case {i}?"}],
-                               add_generation_prompt=True) for i in range(args.prompts)]
+        prompts = [
+            render_chat(
+                tok,
+                [{"role": "user", "content": f"Question {i}: why is the sky blue in case {i}?"}],
+                add_generation_prompt=True,
+            )
+            for i in range(args.prompts)
+        ]
         run(model, tok, prompts[:2], 2, 4)  # warm-up
         base = run(model, tok, prompts, 1, args.max_new_tokens)
         batched = run(model, tok, prompts, args.batch_size, args.max_new_tokens)
     print(f"{'':>12} {'tokens/s':>10} {'p50 s':>8} {'p95 s':>8} {'wall s':>8}")
     for name, r in (("batch=1", base), (f"batch={args.batch_size}", batched)):
         print(f"{name:>12} {r['tokens_per_s']:10.1f} {r['p50_s']:8.3f} {r['p95_s']:8.3f} {r['wall_s']:8.2f}")
-    print(f"throughput ratio batch={args.batch_size} / batch=1: {batched['tokens_per_s'] / base['tokens_per_s']:.2f}x; "
-          f"p50 latency ratio: {batched['p50_s'] / base['p50_s']:.2f}x")
+    print(
+        f"throughput ratio batch={args.batch_size} / batch=1: {batched['tokens_per_s'] / base['tokens_per_s']:.2f}x; "
+        f"p50 latency ratio: {batched['p50_s'] / base['p50_s']:.2f}x"
+    )
 
 
 if __name__ == "__main__":

@@ -1,12 +1,15 @@
 """Ingest throughput against bare baselines, measured in the same run (cache off), plus OCR CER.
 
-    .venv/bin/python -m benchmarks.ingest                 # bundled corpus (data/textbooks + data/sources/scan_truth.json)
+    .venv/bin/python -m benchmarks.ingest          # bundled corpus (data/textbooks + data/sources/scan_truth.json)
     .venv/bin/python -m benchmarks.ingest --copies 6 --ocr-copies 2 --workers 2 --corpus DIR --truth scan_truth.json
 
-text layer: tutorforge.pdf.ingest (pool, clean-up, records) vs a single-process `page.get_text()` loop over the same pages.
-OCR:        tutorforge.pdf.ingest on the image-only pages vs a single-process pytesseract `image_to_data` loop at the same dpi.
+text layer: tutorforge.pdf.ingest (pool, clean-up, records) vs a single-process `page.get_text()` loop over the
+            same pages.
+OCR:        tutorforge.pdf.ingest on the image-only pages vs a single-process pytesseract `image_to_data` loop at the
+            same dpi.
 The corpus text pages are repeated (--copies distinct files: each copy gets its own metadata so it is not a duplicate)
-to give enough work; ratio > 1 means the pipeline is faster.
+to give enough work; ratio > 1 means the pipeline is faster. Without a built corpus, the synthetic book of
+tutorforge.corpus.textbook_pages stands in.
 """
 
 from __future__ import annotations
@@ -23,16 +26,21 @@ import pymupdf
 from tutorforge.core.config import load_config
 from tutorforge.core.io import read_json, write_jsonl
 from tutorforge.pdf.ingest import IngestConfig, ingest
+from tutorforge.pdf.writer import save_pdf
 from tutorforge.text.cer import cer
 
 ROOT = Path(__file__).resolve().parent.parent
 
+
 def corpus(tmp: Path, folder: Path, truth: Path) -> tuple[list[Path], list[dict]]:
-    """The bundled corpus PDFs and scan truth, or (not built yet) a synthetic stand-in from tests/ingest_fixtures."""
+    """The bundled corpus PDFs and scan truth, or (not built yet) a stand-in from tutorforge.corpus.textbook_pages."""
     pdfs = sorted(folder.glob("*.pdf"))
     if pdfs and truth.exists():
         return pdfs, read_json(truth)
-    print("!! bundled corpus not found: using the synthetic tests/ingest_fixtures book instead", file=sys.stderr)
+    print(
+        "!! bundled corpus not found: using the synthetic tutorforge.corpus.textbook_pages book instead",
+        file=sys.stderr,
+    )
     from tutorforge.corpus.textbook_pages import BODY, textbook_pdf
 
     p = textbook_pdf(tmp / "synthetic.pdf", scan_pages=(2, 3))
@@ -58,7 +66,7 @@ def build(pdfs: list[Path], truth: list[dict], out: Path, copies: int, ocr_copie
                 n_text += dst.page_count
             else:
                 n_ocr += dst.page_count
-            dst.save(str(out / kind / f"{kind}{c:02d}.pdf"), garbage=3, deflate=True, no_new_id=True)
+            save_pdf(dst, out / kind / f"{kind}{c:02d}.pdf", garbage=3)
     return out / "text", out / "ocr", n_text, n_ocr
 
 
@@ -121,7 +129,7 @@ def main() -> int:
     a = ap.parse_args()
     if a.copies < 1 or a.ocr_copies < 1:
         ap.error("--copies and --ocr-copies must be >= 1 (both the text-layer and the OCR paths are measured)")
-    cfg = load_config(IngestConfig, "ingest", a.params, cache_dir="", workers=a.workers)
+    cfg = load_config(IngestConfig, "ingest", a.params, {"ingest.cache_dir": "", "ingest.workers": a.workers})
     with tempfile.TemporaryDirectory(prefix="bench-ingest-") as tmp:
         pdfs, truth = corpus(Path(tmp), a.corpus, a.truth)
         text_dir, ocr_dir, n_text, n_ocr = build(pdfs, truth, Path(tmp) / "bench", a.copies, a.ocr_copies)
@@ -140,18 +148,30 @@ def main() -> int:
     workers = res["report"]["workers"]
     rows = [
         ("text layer", n_text, n_text / t_bare, n_text / t_pipe, "text", "bare page.get_text() loop, 1 process"),
-        (f"OCR @{cfg.ocr_dpi}dpi", n_ocr, n_ocr / o_bare, n_ocr / o_pipe, "ocr",
-         "pytesseract image_to_data loop, 1 process"),
+        (
+            f"OCR @{cfg.ocr_dpi}dpi",
+            n_ocr,
+            n_ocr / o_bare,
+            n_ocr / o_pipe,
+            "ocr",
+            "pytesseract image_to_data loop, 1 process",
+        ),
     ]
-    print(f"\ningest benchmark: {workers} workers, {os.cpu_count()} CPUs, load avg {os.getloadavg()[0]:.1f}, "
-          f"corpus {len(pdfs)} PDFs")
-    print(f"{'work':<14}{'pages':>7}{'baseline p/s':>14}{'ingest p/s':>12}{'ratio':>8}"
-          f"{'CPU ms/page base':>18}{'ingest':>8}  baseline")
+    print(
+        f"\ningest benchmark: {workers} workers, {os.cpu_count()} CPUs, load avg {os.getloadavg()[0]:.1f}, "
+        f"corpus {len(pdfs)} PDFs"
+    )
+    print(
+        f"{'work':<14}{'pages':>7}{'baseline p/s':>14}{'ingest p/s':>12}{'ratio':>8}"
+        f"{'CPU ms/page base':>18}{'ingest':>8}  baseline"
+    )
     for name, n, b, p, key, what in rows:
         cb, cp = 1000 * CPU[f"{key}_bare"] / n, 1000 * CPU[f"{key}_pipe"] / n
         print(f"{name:<14}{n:>7}{b:>14.2f}{p:>12.2f}{p / b:>7.2f}x{cb:>18.1f}{cp:>8.1f}  {what}")
-    print(f"OCR CER vs scan truth: mean {sum(scores) / len(scores):.4f}, max {max(scores):.4f} over {len(scores)} pages;"
-          f" mean OCR confidence {ocr_res['report']['ocr_mean_confidence']}")
+    print(
+        f"OCR CER vs scan truth: mean {sum(scores) / len(scores):.4f}, max {max(scores):.4f} over {len(scores)} "
+        f"pages; mean OCR confidence {ocr_res['report']['ocr_mean_confidence']}"
+    )
     return 0
 
 

@@ -6,7 +6,7 @@
 Starts its own moto S3 server (`moto_server`, a separate process) on 127.0.0.1, writes a model-like directory of
 random bytes, then in the same run and against the same server:
   baseline   boto3 `client.upload_file` per file, one file after another, default TransferConfig
-  tuned      tutorforge.registry.registry upload path: files in a thread pool, each with TransferConfig from params
+  tuned      tutorforge.registry.store upload path: files in a thread pool, each with TransferConfig from params
   register   the full `Registry.register` (sha256 of every file + claim + upload + manifest)
 and prints the median MB/s of --repeat interleaved rounds and the ratios against the baseline. Objects are deleted
 between runs (moto keeps them in RAM).
@@ -60,20 +60,25 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--params", default=str(ROOT / "params.yaml"))
     ap.add_argument("--workdir", default=None, help="where the model dir is written (default: a temp dir)")
     ap.add_argument("--repeat", type=int, default=3, help="rounds (all runs interleaved); the median is reported")
-    ap.add_argument("--variant", action="append", default=[], metavar="FILESxPARTSxMB",
-                    help="extra tuned settings to time, e.g. 2x4x16 (files in flight x parts per file x part MB)")
+    ap.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        metavar="FILESxPARTSxMB",
+        help="extra tuned settings to time, e.g. 2x4x16 (files in flight x parts per file x part MB)",
+    )
     args = ap.parse_args(argv)
 
     import boto3
     from botocore.config import Config
 
     from tutorforge.core.config import load_config
-    from tutorforge.registry.register import RegisterConfig
-    from tutorforge.registry.registry import Registry, S3Store, Transfer
+    from tutorforge.registry.register import RegisterConfig, transfer_settings
+    from tutorforge.registry.registry import Registry
+    from tutorforge.registry.store import S3Store, Transfer
 
     cfg = load_config(RegisterConfig, "register", args.params)
-    transfer = Transfer(cfg.multipart_threshold_mb, cfg.multipart_chunksize_mb, cfg.max_concurrency,
-                        cfg.max_files_parallel)
+    transfer = transfer_settings(cfg)
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "bench")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bench")
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
@@ -86,8 +91,9 @@ def main(argv: list[str] | None = None) -> int:
     port = free_port()
     exe = shutil.which("moto_server", path=str(Path(sys.executable).parent)) or "moto_server"
     log = (work / "moto.log").open("wb")
-    proc = subprocess.Popen([exe, "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        [exe, "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         for _ in range(120):
@@ -99,8 +105,9 @@ def main(argv: list[str] | None = None) -> int:
         client = boto3.client("s3", endpoint_url=url, config=Config(max_pool_connections=64))
         client.create_bucket(Bucket="bench")
         files = sorted((work / "model").iterdir(), key=lambda p: -p.stat().st_size)
-        variants = [transfer] + [Transfer(int(c), int(c), int(b), int(a)) for a, b, c in
-                                 (v.lower().split("x") for v in args.variant)]
+        variants = [transfer] + [
+            Transfer(int(c), int(c), int(b), int(a)) for a, b, c in (v.lower().split("x") for v in args.variant)
+        ]
         results: dict[str, list[float]] = {}
 
         def timed(label: str, fn) -> None:
@@ -114,15 +121,22 @@ def main(argv: list[str] | None = None) -> int:
                 list(ex.map(lambda p: store.upload_file(p, p.name), files))
 
         for r in range(args.repeat):  # round-robin, so a machine that slows down hurts every row alike
-            timed("baseline: boto3 upload_file, sequential, default TransferConfig",
-                  lambda: [client.upload_file(str(p), "bench", f"baseline/{p.name}") for p in files])
+            timed(
+                "baseline: boto3 upload_file, sequential, default TransferConfig",
+                lambda: [client.upload_file(str(p), "bench", f"baseline/{p.name}") for p in files],
+            )
             for i, t in enumerate(variants):
-                timed(f"tuned{' (params)' if i == 0 else ''}: {t.max_files_parallel} files x {t.max_concurrency} "
-                      f"parts in flight, {t.multipart_chunksize_mb} MB parts",
-                      lambda t=t, i=i: parallel(S3Store(f"s3://bench/tuned{i}", url, t)))
-            timed("register: sha256 + claim + tuned upload + manifest",
-                  lambda r=r: Registry(S3Store(f"s3://bench/registry{r}", url, transfer)).register(
-                      "bench", {"model": work / "model"}))
+                timed(
+                    f"tuned{' (params)' if i == 0 else ''}: {t.max_files_parallel} files x {t.max_concurrency} "
+                    f"parts in flight, {t.multipart_chunksize_mb} MB parts",
+                    lambda t=t, i=i: parallel(S3Store(f"s3://bench/tuned{i}", url, t)),
+                )
+            timed(
+                "register: sha256 + claim + tuned upload + manifest",
+                lambda r=r: Registry(S3Store(f"s3://bench/registry{r}", url, transfer)).register(
+                    "bench", {"model": work / "model"}
+                ),
+            )
     finally:
         os.killpg(proc.pid, 15)
         proc.wait(30)
@@ -133,11 +147,15 @@ def main(argv: list[str] | None = None) -> int:
 
     med = {k: statistics.median(v) for k, v in results.items()}
     base = next(iter(med.values()))
-    print(f"\n{'run (median of ' + str(args.repeat) + ')':<78} {'seconds':>8} {'MB/s':>8} {'x baseline':>10}  all runs (s)")
+    print(
+        f"\n{'run (median of ' + str(args.repeat) + ')':<78} {'seconds':>8} {'MB/s':>8} {'x baseline':>10}  all runs (s)"
+    )
     for name, s in med.items():
         print(f"{name:<78} {s:8.1f} {mb / s:8.1f} {base / s:10.2f}  {' '.join(f'{x:.1f}' for x in results[name])}")
-    print(f"(same moto server, same run; {os.cpu_count()} CPU cores; moto is a single Python process, so on a small "
-          "machine the server, not the client, bounds throughput)")
+    print(
+        f"(same moto server, same run; {os.cpu_count()} CPU cores; moto is a single Python process, so on a small "
+        "machine the server, not the client, bounds throughput)"
+    )
     return 0
 
 

@@ -28,17 +28,22 @@ from tutorforge.segment.subjects import SubjectClassifier
 
 ROOT = Path(__file__).resolve().parent.parent
 
+
 def make_book(n_pages: int, chapters: int, seed: int = 0) -> tuple[list[dict], list[dict]]:
     rng = random.Random(seed)
-    vocab = ("cell membrane energy force atom reaction equation protein light wave acid graph the of and to in "
-             "is by that with for as are from").split()
+    vocab = (
+        "cell membrane energy force atom reaction equation protein light wave acid graph the of and to in "
+        "is by that with for as are from"
+    ).split()
     pages, outline = [], []
     per_ch = max(1, (n_pages - 1) // chapters)
     for n in range(1, n_pages + 1):
         lines: list[tuple[str, float, bool]] = []
         if n == 1:
-            lines = [("Contents", 20, True)] + [(f"Chapter {c} Topic {c} . . . . . . {c * per_ch}", 10.5, False)
-                                                for c in range(1, min(chapters, 30) + 1)]
+            lines = [("Contents", 20, True)] + [
+                (f"Chapter {c} Topic {c} . . . . . . {c * per_ch}", 10.5, False)
+                for c in range(1, min(chapters, 30) + 1)
+            ]
         else:
             c, k = (n - 2) // per_ch + 1, (n - 2) % per_ch
             if k == 0:
@@ -55,8 +60,19 @@ def make_book(n_pages: int, chapters: int, seed: int = 0) -> tuple[list[dict], l
             text.append(t)
             pos += len(t) + 1
         body = "\n".join(text)
-        pages.append({"doc_id": "bench", "file": "biology_bench.pdf", "page": n, "page_label": str(n), "text": body,
-                      "method": "text", "ocr_confidence": None, "chars": len(body), "lines": recs})
+        pages.append(
+            {
+                "doc_id": "bench",
+                "file": "biology_bench.pdf",
+                "page": n,
+                "page_label": str(n),
+                "text": body,
+                "method": "text",
+                "ocr_confidence": None,
+                "chars": len(body),
+                "lines": recs,
+            }
+        )
     return pages, outline
 
 
@@ -94,15 +110,26 @@ def main() -> None:
         "outline": (doc | {"outline": outline, "outline_status": "ok"}, pages),
         "headings_unmapped": (doc | {"file": "bench.pdf"}, [p | {"file": "bench.pdf"} for p in pages]),
     }
-    res = {"pages": args.pages, "chars": sum(len(p["text"]) for p in pages), "io_floor_s": round(t_io, 4),
-           "python": platform.python_version(), "machine": platform.machine()}
+    res = {
+        "pages": args.pages,
+        "chars": sum(len(p["text"]) for p in pages),
+        "io_floor_s": round(t_io, 4),
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+    }
     print(f"{args.pages} pages, {res['chars'] / 1e6:.1f} M chars; JSONL read+write floor {t_io:.3f}s")
     for name, (d, pg) in runs.items():
         t, (recs, rep) = best(lambda d=d, pg=pg: segment_document(d, pg, cfg, clf), args.repeat)
-        res[name] = {"seconds": round(t, 4), "pages_per_s": round(args.pages / t, 1), "ratio_to_io": round(t / t_io, 2),
-                     "sections": len(recs)}
-        print(f"{name:>18}: {t:.3f}s  {args.pages / t:8.0f} pages/s  {t / t_io:5.2f}x the I/O floor  "
-              f"{len(recs)} sections, method {rep['method']}, toc pages {rep['toc_pages']}")
+        res[name] = {
+            "seconds": round(t, 4),
+            "pages_per_s": round(args.pages / t, 1),
+            "ratio_to_io": round(t / t_io, 2),
+            "sections": len(recs),
+        }
+        print(
+            f"{name:>18}: {t:.3f}s  {args.pages / t:8.0f} pages/s  {t / t_io:5.2f}x the I/O floor  "
+            f"{len(recs)} sections, method {rep['method']}, toc pages {rep['toc_pages']}"
+        )
     if args.json:
         args.json.write_text(json.dumps(res, indent=2) + "\n")
 

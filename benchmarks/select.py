@@ -29,11 +29,26 @@ def pool_items(n: int, seed: int = 0) -> list[dict]:
     for i in range(n):
         s, t, d = facts[rng.randrange(len(facts))]
         if i % 2:
-            out.append({"item_id": f"q{i}", "kind": "review", "section_id": f"s{i}", "example_id": f"e{i}",
-                        "question": f"Why is it true that {t} {d}?", "text": f"Why is it true that {t} {d}?"})
+            out.append(
+                {
+                    "item_id": f"q{i}",
+                    "kind": "review",
+                    "section_id": f"s{i}",
+                    "example_id": f"e{i}",
+                    "question": f"Why is it true that {t} {d}?",
+                    "text": f"Why is it true that {t} {d}?",
+                }
+            )
         else:
-            out.append({"item_id": f"s{i}", "kind": "section_label", "section_id": f"s{i}", "example_id": None,
-                        "text": f"Section {i % 97}\n{t.capitalize()} {d}. Remember that {t} {d}."})
+            out.append(
+                {
+                    "item_id": f"s{i}",
+                    "kind": "section_label",
+                    "section_id": f"s{i}",
+                    "example_id": None,
+                    "text": f"Section {i % 97}\n{t.capitalize()} {d}. Remember that {t} {d}.",
+                }
+            )
     return out
 
 
@@ -70,13 +85,20 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         model, tok, name = load(a.model, Path(tmp))
     pool = pool_items(a.items)
-    cfg = SelectConfig(infer_batch_size=a.batch_size, max_new_tokens=a.max_new_tokens, max_prompt_tokens=64,
-                       batch_size=50, n_clusters=10)
-    print(f"model: {name}; torch threads {torch.get_num_threads()}; pool {len(pool)} items "
-          f"(half sections x {len(cfg.subjects)} subjects, half questions x {a.max_new_tokens} new tokens)")
+    cfg = SelectConfig(
+        infer_batch_size=a.batch_size,
+        max_new_tokens=a.max_new_tokens,
+        max_prompt_tokens=64,
+        batch_size=50,
+        n_clusters=10,
+    )
+    print(
+        f"model: {name}; torch threads {torch.get_num_threads()}; pool {len(pool)} items "
+        f"(half sections x {len(cfg.subjects)} subjects, half questions x {a.max_new_tokens} new tokens)"
+    )
 
     base_cfg = SelectConfig(**{**cfg.__dict__, "infer_batch_size": 1})
-    sub = pool[:a.baseline_items]
+    sub = pool[: a.baseline_items]
     t0 = time.perf_counter()
     score_pool(base_cfg, sub, model, tok)
     base = len(sub) / (time.perf_counter() - t0)
@@ -89,9 +111,13 @@ def main() -> None:
     sel = choose(cfg, pool, preds, emb, None)
     t_all = time.perf_counter() - t0
     batched = len(pool) / t_score
-    print(f"batched ({a.batch_size:3d}) : {batched:8.1f} items/s  (scoring {len(pool)} items in {t_score:.1f}s; "
-          f"+ embeddings, k-means and selection of {len(sel)}: {len(pool) / t_all:.1f} items/s end to end)")
-    print(f"ratio batched / one-at-a-time: {batched / base:.1f}x (scoring), {len(pool) / t_all / base:.1f}x (end to end)")
+    print(
+        f"batched ({a.batch_size:3d}) : {batched:8.1f} items/s  (scoring {len(pool)} items in {t_score:.1f}s; "
+        f"+ embeddings, k-means and selection of {len(sel)}: {len(pool) / t_all:.1f} items/s end to end)"
+    )
+    print(
+        f"ratio batched / one-at-a-time: {batched / base:.1f}x (scoring), {len(pool) / t_all / base:.1f}x (end to end)"
+    )
 
 
 if __name__ == "__main__":

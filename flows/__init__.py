@@ -1,1 +1,3 @@
-"""Operator actions and Prefect flows (registry, Label Studio, cloud); they call stages, never re-implement them."""
+"""Prefect flows: `rebuild` (DVC stage by stage), `retrain` (Label Studio -> rebuild -> promote -> push),
+`cloud_train` (a training stage on SkyPilot) and their scheduled deployments (`deploy`); the plumbing they
+call lives in tutorforge/orchestration."""

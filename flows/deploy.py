@@ -17,7 +17,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from flows.rebuild import OrchestrationConfig, orchestration_config
+from tutorforge.core.config import load_config
+from tutorforge.orchestration.settings import OrchestrationConfig
 
 
 def schedules(cron: str | None, timezone: str) -> list[Any]:
@@ -32,15 +33,21 @@ def deployments(repo: str = ".", params: str = "params.yaml", cfg: Orchestration
     from flows.retrain import retrain
 
     root = str(Path(repo).resolve())
-    cfg = cfg or orchestration_config(root, params)
+    cfg = cfg or load_config(OrchestrationConfig, "orchestration", Path(root) / params)
     common = {"parameters": {"repo": root, "params": params}, "tags": ["tutorforge"]}
     return [
-        rebuild.to_deployment(name="rebuild", schedules=schedules(cfg.rebuild_cron, cfg.timezone),
-                              description="Reproduce the DVC pipeline stage by stage (cache hits are skipped).",
-                              **common),
-        retrain.to_deployment(name="retrain", schedules=schedules(cfg.retrain_cron, cfg.timezone),
-                              description="Label Studio pull -> rebuild -> register -> promote -> select/push.",
-                              **common),
+        rebuild.to_deployment(
+            name="rebuild",
+            schedules=schedules(cfg.rebuild_cron, cfg.timezone),
+            description="Reproduce the DVC pipeline stage by stage (cache hits are skipped).",
+            **common,
+        ),
+        retrain.to_deployment(
+            name="retrain",
+            schedules=schedules(cfg.retrain_cron, cfg.timezone),
+            description="Label Studio pull -> rebuild -> register -> promote -> select/push.",
+            **common,
+        ),
     ]
 
 
@@ -57,7 +64,7 @@ def serve(repo: str = ".", params: str = "params.yaml") -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     ap.add_argument("action", choices=["serve", "register"])
     ap.add_argument("--repo", default=".")
     ap.add_argument("--params", default="params.yaml")

@@ -41,14 +41,18 @@ def find_section(sections: list[dict], file: str, heading: str) -> dict:
     if not same_file:
         raise SystemExit(f"no sections for file {file!r}; files: {sorted({Path(s['file']).name for s in sections})}")
     bare = re.sub(r"^[\d ]+", "", want)  # without the section number
-    for test in (lambda s: _norm(s["heading_path"][-1]) == want, lambda s: _norm(heading_of(s)) == want,
-                 lambda s: re.sub(r"^[\d ]+", "", _norm(s["heading_path"][-1])) == bare,
-                 lambda s: difflib.SequenceMatcher(None, _norm(s["heading_path"][-1]), want).ratio() >= 0.85):
+    for test in (
+        lambda s: _norm(s["heading_path"][-1]) == want,
+        lambda s: _norm(heading_of(s)) == want,
+        lambda s: re.sub(r"^[\d ]+", "", _norm(s["heading_path"][-1])) == bare,
+        lambda s: difflib.SequenceMatcher(None, _norm(s["heading_path"][-1]), want).ratio() >= 0.85,
+    ):
         hits = sorted((s for s in same_file if test(s)), key=lambda s: (s["page_start"], s["section_id"]))
         if hits:
             return hits[0]
-    raise SystemExit(f"{file}: no section heading matches {heading!r}; headings: "
-                     f"{[s['heading_path'][-1] for s in same_file]}")
+    raise SystemExit(
+        f"{file}: no section heading matches {heading!r}; headings: {[s['heading_path'][-1] for s in same_file]}"
+    )
 
 
 def build(spec: dict, sections: list[dict]) -> list[dict]:
@@ -70,17 +74,30 @@ def build(spec: dict, sections: list[dict]) -> list[dict]:
             inner[project] = inner.get(project, 0) + 1
             extra = {}
             if kind == "review":
-                extra = {"question": entry["question"], "model_answer": entry["model_answer"],
-                         "example_id": entry.get("example_id") or f"seed-model-{tid}"}
+                extra = {
+                    "question": entry["question"],
+                    "model_answer": entry["model_answer"],
+                    "example_id": entry.get("example_id") or f"seed-model-{tid}",
+                }
             data = section_task_data(kind, sec, variant, **extra)
             anns = []
             for k, a in enumerate([entry, *entry.get("also", [])]):
                 payload = {**entry, **a} if k else entry
                 minute += float(a.get("after_minutes", 7))
                 lead = float(a.get("lead_time", 30 + 11 * (len(str(payload)) % 17)))
-                anns.append(eb.annotation(ann_id, tid, int(a.get("by", 1 + tid % 3)),
-                                          eb.results(kind, payload, f"seed-{tid}-{k}"), minute, lead, project,
-                                          cancelled=bool(a.get("cancelled")), ground_truth=bool(a.get("ground_truth"))))
+                anns.append(
+                    eb.annotation(
+                        ann_id,
+                        tid,
+                        int(a.get("by", 1 + tid % 3)),
+                        eb.results(kind, payload, f"seed-{tid}-{k}"),
+                        minute,
+                        lead,
+                        project,
+                        cancelled=bool(a.get("cancelled")),
+                        ground_truth=bool(a.get("ground_truth")),
+                    )
+                )
                 ann_id += 1
             preds = []
             if kind == "review":  # the model output being reviewed, as Label Studio shows it
@@ -111,10 +128,14 @@ def main(argv: list[str] | None = None) -> int:
                     words = {w for w in _norm(r["value"]["text"][0]).split() if len(w) > 3}
                     hit = len(words & set(_norm(d["text"]).split())) / max(1, len(words))
                     if len(words) >= 3 and hit < 0.5:
-                        print(f"  check: {d['file']} / {d['heading']}: only {hit:.0%} of the answer's words are in "
-                              f"the section text ({r['value']['text'][0][:60]!r}...)")
-    print(f"{len(tasks)} tasks {kinds}, {sum(len(t['annotations']) for t in tasks)} annotations, "
-          f"{multi} with several annotators, over {len({t['data']['section_id'] for t in tasks})} sections")
+                        print(
+                            f"  check: {d['file']} / {d['heading']}: only {hit:.0%} of the answer's words are in "
+                            f"the section text ({r['value']['text'][0][:60]!r}...)"
+                        )
+    print(
+        f"{len(tasks)} tasks {kinds}, {sum(len(t['annotations']) for t in tasks)} annotations, "
+        f"{multi} with several annotators, over {len({t['data']['section_id'] for t in tasks})} sections"
+    )
     if not a.check:
         with atomic_open(a.output) as f:
             f.write(json.dumps(tasks, ensure_ascii=False, indent=2) + "\n")

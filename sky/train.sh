@@ -19,8 +19,8 @@ MASTER_ADDR="$(echo "${SKYPILOT_NODE_IPS:-127.0.0.1}" | head -n1)"
 # comes from the launch (--env DVC_REMOTE_URL; credentials from the AWS secrets / instance role).
 [ -d .git ] || dvc config --local core.no_scm true
 if [ -n "${DVC_REMOTE_URL:-}" ]; then dvc remote add --local --default --force s3 "$DVC_REMOTE_URL"; fi
-python -m flows.cloud_train set-profile "$STAGE" "$PROFILE"     # params.yaml: <stage>.profile = PROFILE
-UPSTREAM="$(python -m flows.cloud_train upstream "$STAGE")"       # stages upstream of STAGE, from dvc.yaml
+tutorforge cloud set-profile "$STAGE" "$PROFILE"                 # params.yaml: <stage>.profile = PROFILE
+UPSTREAM="$(tutorforge cloud upstream "$STAGE")"                   # stages upstream of STAGE, from dvc.yaml
 # shellcheck disable=SC2086
 dvc repro --pull --allow-missing $UPSTREAM
 dvc pull --allow-missing "$STAGE" || true                          # an earlier attempt's outputs, if pushed

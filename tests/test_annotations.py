@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from stages import annotations as stage
 from tutorforge.core.io import read_json, read_jsonl, write_jsonl
 from tutorforge.corpus import synthetic_dataset as fx
-from tutorforge.labelstudio import annotations as stage
 from tutorforge.labelstudio import export_builder as eb
 from tutorforge.labelstudio.schema import project_kinds, section_task_data
 
@@ -26,9 +26,24 @@ def workdir(tmp_path: Path) -> Path:
     return tmp_path
 
 
+def cli(workdir: Path, *extra: str) -> int:
+    return stage.main(
+        [
+            "-p",
+            str(workdir / "none.yaml"),
+            "-S",
+            f"annotations.input={workdir / 'ann'}",
+            "-S",
+            f"annotations.sections={workdir / 'sections.jsonl'}",
+            "-S",
+            f"annotations.output_dir={workdir / 'out'}",
+            *extra,
+        ]
+    )
+
+
 def run(workdir: Path, *extra: str) -> dict:
-    stage.main(["--params", str(workdir / "none.yaml"), "--input", str(workdir / "ann" / "*.json"),
-                "--sections", str(workdir / "sections.jsonl"), "--output", str(workdir / "out"), *extra])
+    assert cli(workdir, *extra) == 0
     return read_json(workdir / "out" / "report.json")
 
 
@@ -44,8 +59,19 @@ def sections(workdir: Path) -> list[dict]:
 
 def qa_task(sec: dict, tid: int, answers: list[tuple[int, str, float]], **kw) -> dict:
     """A qa task with one annotation per (annotator, answer, minutes)."""
-    anns = [eb.annotation(tid * 10 + i, tid, who, eb.results("qa", {"question": "Q?", "answer": ans}, f"{tid}{i}"),
-                          minutes=m, lead_time=20.0, project=1, **kw) for i, (who, ans, m) in enumerate(answers)]
+    anns = [
+        eb.annotation(
+            tid * 10 + i,
+            tid,
+            who,
+            eb.results("qa", {"question": "Q?", "answer": ans}, f"{tid}{i}"),
+            minutes=m,
+            lead_time=20.0,
+            project=1,
+            **kw,
+        )
+        for i, (who, ans, m) in enumerate(answers)
+    ]
     return eb.task(tid, tid, section_task_data("qa", sec, tid), anns, 1, minutes=0)
 
 
@@ -56,12 +82,14 @@ def test_round_trip_every_kind(workdir):
     labels = list(read_jsonl(workdir / "out" / "labels.jsonl"))
     exs = {e["kind"]: e for e in read_jsonl(workdir / "out" / "examples.jsonl")}
     assert [(x["section_id"], x["subject"], x["difficulty"]) for x in labels] == [
-        (secs[0]["section_id"], "physics", "medium")]
+        (secs[0]["section_id"], "physics", "medium")
+    ]
     assert set(exs) == {"qa", "mc", "socratic"} and rep["examples"] == 4  # qa + mc (distractors) + socratic + review
     mc = exs["mc"]
     assert mc["meta"]["options"][mc["meta"]["answer_index"]] == "It explains the main idea in detail."
-    assert sorted(mc["meta"]["options"]) == sorted(["It explains the main idea in detail.", "Nothing at all",
-                                                    "A recipe", "A poem"])
+    assert sorted(mc["meta"]["options"]) == sorted(
+        ["It explains the main idea in detail.", "Nothing at all", "A recipe", "A poem"]
+    )
     soc = exs["socratic"]["messages"]
     assert [m["role"] for m in soc] == ["user", "assistant", "user", "assistant"]
     assert exs["socratic"]["meta"]["withheld_answer"] == "because of the main idea"
@@ -78,29 +106,34 @@ def test_review_edit_reject_and_cancelled(workdir):
     sec = sections(workdir)[0]
     tasks = []
     for tid, verdict, edited in ((1, "accept", ""), (2, "edit", "The corrected answer."), (3, "reject", "")):
-        data = section_task_data("review", sec, tid, question="Why?", model_answer="Model says so.",
-                                 example_id=f"syn{tid}")
+        data = section_task_data(
+            "review", sec, tid, question="Why?", model_answer="Model says so.", example_id=f"syn{tid}"
+        )
         res = eb.results("review", {"verdict": verdict, "edited_answer": edited}, str(tid))
         tasks.append(eb.task(tid, tid, data, [eb.annotation(tid, tid, 5, res, 1, 9.0, 1)], 1, 0))
     # a cancelled annotation (with a different verdict) is ignored
-    tasks[1]["annotations"].append(eb.annotation(99, 2, 6, eb.results("review", {"verdict": "reject"}, "c"), 50, 3.0,
-                                                 1, cancelled=True))
+    tasks[1]["annotations"].append(
+        eb.annotation(99, 2, 6, eb.results("review", {"verdict": "reject"}, "c"), 50, 3.0, 1, cancelled=True)
+    )
     save(workdir, "r.json", tasks)
     rep = run(workdir)
-    answers = {e["meta"]["reviewed_example_id"]: e["messages"][1]["content"]
-               for e in read_jsonl(workdir / "out" / "examples.jsonl")}
+    answers = {
+        e["meta"]["reviewed_example_id"]: e["messages"][1]["content"]
+        for e in read_jsonl(workdir / "out" / "examples.jsonl")
+    }
     assert answers == {"syn1": "Model says so.", "syn2": "The corrected answer."}
     assert [r["reviewed_example_id"] for r in rep["rejected_reviews"]] == ["syn3"]
     assert rep["counts"]["annotations_cancelled"] == 1 and rep["n_disagreements"] == 0
 
 
-@pytest.mark.parametrize(("rule", "expected", "how"), [("latest", "answer y", "latest"),
-                                                        ("majority", "answer x", "majority")])
+@pytest.mark.parametrize(
+    ("rule", "expected", "how"), [("latest", "answer y", "latest"), ("majority", "answer x", "majority")]
+)
 def test_conflict_rules(workdir, rule, expected, how):
     sec = sections(workdir)[1]
     # two annotators say x (older), one says y (newest)
     save(workdir, "c.json", [qa_task(sec, 7, [(1, "answer x", 10), (2, "Answer  X!", 20), (3, "answer y", 30)])])
-    rep = run(workdir, "--conflict-rule", rule)
+    rep = run(workdir, "-S", f"annotations.conflict_rule={rule}")
     (ex,) = list(read_jsonl(workdir / "out" / "examples.jsonl"))
     assert ex["messages"][1]["content"].lower().replace("  ", " ").rstrip("!") == expected
     assert rep["disagreements"][0]["resolved_by"] == how and rep["disagreements"][0]["n_annotations"] == 3
@@ -114,9 +147,11 @@ def test_majority_tie_goes_to_latest_and_ground_truth_wins(workdir):
     gt = qa_task(secs[1], 2, [(1, "answer a", 10), (2, "answer b", 20), (3, "answer b", 30)])
     gt["annotations"][0]["ground_truth"] = True
     save(workdir, "t.json", [tie, gt])
-    rep = run(workdir, "--conflict-rule", "majority")
-    got = {e["provenance"]["task_id"]: (e["messages"][1]["content"], e["provenance"]["resolved_by"])
-           for e in read_jsonl(workdir / "out" / "examples.jsonl")}
+    rep = run(workdir, "-S", "annotations.conflict_rule=majority")
+    got = {
+        e["provenance"]["task_id"]: (e["messages"][1]["content"], e["provenance"]["resolved_by"])
+        for e in read_jsonl(workdir / "out" / "examples.jsonl")
+    }
     assert got == {1: ("answer a", "tie_latest"), 2: ("answer a", "ground_truth")}
     assert rep["n_disagreements"] == 2
 
@@ -140,8 +175,9 @@ def test_orphans_are_reported_and_relinked(workdir):
     save(workdir, "o.json", [gone, moved])
     rep = run(workdir)
     assert [o["section_id"] for o in rep["orphans"]] == ["deadbeef00000000"]
-    assert rep["relinked"] == [{"external_id": moved["data"]["external_id"], "from": "0123456789abcdef",
-                                "to": secs[3]["section_id"]}]
+    assert rep["relinked"] == [
+        {"external_id": moved["data"]["external_id"], "from": "0123456789abcdef", "to": secs[3]["section_id"]}
+    ]
     (ex,) = list(read_jsonl(workdir / "out" / "examples.jsonl"))
     assert ex["section_id"] == secs[3]["section_id"]
 
@@ -153,7 +189,10 @@ def _break(kind: str, tasks: list[dict]) -> tuple[str, str]:
         return json.dumps(t)[:-40], "not valid JSON"
     if kind == "missing_result":
         del t[2]["annotations"][0]["result"]
-        return json.dumps(t), f"task[2] (id={t[2]['id']}, external_id={t[2]['data']['external_id']}): annotations[0]: missing field 'result'"
+        return (
+            json.dumps(t),
+            f"task[2] (id={t[2]['id']}, external_id={t[2]['data']['external_id']}): annotations[0]: missing field 'result'",
+        )
     if kind == "wrong_type":
         t[1]["annotations"][0]["lead_time"] = "fast"
         return json.dumps(t), "task[1] (id=101"
@@ -166,7 +205,7 @@ def _break(kind: str, tasks: list[dict]) -> tuple[str, str]:
 
 
 @pytest.mark.parametrize("kind", ["bad_json", "missing_result", "wrong_type", "bad_value", "not_a_list"])
-def test_malformed_export_fails_clearly_and_keeps_outputs(workdir, kind):
+def test_malformed_export_fails_clearly_and_keeps_outputs(workdir, kind, capsys):
     tasks = fx.make_export(sections(workdir)[:4])
     save(workdir, "good.json", tasks)
     run(workdir)
@@ -174,9 +213,9 @@ def test_malformed_export_fails_clearly_and_keeps_outputs(workdir, kind):
     text, needle = _break(kind, tasks)
     bad = workdir / "ann" / "zz_bad.json"
     bad.write_text(text)
-    with pytest.raises(SystemExit) as e:
-        run(workdir)
-    msg = str(e.value.code)
+    capsys.readouterr()
+    assert cli(workdir) == 1
+    msg = capsys.readouterr().err
     assert str(bad) in msg and needle in msg, msg
     assert {n: (workdir / "out" / n).read_bytes() for n in OUTPUTS} == before
     assert sorted(p.name for p in (workdir / "out").iterdir()) == sorted(OUTPUTS)  # no temp files left
@@ -184,11 +223,17 @@ def test_malformed_export_fails_clearly_and_keeps_outputs(workdir, kind):
 
 def test_socratic_leak_is_dropped(workdir):
     sec = sections(workdir)[0]
-    p = {"student_opening": "What gas do plants release?", "withheld_answer": "oxygen",
-         "turns": [["Think about what we breathe in: it is oxygen.", ""]]}
+    p = {
+        "student_opening": "What gas do plants release?",
+        "withheld_answer": "oxygen",
+        "turns": [["Think about what we breathe in: it is oxygen.", ""]],
+    }
     res = eb.results("socratic", p, "s")
-    save(workdir, "s.json", [eb.task(1, 1, section_task_data("socratic", sec), [eb.annotation(1, 1, 1, res, 1, 5.0, 1)],
-                                     1, 0)])
+    save(
+        workdir,
+        "s.json",
+        [eb.task(1, 1, section_task_data("socratic", sec), [eb.annotation(1, 1, 1, res, 1, 5.0, 1)], 1, 0)],
+    )
     rep = run(workdir)
     assert rep["n_socratic_leaks"] == 1 and rep["examples"] == 0
 
@@ -224,19 +269,32 @@ def test_seed_generator_matches_headings_and_is_deterministic(workdir, root):
     spec_mod = importlib.util.spec_from_file_location("make_seed", root / "scripts" / "make_seed_annotations.py")
     mod = importlib.util.module_from_spec(spec_mod)
     spec_mod.loader.exec_module(mod)
-    spec = {"items": [
-        {"file": "book1.pdf", "heading": "section 2", "label": {"subject": "chemistry", "difficulty": "easy",
-                                                                "also": [{"by": 9, "difficulty": "hard"}]},
-         "qa": [{"question": "Q1?", "answer": "A1."}],
-         "review": [{"question": "Q2?", "model_answer": "M2.", "verdict": "edit", "edited_answer": "E2.",
-                     "also": [{"by": 8, "verdict": "reject", "cancelled": True}]}]},
-    ]}
+    spec = {
+        "items": [
+            {
+                "file": "book1.pdf",
+                "heading": "section 2",
+                "label": {"subject": "chemistry", "difficulty": "easy", "also": [{"by": 9, "difficulty": "hard"}]},
+                "qa": [{"question": "Q1?", "answer": "A1."}],
+                "review": [
+                    {
+                        "question": "Q2?",
+                        "model_answer": "M2.",
+                        "verdict": "edit",
+                        "edited_answer": "E2.",
+                        "also": [{"by": 8, "verdict": "reject", "cancelled": True}],
+                    }
+                ],
+            },
+        ]
+    }
     secs = sections(workdir)
     a = mod.build(spec, secs)
     assert json.dumps(a) == json.dumps(mod.build(spec, secs))
     assert [t["data"]["kind"] for t in a] == ["section_label", "qa", "review"]
-    assert a[0]["data"]["section_id"] == next(s["section_id"] for s in secs
-                                               if s["file"] == "book1.pdf" and s["heading_path"][-1] == "Section 2")
+    assert a[0]["data"]["section_id"] == next(
+        s["section_id"] for s in secs if s["file"] == "book1.pdf" and s["heading_path"][-1] == "Section 2"
+    )
     save(workdir, "seed.json", a)
     rep = run(workdir)
     assert rep["n_disagreements"] == 1 and rep["counts"]["annotations_cancelled"] == 1

@@ -24,8 +24,20 @@ def manifest() -> dict:
 @pytest.fixture(scope="module")
 def rebuilt(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("corpus")
-    subprocess.run([sys.executable, str(ROOT / "scripts" / "build_corpus.py"), "--sources", str(SOURCES),
-                    "--output", str(out), "--truth-dir", str(out)], check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "scripts" / "build_corpus.py"),
+            "--sources",
+            str(SOURCES),
+            "--output",
+            str(out),
+            "--truth-dir",
+            str(out),
+        ],
+        check=True,
+        capture_output=True,
+    )
     return out
 
 

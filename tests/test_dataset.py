@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from stages import dataset as dataset_stage
 from tutorforge.core.io import read_json, read_jsonl, write_jsonl
 from tutorforge.corpus import synthetic_dataset as fx
 from tutorforge.dataset import build as stage
@@ -22,9 +23,16 @@ def cfg(**kw) -> stage.DatasetConfig:
 def inputs() -> tuple[list[dict], list[dict], list[dict]]:
     secs = fx.make_sections(40)
     synth = fx.make_synth(secs)
-    ann = [fx.example(s, "qa", f"Teacher question {i} about {s['text'].split()[5]}?",
-                      f"Teacher answer {i}: " + " ".join(s["text"].split()[20:35]), source="annotation")
-           for i, s in enumerate(secs[::3])]
+    ann = [
+        fx.example(
+            s,
+            "qa",
+            f"Teacher question {i} about {s['text'].split()[5]}?",
+            f"Teacher answer {i}: " + " ".join(s["text"].split()[20:35]),
+            source="annotation",
+        )
+        for i, s in enumerate(secs[::3])
+    ]
     return secs, synth, ann
 
 
@@ -78,7 +86,8 @@ def test_planted_eval_text_in_training_is_decontaminated(inputs):
     dec = {d["id"]: d for d in rep["removed"]["decontamination"]}
     assert set(dec) == {victim["example_id"], train_sid}
     assert dec[train_sid]["eval_item"] == test_sec["section_id"] and dec[train_sid]["ngram"] in " ".join(
-        planted.lower().replace(".", "").split())
+        planted.lower().replace(".", "").split()
+    )
     assert victim["example_id"] not in {r["example_id"] for r in sft["train"]}
     assert train_sid not in {r["section_id"] for r in pre["train"]}
     # everything else survives
@@ -94,7 +103,8 @@ def test_template_boilerplate_does_not_wipe_training(inputs):
     pre, sft, rep = stage.build(cfg(), secs, synth, ann, set())
     assert rep["removed_counts"]["decontamination_sft"] == 0 and rep["decontamination_boilerplate_ngrams"] > 0
     assert sum(r["kind"] == "socratic" for r in sft["train"]) == sum(
-        e["kind"] == "socratic" and e["section_id"] in {p["section_id"] for p in pre["train"]} for e in synth)
+        e["kind"] == "socratic" and e["section_id"] in {p["section_id"] for p in pre["train"]} for e in synth
+    )
 
 
 def test_near_and_exact_duplicates_removed_non_duplicates_kept(inputs):
@@ -111,8 +121,12 @@ def test_near_and_exact_duplicates_removed_non_duplicates_kept(inputs):
     exact = copy.deepcopy(base)
     exact["example_id"] = "exact-copy"
     exact["messages"][1]["content"] = base["messages"][1]["content"].upper() + "!!"
-    distinct = fx.example(secs[0], "qa", "A brand new question about something else entirely?",
-                          "An answer that shares nothing with the rest of the data, written freshly here.")
+    distinct = fx.example(
+        secs[0],
+        "qa",
+        "A brand new question about something else entirely?",
+        "An answer that shares nothing with the rest of the data, written freshly here.",
+    )
     pre, sft, rep = stage.build(cfg(), secs, synth + [near, exact, distinct, same_question], ann, set())
     kept = {r["example_id"] for s in SPLITS for r in sft[s]}
     assert {base["example_id"], distinct["example_id"], "same-question"} <= kept
@@ -128,8 +142,9 @@ def test_near_duplicate_sections_keep_the_heldout_copy(inputs):
     train_copy = next(s for s in secs if s["section_id"] == pre0["train"][0]["section_id"])
     train_copy["text"] = held["text"].replace(".", ",", 2)
     pre, _, rep = stage.build(cfg(), secs, [], [], set())
-    assert {d["id"]: d["duplicate_of"] for d in rep["removed"]["exact_dup"]} == {train_copy["section_id"]:
-                                                                                 held["section_id"]}
+    assert {d["id"]: d["duplicate_of"] for d in rep["removed"]["exact_dup"]} == {
+        train_copy["section_id"]: held["section_id"]
+    }
 
 
 def test_mixing_cap_and_review_drops(inputs):
@@ -153,9 +168,11 @@ def test_report_counts_add_up(inputs):
     pre, sft, rep = stage.build(cfg(synth_per_annotation=1.0, min_synth_train=5), secs, synth + [bad], ann, set())
     rc = rep["removed_counts"]
     assert rep["inputs"]["sections"] == sum(len(pre[s]) for s in SPLITS) + sum(
-        v for k, v in rc.items() if k.endswith("_pretrain"))
+        v for k, v in rc.items() if k.endswith("_pretrain")
+    )
     assert rep["inputs"]["examples"] == sum(len(sft[s]) for s in SPLITS) + sum(
-        v for k, v in rc.items() if k.endswith("_sft"))
+        v for k, v in rc.items() if k.endswith("_sft")
+    )
     assert rc["filter_sft"] == 1 and rep["removed"]["filter"][0]["id"] == bad["example_id"]
     assert sum(v["records"] for v in rep["sft"].values()) == sum(rep["sft_by_kind"].values())
     for s in SPLITS:
@@ -170,9 +187,29 @@ def _run_cli(tmp: Path, inputs, out: str, seed: int = 1337) -> Path:
     write_jsonl(tmp / "sections.jsonl", secs)
     write_jsonl(tmp / "synth.jsonl", synth)
     write_jsonl(tmp / "ann.jsonl", ann)
-    stage.main(["--params", str(tmp / "none.yaml"), "--sections", str(tmp / "sections.jsonl"),
-                "--synth", str(tmp / "synth.jsonl"), "--annotations", str(tmp / "ann.jsonl"),
-                "--annotations-report", "", "--labels", "", "--output", str(tmp / out), "--seed", str(seed)])
+    assert (
+        dataset_stage.main(
+            [
+                "-p",
+                str(tmp / "none.yaml"),
+                "-S",
+                f"dataset.sections={tmp / 'sections.jsonl'}",
+                "-S",
+                f"dataset.synth={tmp / 'synth.jsonl'}",
+                "-S",
+                f"dataset.annotations={tmp / 'ann.jsonl'}",
+                "-S",
+                "dataset.annotations_report=",
+                "-S",
+                "dataset.labels=",
+                "-S",
+                f"dataset.output_dir={tmp / out}",
+                "-S",
+                f"seed={seed}",
+            ]
+        )
+        == 0
+    )
     return tmp / out
 
 
@@ -195,11 +232,25 @@ def test_cli_outputs_deterministic_and_seed_dependent(tmp_path, inputs):
     assert rep["config"]["seed"] == 1337
 
 
-def test_bad_ratios_and_missing_input_fail_clearly(tmp_path, inputs):
+def test_bad_ratios_and_missing_input_fail_clearly(tmp_path, inputs, capsys):
     with pytest.raises(ValueError, match="sum to 1"):
         build(inputs, split_ratios={"train": 0.9, "validation": 0.2, "test": 0.1})
     write_jsonl(tmp_path / "s.jsonl", inputs[0])
-    with pytest.raises(SystemExit, match="synth examples not found"):
-        stage.main(["--params", str(tmp_path / "none.yaml"), "--sections", str(tmp_path / "s.jsonl"),
-                    "--synth", str(tmp_path / "nope.jsonl"), "--output", str(tmp_path / "o")])
+    capsys.readouterr()
+    assert (
+        dataset_stage.main(
+            [
+                "-p",
+                str(tmp_path / "none.yaml"),
+                "-S",
+                f"dataset.sections={tmp_path / 's.jsonl'}",
+                "-S",
+                f"dataset.synth={tmp_path / 'nope.jsonl'}",
+                "-S",
+                f"dataset.output_dir={tmp_path / 'o'}",
+            ]
+        )
+        == 1
+    )
+    assert "synth examples not found" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()

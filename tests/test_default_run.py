@@ -1,7 +1,7 @@
 """The default pipeline as shipped: `dvc repro` of params.yaml (sample textbooks, CPU, offline) runs every stage,
 the SFT model beats the pretrained base on held-out answers by >= 20% (issue 4), and a second repro is a no-op.
 
-Runs in a throwaway copy of the project (tests/flows_fixtures.make_repo with nothing shrunk), so /work/main's
+Runs in a throwaway copy of the project (tests.support.repo.make_repo with nothing shrunk), so /work/main's
 artifacts and dvc.lock stay untouched; ingest shares the project's per-document OCR cache with `dvc repro`.
 """
 
@@ -19,8 +19,9 @@ from tutorforge.orchestration.dvc_runner import dvc_exe, subprocess_env
 
 
 def dvc(repo: Path, *args: str) -> subprocess.CompletedProcess:
-    res = subprocess.run([dvc_exe(), *args], cwd=repo, env=subprocess_env(), capture_output=True, text=True,
-                         timeout=3000)
+    res = subprocess.run(
+        [dvc_exe(), *args], cwd=repo, env=subprocess_env(), capture_output=True, text=True, timeout=3000
+    )
     assert res.returncode == 0, f"dvc {' '.join(args)} failed:\n{res.stdout[-4000:]}\n{res.stderr[-4000:]}"
     return res
 

@@ -1,4 +1,5 @@
-"""The evaluate stage, its local metric modules and the notebooks, on tiny fixture models (tests/eval_fixtures.py)."""
+"""The evaluate stage, its local metric modules and the notebooks, on tiny fixture models
+(tests/support/eval_artifacts.py)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from stages import evaluate as stage
 from tests.support.eval_artifacts import build_artifacts
 from tutorforge.eval import evaluate as ev
 from tutorforge.eval import lmscore
@@ -27,6 +29,7 @@ def load_metric(name: str):
 
 # ---------------------------------------------------------------- metric modules (hand-made cases)
 
+
 def test_metric_modules_load_offline_from_local_paths():
     assert os.environ.get("HF_HUB_OFFLINE") == "1"
     for name in ("rouge_l", "exact_match", "socratic_rate", "tool_call_validity"):
@@ -37,8 +40,10 @@ def test_metric_modules_load_offline_from_local_paths():
 
 def test_rouge_l_hand_cases():
     rouge = load_metric("rouge_l")
-    res = rouge.compute(predictions=["the cat sat", "dogs bark", "", "A B C"],
-                        references=["the cat sat down", "cats purr", "something", "a b c"])
+    res = rouge.compute(
+        predictions=["the cat sat", "dogs bark", "", "A B C"],
+        references=["the cat sat down", "cats purr", "something", "a b c"],
+    )
     # "the cat sat" vs "the cat sat down": LCS 3, P = 3/3, R = 3/4 -> F1 = 6/7
     assert res["per_item"] == pytest.approx([6 / 7, 0.0, 0.0, 1.0])
     assert res["rouge_l"] == pytest.approx((6 / 7 + 1) / 4)
@@ -48,8 +53,10 @@ def test_rouge_l_hand_cases():
 
 def test_exact_match_normalisation():
     em = load_metric("exact_match")
-    res = em.compute(predictions=["The Mitochondria.", "an  apple!", "apples", "H2O", "a cell wall"],
-                     references=["mitochondria", "Apple", "apple", "h2o", "cell   wall"])
+    res = em.compute(
+        predictions=["The Mitochondria.", "an  apple!", "apples", "H2O", "a cell wall"],
+        references=["mitochondria", "Apple", "apple", "h2o", "cell   wall"],
+    )
     assert res["per_item"] == [1.0, 1.0, 0.0, 1.0, 1.0]
     assert res["exact_match"] == pytest.approx(0.8)
 
@@ -58,13 +65,13 @@ def test_socratic_rate_definition():
     sr = load_metric("socratic_rate")
     ref = "plants make glucose and oxygen"
     cases = [
-        ("What do plants need to make their food?", ref, 1.0),        # guiding question, answer not given
-        ("What do plants need to make their food", ref, 1.0),         # interrogative word without '?'
-        ("Plants make glucose and oxygen.", ref, 0.0),                # states the answer, no question
-        ("Is it that plants make glucose and oxygen?", ref, 0.0),     # a question that gives the answer away
-        ("Light is important. Think about leaves.", ref, 0.0),        # no question, no answer
-        ("Good start. Do plants make glucose?", ref, 1.0),            # covers 3/5 < 0.8 of the reference
-        ("Why? Explain.", "", 1.0),                                   # no hidden reference: never leaks
+        ("What do plants need to make their food?", ref, 1.0),  # guiding question, answer not given
+        ("What do plants need to make their food", ref, 1.0),  # interrogative word without '?'
+        ("Plants make glucose and oxygen.", ref, 0.0),  # states the answer, no question
+        ("Is it that plants make glucose and oxygen?", ref, 0.0),  # a question that gives the answer away
+        ("Light is important. Think about leaves.", ref, 0.0),  # no question, no answer
+        ("Good start. Do plants make glucose?", ref, 1.0),  # covers 3/5 < 0.8 of the reference
+        ("Why? Explain.", "", 1.0),  # no hidden reference: never leaks
     ]
     res = sr.compute(predictions=[c[0] for c in cases], references=[c[1] for c in cases])
     assert res["per_item"] == [c[2] for c in cases]
@@ -77,12 +84,14 @@ def test_socratic_rate_definition():
 
 def test_tool_call_validity():
     tv = load_metric("tool_call_validity")
-    preds = ['<tool_call>{"name": "calculator", "arguments": {"expression": "12*7"}}</tool_call>',
-             'call {"name": "search", "arguments": {"q": "a \\"quoted\\" } brace"}} now',
-             '{"name": "calculator", "arguments": "12*7"}',  # arguments must be an object
-             '{"name": "calculator", "arguments": {',  # truncated
-             '{"tool_calls": [{"function": {"name": "calculator", "arguments": {}}}]}',
-             "The answer is 84."]
+    preds = [
+        '<tool_call>{"name": "calculator", "arguments": {"expression": "12*7"}}</tool_call>',
+        'call {"name": "search", "arguments": {"q": "a \\"quoted\\" } brace"}} now',
+        '{"name": "calculator", "arguments": "12*7"}',  # arguments must be an object
+        '{"name": "calculator", "arguments": {',  # truncated
+        '{"tool_calls": [{"function": {"name": "calculator", "arguments": {}}}]}',
+        "The answer is 84.",
+    ]
     res = tv.compute(predictions=preds, references=["calculator"] * 6)
     assert res["per_item"] == [1.0, 1.0, 0.0, 0.0, 1.0, 0.0]
     assert res["tool_name_match"] == pytest.approx(2 / 6)
@@ -99,7 +108,9 @@ def test_choose_option_selection_logic():
         ev.choose_option(scores, [1, 1, 1], "words")
 
 
-@pytest.mark.parametrize(("n", "block", "stride"), [(1, 8, 4), (2, 8, 4), (8, 8, 4), (9, 8, 4), (37, 8, 3), (50, 16, 15)])
+@pytest.mark.parametrize(
+    ("n", "block", "stride"), [(1, 8, 4), (2, 8, 4), (8, 8, 4), (9, 8, 4), (37, 8, 3), (50, 16, 15)]
+)
 def test_sliding_windows_score_every_token_once(n, block, stride):
     ids = list(range(100, 100 + n))
     windows = lmscore.sliding_windows(ids, block, stride)
@@ -116,7 +127,27 @@ def test_sliding_windows_rejects_bad_stride():
         lmscore.sliding_windows([1, 2, 3], 4, 4)
 
 
+@pytest.mark.parametrize(
+    ("override", "key"),
+    [
+        ("evaluate.mc_length_norm=words", "evaluate.mc_length_norm"),
+        ("evaluate.stride=256", "evaluate.stride"),
+        ("evaluate.batch_size=0", "evaluate.batch_size"),
+        ("evaluate.socratic_leak_threshold=1.5", "evaluate.socratic_leak_threshold"),
+    ],
+)
+def test_config_refuses_bad_values_on_load(tmp_path, override, key):
+    from tutorforge.core.config import ParamsError, load_config
+
+    params = tmp_path / "params.yaml"
+    params.write_text("evaluate: {block_size: 256}\n")
+    assert load_config(ev.EvaluateConfig, path=params).stride == 128
+    with pytest.raises(ParamsError, match=key):
+        load_config(ev.EvaluateConfig, path=params, overrides=[override])
+
+
 # ---------------------------------------------------------------- tiny models: scoring, stage run, determinism
+
 
 @pytest.fixture(scope="module")
 def arts(tmp_path_factory) -> Path:
@@ -125,17 +156,31 @@ def arts(tmp_path_factory) -> Path:
 
 def stage_argv(arts: Path, out: Path, split: str = "test") -> list[str]:
     params = arts / "params.yaml"
-    params.write_text(yaml.safe_dump({"seed": 1337, "evaluate": {
-        "base_model": str(arts / "pretrain" / "model"), "sft_model": str(arts / "sft" / "merged"),
-        "tokenizer": str(arts / "tokenizer"), "dataset_dir": str(arts / "dataset"),
-        "pretrain_log": str(arts / "pretrain" / "train_log.jsonl"), "sft_log": str(arts / "sft" / "train_log.jsonl"),
-        "max_new_tokens": 24, "block_size": 64, "stride": 32, "torch_threads": 1}}))
-    return ["--params", str(params), "--output", str(out), "--split", split]
+    params.write_text(
+        yaml.safe_dump(
+            {
+                "seed": 1337,
+                "evaluate": {
+                    "base_model": str(arts / "pretrain" / "model"),
+                    "sft_model": str(arts / "sft" / "merged"),
+                    "tokenizer": str(arts / "tokenizer"),
+                    "dataset_dir": str(arts / "dataset"),
+                    "pretrain_log": str(arts / "pretrain" / "train_log.jsonl"),
+                    "sft_log": str(arts / "sft" / "train_log.jsonl"),
+                    "max_new_tokens": 24,
+                    "block_size": 64,
+                    "stride": 32,
+                    "torch_threads": 1,
+                },
+            }
+        )
+    )
+    return ["-p", str(params), "-S", f"evaluate.output_dir={out}", "-S", f"evaluate.split={split}"]
 
 
 @pytest.fixture(scope="module")
 def stage_out(arts) -> Path:
-    assert ev.main(stage_argv(arts, arts / "evaluate")) == 0
+    assert stage.main(stage_argv(arts, arts / "evaluate")) == 0
     return arts / "evaluate"
 
 
@@ -185,8 +230,16 @@ def test_chat_prompt_answer_and_stop_tokens_follow_the_chat_template(arts):
 def test_stage_writes_documented_outputs(stage_out):
     metrics = json.loads((stage_out / "metrics.json").read_text())
     assert {"base", "sft", "delta", "per_subject", "answer_loss_reduction", "counts"} <= set(metrics)
-    keys = {"perplexity", "answer_loss", "mc_accuracy", "rouge_l", "exact_match", "fk_grade", "socratic_rate",
-            "tool_call_validity"}
+    keys = {
+        "perplexity",
+        "answer_loss",
+        "mc_accuracy",
+        "rouge_l",
+        "exact_match",
+        "fk_grade",
+        "socratic_rate",
+        "tool_call_validity",
+    }
     assert keys <= set(metrics["base"]) and keys <= set(metrics["sft"]) and keys <= set(metrics["delta"])
 
     def leaves(d):
@@ -208,8 +261,9 @@ def test_stage_writes_documented_outputs(stage_out):
     perf = json.loads((stage_out / "perf.json").read_text())
     assert {"latency_p50_s", "latency_p95_s", "tokens_per_s"} <= set(perf["sft"])
     loss = json.loads((stage_out / "plots" / "loss_curves.json").read_text())
-    assert {r["stage"] for r in loss} == {"pretrain", "sft"} and all(set(r) == {"stage", "step", "global_step", "loss"}
-                                                                       for r in loss)
+    assert {r["stage"] for r in loss} == {"pretrain", "sft"} and all(
+        set(r) == {"stage", "step", "global_step", "loss"} for r in loss
+    )
     steps = [r["global_step"] for r in loss]
     assert steps == sorted(steps) and len(set(steps)) == len(steps)  # sft continues after pretrain
     evals = json.loads((stage_out / "plots" / "eval_loss_curves.json").read_text())
@@ -223,28 +277,36 @@ def test_stage_writes_documented_outputs(stage_out):
 
 
 def test_stage_is_deterministic(arts, stage_out, tmp_path):
-    assert ev.main(stage_argv(arts, tmp_path / "again")) == 0
-    for rel in ("metrics.json", "samples.jsonl", "plots/loss_curves.json", "plots/eval_loss_curves.json",
-                "plots/per_subject.json"):
+    assert stage.main(stage_argv(arts, tmp_path / "again")) == 0
+    for rel in (
+        "metrics.json",
+        "samples.jsonl",
+        "plots/loss_curves.json",
+        "plots/eval_loss_curves.json",
+        "plots/per_subject.json",
+    ):
         assert (tmp_path / "again" / rel).read_bytes() == (stage_out / rel).read_bytes(), rel
     strip = lambda t: t.split("## Speed")[0] + t.split("## Per subject")[1]  # noqa: E731 (wall-clock table)
     assert strip((tmp_path / "again" / "report.md").read_text()) == strip((stage_out / "report.md").read_text())
 
 
-def test_bad_input_fails_clearly_and_keeps_previous_outputs(arts, stage_out, tmp_path):
+def test_bad_input_fails_clearly_and_keeps_previous_outputs(arts, stage_out, tmp_path, capsys):
     out = tmp_path / "out"
     shutil.copytree(stage_out, out)
     before = (out / "metrics.json").read_bytes()
-    with pytest.raises(FileNotFoundError, match="nosuchsplit"):
-        ev.main(stage_argv(arts, out, split="nosuchsplit"))
+    capsys.readouterr()
+    assert stage.main(stage_argv(arts, out, split="nosuchsplit")) == 1
+    err = capsys.readouterr().err
+    assert "no held-out split" in err and "nosuchsplit" in err
     assert (out / "metrics.json").read_bytes() == before
     bad = tmp_path / "params.yaml"
     bad.write_text("evaluate: {max_new_tokns: 3}\n")
-    with pytest.raises(ValueError, match="max_new_tokns"):
-        ev.main(["--params", str(bad)])
+    assert stage.main(["-p", str(bad)]) == 2
+    assert "evaluate.max_new_tokns" in capsys.readouterr().err
 
 
 # ---------------------------------------------------------------- notebooks run against the fixture artifacts
+
 
 @pytest.mark.parametrize("name", ["evaluation_report.ipynb", "data_exploration.ipynb"])
 def test_notebook_runs_on_fixture_artifacts(name, arts, stage_out, monkeypatch):
@@ -252,12 +314,14 @@ def test_notebook_runs_on_fixture_artifacts(name, arts, stage_out, monkeypatch):
     import nbformat
 
     nb = nbformat.read(NOTEBOOKS / name, as_version=4)
-    assert all(not c.get("outputs") and not c.get("execution_count") for c in nb.cells if c.cell_type == "code"), \
+    assert all(not c.get("outputs") and not c.get("execution_count") for c in nb.cells if c.cell_type == "code"), (
         "commit notebooks with outputs cleared"
+    )
     monkeypatch.setenv("ARTIFACTS", str(arts))
     monkeypatch.delenv("MPLBACKEND", raising=False)  # the kernel's inline backend renders the figures
-    nbclient.NotebookClient(nb, timeout=120, kernel_name="python3",
-                            resources={"metadata": {"path": str(NOTEBOOKS.parent)}}).execute()
+    nbclient.NotebookClient(
+        nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS.parent)}}
+    ).execute()
     text = "\n".join(o.get("text", "") + json.dumps(o.get("data", {})) for c in nb.cells for o in c.get("outputs", []))
     outputs = [o for c in nb.cells for o in c.get("outputs", [])]
     assert "biology" in text and "error" not in {o.get("output_type") for o in outputs}
@@ -270,11 +334,17 @@ def test_tool_call_dialogues_are_cut_at_the_first_call(arts):
 
     tok = AutoTokenizer.from_pretrained(arts / "tokenizer")
     call = {"name": "show_3d_model", "arguments": {"model_id": "animal_cell"}}
-    example = {"kind": "tool_call", "subject": "biology", "example_id": "t1", "messages": [
-        {"role": "user", "content": "Can I see a 3D model of an animal cell?"},
-        {"role": "assistant", "content": "", "tool_calls": [call]},
-        {"role": "tool", "content": "{\"shown\": \"animal_cell\"}"},
-        {"role": "assistant", "content": "Here it is: look for the nucleus."}]}
+    example = {
+        "kind": "tool_call",
+        "subject": "biology",
+        "example_id": "t1",
+        "messages": [
+            {"role": "user", "content": "Can I see a 3D model of an animal cell?"},
+            {"role": "assistant", "content": "", "tool_calls": [call]},
+            {"role": "tool", "content": '{"shown": "animal_cell"}'},
+            {"role": "assistant", "content": "Here it is: look for the nucleus."},
+        ],
+    }
     cfg = ev.EvaluateConfig()
     tasks = ev.build_tasks(cfg, tok, [], [example], max_len=256)
     [task] = [t for t in tasks["gen"] if t["group"] == "tool"]

@@ -1,4 +1,4 @@
-"""Prefect flows against a real Prefect server (tests/servers.py) and real DVC repos in temp dirs.
+"""Prefect flows against a real Prefect server (tests/support/servers.py) and real DVC repos in temp dirs.
 
 - DAG order from dvc.yaml, DVC lock waiting, stage failure naming: a one-line DVC repo (seconds).
 - Deployments with their cron schedules registered on the server and read back with the Prefect client.
@@ -23,6 +23,7 @@ from tests.support.repo import make_repo, set_param
 from tutorforge.orchestration.dvc_runner import (
     LockTimeout,
     StageFailed,
+    load_stages,
     run_stage,
     stage_graph,
     stage_order,
@@ -55,13 +56,15 @@ def _client_call(fn):
     async def go():
         async with get_client() as client:
             return await fn(client)
+
     return asyncio.run(go())
 
 
 # --- DAG order ----------------------------------------------------------------------------------------------------
 
+
 def test_stage_order_follows_dvc_yaml_edges(tmp_path: Path) -> None:
-    stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+    stages = load_stages(ROOT / "dvc.yaml")  # ${section.key} paths resolved: raw templates share no edges
     order = stage_order(ROOT / "dvc.yaml")
     assert sorted(order) == sorted(stages)
     graph = stage_graph(stages)
@@ -70,9 +73,13 @@ def test_stage_order_follows_dvc_yaml_edges(tmp_path: Path) -> None:
             assert order.index(up) < order.index(stage), (up, stage)
     assert order[0] == "ingest" and order.index("pretrain") < order.index("sft") < order.index("evaluate")
     # dvc.yaml lists stages in any order; a dep inside an out dir (or an out inside a dep dir) is an edge
-    doc = {"stages": {"c": {"cmd": "x", "deps": ["b/out/file.txt"], "outs": ["c.txt"]},
-                      "b": {"cmd": "x", "deps": ["a.txt"], "outs": ["b/out"]},
-                      "a": {"cmd": "x", "deps": ["raw"], "outs": ["a.txt"]}}}
+    doc = {
+        "stages": {
+            "c": {"cmd": "x", "deps": ["b/out/file.txt"], "outs": ["c.txt"]},
+            "b": {"cmd": "x", "deps": ["a.txt"], "outs": ["b/out"]},
+            "a": {"cmd": "x", "deps": ["raw"], "outs": ["a.txt"]},
+        }
+    }
     (tmp_path / "dvc.yaml").write_text(yaml.safe_dump(doc))
     assert stage_order(tmp_path / "dvc.yaml") == ["a", "b", "c"]
     assert stage_order(tmp_path / "dvc.yaml", ["b"]) == ["a", "b"]
@@ -88,10 +95,20 @@ def tiny_dvc(tmp_path: Path) -> Path:
 
     subprocess.run([DVC, "init", "--no-scm", "-q"], cwd=tmp_path, check=True)
     (tmp_path / "in.txt").write_text("hello\n")
-    doc = {"stages": {"copy": {"cmd": "python -c \"open('out.txt','w').write(open('in.txt').read().upper())\"",
-                               "deps": ["in.txt"], "outs": ["out.txt"]},
-                      "boom": {"cmd": "python -c \"import sys; print('bad input here'); sys.exit(3)\"",
-                               "deps": ["out.txt"], "outs": ["never.txt"]}}}
+    doc = {
+        "stages": {
+            "copy": {
+                "cmd": "python -c \"open('out.txt','w').write(open('in.txt').read().upper())\"",
+                "deps": ["in.txt"],
+                "outs": ["out.txt"],
+            },
+            "boom": {
+                "cmd": "python -c \"import sys; print('bad input here'); sys.exit(3)\"",
+                "deps": ["out.txt"],
+                "outs": ["never.txt"],
+            },
+        }
+    }
     (tmp_path / "dvc.yaml").write_text(yaml.safe_dump(doc))
     return tmp_path
 
@@ -107,7 +124,7 @@ def test_run_stage_waits_for_dvc_lock_then_skips_unchanged(tiny_dvc: Path) -> No
     assert res.status == "ran" and res.lock_waits >= 1 and time.monotonic() - t0 >= 6.0
     assert (tiny_dvc / "out.txt").read_text() == "HELLO\n"
     assert any("lock" in ln.lower() for ln in lines)
-    assert run_stage("copy", tiny_dvc, lines.append).status == "skipped"   # unchanged: DVC skips it
+    assert run_stage("copy", tiny_dvc, lines.append).status == "skipped"  # unchanged: DVC skips it
     lock = zc.lockfile.LockFile(str(tiny_dvc / ".dvc" / "tmp" / "lock"))
     try:
         with pytest.raises(LockTimeout, match="copy"):
@@ -121,24 +138,33 @@ def test_run_stage_waits_for_dvc_lock_then_skips_unchanged(tiny_dvc: Path) -> No
 
 # --- deployments ----------------------------------------------------------------------------------------------
 
+
 def test_deployments_registered_with_cron_schedules(prefect_env, tmp_path: Path) -> None:
     from flows.deploy import register
 
     repo = tmp_path / "repo"
     repo.mkdir()
-    (repo / "params.yaml").write_text(yaml.safe_dump(
-        {"orchestration": {"rebuild_cron": "15 1 * * *", "retrain_cron": "0 3 * * 1", "timezone": "Europe/Berlin"}}))
+    (repo / "params.yaml").write_text(
+        yaml.safe_dump(
+            {"orchestration": {"rebuild_cron": "15 1 * * *", "retrain_cron": "0 3 * * 1", "timezone": "Europe/Berlin"}}
+        )
+    )
     ids = register(str(repo))
     assert set(ids) == {"rebuild", "retrain"}
 
     async def read(client):
         return [await client.read_deployment_by_name(f"{n}/{n}") for n in ("rebuild", "retrain")]
+
     rebuild_dep, retrain_dep = _client_call(read)
     assert str(retrain_dep.id) == ids["retrain"]
-    crons = {d.name: [(s.schedule.cron, s.schedule.timezone, s.active) for s in d.schedules]
-             for d in (rebuild_dep, retrain_dep)}
-    assert crons == {"rebuild": [("15 1 * * *", "Europe/Berlin", True)],
-                     "retrain": [("0 3 * * 1", "Europe/Berlin", True)]}
+    crons = {
+        d.name: [(s.schedule.cron, s.schedule.timezone, s.active) for s in d.schedules]
+        for d in (rebuild_dep, retrain_dep)
+    }
+    assert crons == {
+        "rebuild": [("15 1 * * *", "Europe/Berlin", True)],
+        "retrain": [("0 3 * * 1", "Europe/Berlin", True)],
+    }
     assert retrain_dep.parameters["repo"] == str(repo.resolve())
     # re-registering updates in place (same ids), a changed cron replaces the schedule
     (repo / "params.yaml").write_text(yaml.safe_dump({"orchestration": {"retrain_cron": "30 4 * * 2"}}))
@@ -148,6 +174,7 @@ def test_deployments_registered_with_cron_schedules(prefect_env, tmp_path: Path)
 
 
 # --- cloud_train (dry run) -------------------------------------------------------------------------------------
+
 
 def test_cloud_train_dry_run_commands(prefect_env, monkeypatch) -> None:
     from flows.cloud_train import cloud_train
@@ -169,6 +196,7 @@ def test_cloud_train_dry_run_commands(prefect_env, monkeypatch) -> None:
 
 # --- the real rebuild / retrain ----------------------------------------------------------------------------------
 
+
 @pytest.mark.slow
 def test_rebuild_fails_naming_stage_then_resumes_from_cache(prefect_env, tmp_path: Path) -> None:
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
@@ -178,11 +206,11 @@ def test_rebuild_fails_naming_stage_then_resumes_from_cache(prefect_env, tmp_pat
 
     repo = make_repo(tmp_path / "repo")
     order = stage_order(repo / "dvc.yaml")
-    set_param(repo, "tokenizer", "no_such_knob", 1)           # load_config refuses unknown keys
+    set_param(repo, "tokenizer", "no_such_knob", 1)  # load_config refuses unknown keys
     state = rebuild(repo=str(repo), return_state=True)
     assert state.is_failed()
     assert "'tokenizer'" in state.message or "tokenizer" in str(state.result(raise_on_failure=False))
-    assert (repo / "artifacts/dataset/data_report.json").exists()    # stages before it ran for real
+    assert (repo / "artifacts/dataset/data_report.json").exists()  # stages before it ran for real
     assert not (repo / "artifacts/tokenizer").exists()
 
     set_param(repo, "tokenizer", "no_such_knob", None)
@@ -191,8 +219,8 @@ def test_rebuild_fails_naming_stage_then_resumes_from_cache(prefect_env, tmp_pat
     statuses = state.result()
     assert list(statuses) == order
     before = order[: order.index("tokenizer")]
-    assert all(statuses[s] == "skipped" for s in before), statuses   # resumed from DVC's cache
-    assert all(statuses[s] == "ran" for s in order[order.index("tokenizer"):]), statuses
+    assert all(statuses[s] == "skipped" for s in before), statuses  # resumed from DVC's cache
+    assert all(statuses[s] == "ran" for s in order[order.index("tokenizer") :]), statuses
 
     flow_run_id = state.state_details.flow_run_id
 
@@ -203,6 +231,7 @@ def test_rebuild_fails_naming_stage_then_resumes_from_cache(prefect_env, tmp_pat
                 return runs
             await asyncio.sleep(1)
         return runs
+
     runs = _client_call(task_runs)
     assert sorted(r.name for r in runs) == sorted(f"dvc-{s}" for s in order)
 
@@ -210,7 +239,9 @@ def test_rebuild_fails_naming_stage_then_resumes_from_cache(prefect_env, tmp_pat
         from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
 
         return await client.read_artifacts(
-            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id])))
+            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]))
+        )
+
     arts = {a.key: a for a in _client_call(artifacts)}
     assert {"tutorforge-eval-report", "tutorforge-metrics", "tutorforge-rebuild-stages"} <= set(arts)
     assert arts["tutorforge-eval-report"].data == (repo / "artifacts/evaluate/report.md").read_text()
@@ -221,4 +252,4 @@ def test_rebuild_fails_naming_stage_then_resumes_from_cache(prefect_env, tmp_pat
     assert summary["annotations"]["skipped"] and summary["push"]["skipped"]
     assert set(summary["stages"].values()) == {"skipped"}
     assert summary["promotion"]["version"] == "v1"
-    assert summary["promotion"]["promoted"] is True          # no production yet: the gate has nothing to beat
+    assert summary["promotion"]["promoted"] is True  # no production yet: the gate has nothing to beat

@@ -10,6 +10,7 @@ from pathlib import Path
 import pymupdf
 import pytest
 
+from stages import ingest as ingest_stage
 from tests.support.pdfs import (
     TWO_COLUMN_TEXT,
     blank_page_pdf,
@@ -32,15 +33,29 @@ from tutorforge.text.clean import dehyphenate, is_page_number, normalize_line
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def run(input_dir: Path, out: Path, tmp: Path, *extra: str, params: dict | None = None) -> int:
+NO_CACHE = ("-S", "ingest.cache_dir=''")
+
+
+def workers(n: int) -> tuple[str, str]:
+    return "-S", f"ingest.workers={n}"
+
+
+def run(input_dir: Path, out: Path, tmp: Path, *overrides: str, params: dict | None = None) -> int:
+    """The ingest stage on input_dir -> out with a params file under tmp (cache in tmp/cache); returns its exit code."""
     p = tmp / f"params-{len(list(tmp.glob('params-*')))}.yaml"
     p.write_text(json.dumps({"ingest": {"cache_dir": str(tmp / "cache"), **(params or {})}}))
-    return ingest_mod.main(["--input", str(input_dir), "--output", str(out), "--params", str(p), *extra])
+    return ingest_stage.main(
+        ["-p", str(p), "-S", f"ingest.input={input_dir}", "-S", f"ingest.output={out}", *overrides]
+    )
 
 
 def load(out: Path) -> tuple[list[dict], list[dict], list[dict], dict]:
-    return (list(read_jsonl(out / "pages.jsonl")), list(read_jsonl(out / "documents.jsonl")),
-            read_json(out / "quarantine.json"), read_json(out / "report.json"))
+    return (
+        list(read_jsonl(out / "pages.jsonl")),
+        list(read_jsonl(out / "documents.jsonl")),
+        read_json(out / "quarantine.json"),
+        read_json(out / "report.json"),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -61,10 +76,9 @@ def mixed(tmp_path_factory: pytest.TempPathFactory) -> dict:
     (d / "notes.txt").write_text("not considered: wrong extension")
     two_column_scan(d / "scan.pdf")
     out = tmp / "out"
-    assert run(d, out, tmp, "--workers", "2") == 0
+    assert run(d, out, tmp, *workers(2)) == 0
     pages, docs, quarantine, report = load(out)
-    return {"dir": d, "tmp": tmp, "out": out, "pages": pages, "docs": docs, "quarantine": quarantine,
-            "report": report}
+    return {"dir": d, "tmp": tmp, "out": out, "pages": pages, "docs": docs, "quarantine": quarantine, "report": report}
 
 
 def test_bad_inputs_quarantined_with_reasons(mixed: dict) -> None:
@@ -86,8 +100,13 @@ def test_bad_inputs_quarantined_with_reasons(mixed: dict) -> None:
     assert files == {"book.pdf", "good.PDF", "cyclic.pdf", "owner_only.pdf", "scan.pdf"}  # good files flow
     assert "notes.txt" not in {e["file"] for e in mixed["quarantine"]}
     r = mixed["report"]
-    assert (r["files"], r["files_ok"], r["quarantined_files"], r["quarantined_pages"], r["outlines_ignored"]) == \
-        (11, 5, 5, 1, 1)
+    assert (r["files"], r["files_ok"], r["quarantined_files"], r["quarantined_pages"], r["outlines_ignored"]) == (
+        11,
+        5,
+        5,
+        1,
+        1,
+    )
     assert r["pages"] == len(mixed["pages"]) and r["pages_ocr"] == 1 and r["docs_cached"] == 0
 
 
@@ -115,7 +134,7 @@ def test_page_records_follow_contract(mixed: dict) -> None:
         assert (p["method"] == "text") == (p["ocr_confidence"] is None)
         assert len(p["lines"]) == len(p["text"].split("\n")) if p["text"] else not p["lines"]
         for ln in p["lines"]:
-            seg = p["text"][ln["start"]:ln["end"]]
+            seg = p["text"][ln["start"] : ln["end"]]
             assert seg and "\n" not in seg and ln["size"] > 0 and isinstance(ln["bold"], bool)
     book = [p for p in mixed["pages"] if p["file"] == "book.pdf"]
     first = book[0]["lines"][0]
@@ -142,9 +161,16 @@ def test_fail_on_bad_input_exits_nonzero_and_writes_nothing(mixed: dict, capsys:
     assert not out.exists()
 
 
+def test_missing_input_folder_is_a_stage_error(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    assert run(tmp_path / "nowhere", tmp_path / "out", tmp_path) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "nowhere does not exist" in err[0], err
+    assert not (tmp_path / "out").exists()
+
+
 def test_cleanup_headers_ligatures_hyphens_and_ocr_page(tmp_path: Path) -> None:
     textbook_pdf(tmp_path / "in" / "plants.pdf", scan_pages=(3,))
-    assert run(tmp_path / "in", tmp_path / "out", tmp_path, "--no-cache") == 0
+    assert run(tmp_path / "in", tmp_path / "out", tmp_path, *NO_CACHE) == 0
     pages, docs, quarantine, _ = load(tmp_path / "out")
     assert quarantine == [] and [p["method"] for p in pages] == ["text", "text", "ocr", "text", "text"]
     text = "\n".join(p["text"] for p in pages)
@@ -179,15 +205,16 @@ def test_text_helpers() -> None:
 def test_per_document_cache_and_determinism(tmp_path: Path) -> None:
     d = tmp_path / "in"
     for i in range(3):
-        text_pdf(d / f"doc{i}.pdf", [f"Document {i} page {j}: enzymes speed up reactions in cells." * 3
-                                     for j in range(3)])
+        text_pdf(
+            d / f"doc{i}.pdf", [f"Document {i} page {j}: enzymes speed up reactions in cells." * 3 for j in range(3)]
+        )
     assert run(d, tmp_path / "a", tmp_path) == 0
     assert load(tmp_path / "a")[3]["docs_processed"] == 3
     text_pdf(d / "doc1.pdf", ["Changed content: diffusion moves particles from high to low concentration." * 3])
     assert run(d, tmp_path / "b", tmp_path) == 0
     report = load(tmp_path / "b")[3]
     assert (report["docs_processed"], report["docs_cached"]) == (1, 2)
-    assert run(d, tmp_path / "c", tmp_path, "--no-cache", "--workers", "1") == 0  # from scratch, in-process
+    assert run(d, tmp_path / "c", tmp_path, *NO_CACHE, *workers(1)) == 0  # from scratch, in-process
     for name in ("pages.jsonl", "documents.jsonl", "quarantine.json"):
         assert (tmp_path / "b" / name).read_bytes() == (tmp_path / "c" / name).read_bytes(), name
     assert "Changed content" in (tmp_path / "b" / "pages.jsonl").read_text()
@@ -198,7 +225,7 @@ def test_per_document_cache_and_determinism(tmp_path: Path) -> None:
 
 
 def test_two_runs_byte_identical(mixed: dict, tmp_path: Path) -> None:
-    assert run(mixed["dir"], tmp_path / "again", tmp_path, "--no-cache", "--workers", "2") == 0
+    assert run(mixed["dir"], tmp_path / "again", tmp_path, *NO_CACHE, *workers(2)) == 0
     for name in ("pages.jsonl", "documents.jsonl", "quarantine.json"):
         assert (tmp_path / "again" / name).read_bytes() == (mixed["out"] / name).read_bytes(), name
 
@@ -218,11 +245,26 @@ def test_worker_crash_quarantines_only_that_document(tmp_path: Path, monkeypatch
         return real(page)
 
     monkeypatch.setattr(pdfmod, "text_lines", flaky)
-    assert run(d, tmp_path / "out", tmp_path, "--no-cache", "--workers", "2") == 0
+    assert run(d, tmp_path / "out", tmp_path, *NO_CACHE, *workers(2)) == 0
     pages, _, quarantine, _ = load(tmp_path / "out")
     assert sorted({p["file"] for p in pages}) == ["a.pdf", "c.pdf"]
     q = {e["file"]: e["reason"] for e in quarantine}
     assert "RuntimeError: simulated parser bug" in q["boom.pdf"] and "worker process died" in q["die.pdf"]
+
+
+def test_no_document_open_when_a_pool_forks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Forked workers must not inherit an open document: they would share its file offset and garble pages."""
+    textbook_pdf(tmp_path / "in" / "plants.pdf", scan_pages=(2, 3))  # one text chunk: that pass runs in-process
+    calls, real = [], ingest_mod.run_tasks
+
+    def spy(fn, tasks, n, desc):  # noqa: ANN001, ANN202
+        calls.append((desc, len(ingest_mod._DOCS)))
+        return real(fn, tasks, n, desc)
+
+    monkeypatch.setattr(ingest_mod, "run_tasks", spy)
+    assert run(tmp_path / "in", tmp_path / "out", tmp_path, *NO_CACHE, *workers(2)) == 0
+    assert calls == [("ingest: open", 0), ("ingest: text layer", 0), ("ingest: OCR", 0)]
+    assert [p["method"] for p in load(tmp_path / "out")[0]] == ["text", "ocr", "ocr", "text", "text"]
 
 
 @pytest.mark.slow
@@ -230,7 +272,7 @@ def test_corpus_ocr_cer(tmp_path: Path) -> None:
     truth_path, corpus = ROOT / "data/sources/scan_truth.json", ROOT / "data/textbooks"
     if not truth_path.exists() or not any(corpus.glob("*.pdf")):
         pytest.skip("bundled corpus not built yet (scripts/build_corpus.py -> data/textbooks, scan_truth.json)")
-    assert run(corpus, tmp_path / "out", tmp_path, "--no-cache") == 0
+    assert run(corpus, tmp_path / "out", tmp_path, *NO_CACHE) == 0
     pages, docs, quarantine, _ = load(tmp_path / "out")
     assert [q for q in quarantine if q["action"] == "rejected"] == []
     by_key = {(p["file"], p["page"]): p for p in pages}

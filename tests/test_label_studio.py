@@ -24,6 +24,7 @@ from tutorforge.training.tiny import make_model, make_tokenizer
 
 # --- fixtures -----------------------------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory: pytest.TempPathFactory) -> dict:
     """Fixture sections + synthetic examples + a tiny random Llama (with the project-style chat tokenizer)."""
@@ -43,18 +44,28 @@ def _kinds(tag: str) -> dict:
 
 
 def _client(server, **kw) -> L.Client:  # noqa: ANN001
-    s = L.Settings(server.env["LABEL_STUDIO_URL"], server.env["LABEL_STUDIO_API_KEY"], attempts=3, base_delay=0.5,
-                   timeout=60)
+    s = L.Settings(
+        server.env["LABEL_STUDIO_URL"], server.env["LABEL_STUDIO_API_KEY"], attempts=3, base_delay=0.5, timeout=60
+    )
     return L.connect(dataclasses.replace(s, **kw))
 
 
 def _select(tiny: dict, out: Path, **over) -> list[dict]:  # noqa: ANN003
-    from tutorforge.selection.select import SelectConfig, run
+    from stages.select import run
+    from tutorforge.selection.select import SelectConfig
 
-    cfg = SelectConfig(model=str(tiny["model"]), sections=str(tiny["dir"] / "sections.jsonl"),
-                       synth=str(tiny["dir"] / "synth.jsonl"), output_dir=str(out), embedder="model",
-                       infer_batch_size=8, max_new_tokens=6, max_prompt_tokens=64, n_clusters=3,
-                       **{"labels": "", "annotations": "", "annotations_report": "", **over})
+    cfg = SelectConfig(
+        model=str(tiny["model"]),
+        sections=str(tiny["dir"] / "sections.jsonl"),
+        synth=str(tiny["dir"] / "synth.jsonl"),
+        output_dir=str(out),
+        embedder="model",
+        infer_batch_size=8,
+        max_new_tokens=6,
+        max_prompt_tokens=64,
+        n_clusters=3,
+        **{"labels": "", "annotations": "", "annotations_report": "", **over},
+    )
     run(cfg)
     return list(read_jsonl(out / "selection.jsonl"))
 
@@ -91,7 +102,7 @@ class CutProxy:
                 if to_server and self.cut_on in data:
                     state["cut"] = True
                 if not to_server and state["cut"]:
-                    data = data[:self.cut_after - sent]
+                    data = data[: self.cut_after - sent]
                     dst.sendall(data)
                     sent += len(data)
                     if sent >= self.cut_after:
@@ -113,6 +124,7 @@ class CutProxy:
 
 
 # --- no server needed ----------------------------------------------------------------------------------------------
+
 
 def test_settings_name_the_missing_variable(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(L.URL_ENV, raising=False)
@@ -138,6 +150,7 @@ def test_server_down_bounded_retries_then_error_naming_url() -> None:
     def whoami():  # noqa: ANN202
         calls.append(1)
         return client.sdk.users.whoami()
+
     with pytest.raises(L.LabelStudioError, match=rf"{url}.*after 3 attempt"):
         client.call("check the token", whoami)
     assert len(calls) == 3
@@ -155,12 +168,17 @@ def test_server_slow_times_out_then_error() -> None:
 
 def test_diff_exports_new_changed_deleted() -> None:
     secs = make_sections(3)
-    old = [eb.task(1, 1, {"external_id": "a", "section_id": "s"}, [], 1, 0),
-           eb.task(2, 2, {"external_id": "b", "section_id": "s"}, [], 1, 0)]
-    ann = eb.annotation(9, 2, 1, eb.results("section_label", {"subject": "physics", "difficulty": "easy"}, "x"), 5,
-                        3.0, 1)
-    new = [eb.task(2, 2, {"external_id": "b", "section_id": "s"}, [ann], 1, 0),
-           eb.task(3, 3, {"external_id": "c", "section_id": secs[0]["section_id"]}, [], 1, 0)]
+    old = [
+        eb.task(1, 1, {"external_id": "a", "section_id": "s"}, [], 1, 0),
+        eb.task(2, 2, {"external_id": "b", "section_id": "s"}, [], 1, 0),
+    ]
+    ann = eb.annotation(
+        9, 2, 1, eb.results("section_label", {"subject": "physics", "difficulty": "easy"}, "x"), 5, 3.0, 1
+    )
+    new = [
+        eb.task(2, 2, {"external_id": "b", "section_id": "s"}, [ann], 1, 0),
+        eb.task(3, 3, {"external_id": "c", "section_id": secs[0]["section_id"]}, [], 1, 0),
+    ]
     d = L.diff_exports(old, new)
     assert d == {"new": ["c"], "deleted": ["a"], "changed": ["b"], "newly_annotated": ["b"]}
 
@@ -179,12 +197,18 @@ def test_select_skips_labeled_items_and_is_deterministic(tiny: dict, tmp_path: P
     sec, q = next(r for r in first if r["kind"] == "section_label"), next(r for r in first if r["kind"] == "review")
     write_jsonl(tmp_path / "labels.jsonl", [{"section_id": sec["section_id"], "subject": "physics"}])
     write_jsonl(tmp_path / "ann.jsonl", [{"example_id": "x", "meta": {"reviewed_example_id": q["example_id"]}}])
-    after = _select(tiny, tmp_path / "c", batch_size=30, labels=str(tmp_path / "labels.jsonl"),
-                    annotations=str(tmp_path / "ann.jsonl"))
+    after = _select(
+        tiny,
+        tmp_path / "c",
+        batch_size=30,
+        labels=str(tmp_path / "labels.jsonl"),
+        annotations=str(tmp_path / "ann.jsonl"),
+    )
     assert {r["item_id"] for r in after} == {r["item_id"] for r in first} - {sec["item_id"], q["item_id"]}
 
 
 # --- against the real Label Studio server ------------------------------------------------------------------------
+
 
 @pytest.mark.integration
 def test_bootstrap_push_idempotent_and_bad_token(label_studio_server, tiny: dict) -> None:  # noqa: ANN001
@@ -200,12 +224,17 @@ def test_bootstrap_push_idempotent_and_bad_token(label_studio_server, tiny: dict
     before = L.list_tasks(client, pid)
     # annotate one, change another's data: the annotated one stays as it was, the other is updated in place
     first = before[tasks[0]["data"]["external_id"]]
-    client.sdk.annotations.create(id=first.id, result=eb.results("section_label", {"subject": "physics",
-                                                                                    "difficulty": "easy"}, "t"))
+    client.sdk.annotations.create(
+        id=first.id, result=eb.results("section_label", {"subject": "physics", "difficulty": "easy"}, "t")
+    )
     tasks[0]["data"]["text"] += " edited"
     tasks[1]["data"]["text"] += " edited"
     assert L.push_tasks(client, kinds["section_label"], tasks) == {
-        "created": 0, "updated": 1, "unchanged": 8, "skipped_annotated": 1}
+        "created": 0,
+        "updated": 1,
+        "unchanged": 8,
+        "skipped_annotated": 1,
+    }
     after = L.list_tasks(client, pid)
     assert len(after) == len(before) == 10
     assert after[tasks[0]["data"]["external_id"]].data["text"] == first.data["text"]
@@ -213,8 +242,9 @@ def test_bootstrap_push_idempotent_and_bad_token(label_studio_server, tiny: dict
 
 
 @pytest.mark.integration
-def test_pull_deleted_task_reported_and_killed_server_keeps_snapshot(label_studio_server, tiny: dict,
-                                                                      tmp_path: Path) -> None:  # noqa: ANN001
+def test_pull_deleted_task_reported_and_killed_server_keeps_snapshot(
+    label_studio_server, tiny: dict, tmp_path: Path
+) -> None:  # noqa: ANN001
     client = _client(label_studio_server)
     kinds = _kinds("pull")
     L.bootstrap(client, kinds)
@@ -247,10 +277,10 @@ def _annotate(client: L.Client, pid: int, ext: str, kind: str, payload: dict) ->
 @pytest.mark.integration
 def test_closed_loop(label_studio_server, tiny: dict, tmp_path: Path, root: Path) -> None:  # noqa: ANN001
     """bootstrap -> push -> select -> select-push -> annotate -> pull -> annotations + dataset -> sft -> select."""
+    from stages.annotations import run as run_annotations
+    from stages.dataset import run as run_dataset
     from tutorforge.dataset.build import DatasetConfig
-    from tutorforge.dataset.build import run as run_dataset
     from tutorforge.labelstudio.annotations import AnnotationsConfig
-    from tutorforge.labelstudio.annotations import run as run_annotations
     from tutorforge.training.sft import SFTConfig, run_sft
 
     params = root / "params.yaml"
@@ -266,17 +296,45 @@ def test_closed_loop(label_studio_server, tiny: dict, tmp_path: Path, root: Path
 
     def stages(n: int) -> tuple[Path, list[dict]]:
         a_out, d_out = tmp_path / f"ann{n}", tmp_path / f"ds{n}"
-        run_annotations(load_config(AnnotationsConfig, "annotations", params, input_glob=str(ann_dir / "*.json"),
-                                    sections=str(d / "sections.jsonl"), output_dir=str(a_out)))
-        run_dataset(load_config(DatasetConfig, "dataset", params, sections=str(d / "sections.jsonl"),
-                                synth=str(d / "synth.jsonl"), annotations=str(a_out / "examples.jsonl"),
-                                annotations_report=str(a_out / "report.json"), labels=str(a_out / "labels.jsonl"),
-                                output_dir=str(d_out), system_prompt="You are a tutor."))
+        run_annotations(
+            load_config(
+                AnnotationsConfig,
+                "annotations",
+                params,
+                {
+                    "annotations.input": str(ann_dir),
+                    "annotations.sections": str(d / "sections.jsonl"),
+                    "annotations.output_dir": str(a_out),
+                },
+            )
+        )
+        run_dataset(
+            load_config(
+                DatasetConfig,
+                "dataset",
+                params,
+                {
+                    "dataset.sections": str(d / "sections.jsonl"),
+                    "dataset.synth": str(d / "synth.jsonl"),
+                    "dataset.annotations": str(a_out / "examples.jsonl"),
+                    "dataset.annotations_report": str(a_out / "report.json"),
+                    "dataset.labels": str(a_out / "labels.jsonl"),
+                    "dataset.output_dir": str(d_out),
+                    "dataset.system_prompt": "You are a tutor.",
+                },
+            )
+        )
         return a_out, [r for s in ("train", "validation", "test") for r in read_jsonl(d_out / "sft" / f"{s}.jsonl")]
 
     a1, sft1 = stages(1)
-    sel1 = _select(tiny, tmp_path / "sel1", batch_size=4, labels=str(a1 / "labels.jsonl"),
-                   annotations=str(a1 / "examples.jsonl"), annotations_report=str(a1 / "report.json"))
+    sel1 = _select(
+        tiny,
+        tmp_path / "sel1",
+        batch_size=4,
+        labels=str(a1 / "labels.jsonl"),
+        annotations=str(a1 / "examples.jsonl"),
+        annotations_report=str(a1 / "report.json"),
+    )
     per_kind = L.selection_tasks(sel1, tiny["sections"], tiny["synth"], "select-round1")
     for k, tasks in per_kind.items():
         if tasks:
@@ -291,15 +349,36 @@ def test_closed_loop(label_studio_server, tiny: dict, tmp_path: Path, root: Path
     # teachers at work: two new QA pairs + every selected item
     qa_ext = sorted(L.list_tasks(client, pids["qa"]))[:2]
     for i, ext in enumerate(qa_ext):
-        _annotate(client, pids["qa"], ext, "qa", {"question": f"Which two ideas does part {i} of the loop link?",
-                                                  "answer": f"Loop answer number {i}: the model learns from teachers."})
+        _annotate(
+            client,
+            pids["qa"],
+            ext,
+            "qa",
+            {
+                "question": f"Which two ideas does part {i} of the loop link?",
+                "answer": f"Loop answer number {i}: the model learns from teachers.",
+            },
+        )
     for r in sel1:
         if r["kind"] == "section_label":
-            _annotate(client, pids["section_label"], r["item_id"], "section_label",
-                      {"subject": "chemistry", "difficulty": "medium"})
+            _annotate(
+                client,
+                pids["section_label"],
+                r["item_id"],
+                "section_label",
+                {"subject": "chemistry", "difficulty": "medium"},
+            )
         else:
-            _annotate(client, pids["review"], r["item_id"], "review", {"verdict": "edit", "edited_answer":
-                      f"A corrected answer for {r['example_id']} written by a teacher in the loop."})
+            _annotate(
+                client,
+                pids["review"],
+                r["item_id"],
+                "review",
+                {
+                    "verdict": "edit",
+                    "edited_answer": f"A corrected answer for {r['example_id']} written by a teacher in the loop.",
+                },
+            )
     summaries = {k: L.pull(client, v, ann_dir / f"{k}.json") for k, v in kinds.items()}
     annotated = set(qa_ext) | {r["item_id"] for r in sel1}
     assert {e for s in summaries.values() for e in s["newly_annotated"]} == annotated
@@ -312,15 +391,39 @@ def test_closed_loop(label_studio_server, tiny: dict, tmp_path: Path, root: Path
     assert ids2 == (ids1 | new_ann) - replaced and len(sft2) == len(sft1) + len(new_ann) - len(replaced)
 
     # retrain a few steps on the grown dataset, then the next round no longer picks what was labeled
-    sft_cfg = load_config(SFTConfig, "sft", params, base_model=str(tiny["model"]), tokenizer=str(tiny["model"]),
-                          train=str(tmp_path / "ds2" / "sft" / "train.jsonl"),
-                          validation=str(tmp_path / "ds2" / "sft" / "validation.jsonl"), output=str(tmp_path / "sft"),
-                          max_length=512, batch_size=4, max_steps=2, eval_steps=2, save_steps=2, logging_steps=1,
-                          max_eval_examples=8, profile="cpu")
+    sft_cfg = load_config(
+        SFTConfig,
+        "sft",
+        params,
+        {
+            f"sft.{k}": v
+            for k, v in {
+                "base_model": str(tiny["model"]),
+                "tokenizer": str(tiny["model"]),
+                "train": str(tmp_path / "ds2" / "sft" / "train.jsonl"),
+                "validation": str(tmp_path / "ds2" / "sft" / "validation.jsonl"),
+                "output": str(tmp_path / "sft"),
+                "max_length": 512,
+                "batch_size": 4,
+                "max_steps": 2,
+                "eval_steps": 2,
+                "save_steps": 2,
+                "logging_steps": 1,
+                "max_eval_examples": 8,
+                "profile": "cpu",
+            }.items()
+        },
+    )
     run_sft(sft_cfg)
-    sel2 = _select({**tiny, "model": tmp_path / "sft" / "merged"}, tmp_path / "sel2", batch_size=100, round=2,
-                   labels=str(a2 / "labels.jsonl"), annotations=str(a2 / "examples.jsonl"),
-                   annotations_report=str(a2 / "report.json"))
+    sel2 = _select(
+        {**tiny, "model": tmp_path / "sft" / "merged"},
+        tmp_path / "sel2",
+        batch_size=100,
+        round=2,
+        labels=str(a2 / "labels.jsonl"),
+        annotations=str(a2 / "examples.jsonl"),
+        annotations_report=str(a2 / "report.json"),
+    )
     assert sel2 and not {r["item_id"] for r in sel2} & {r["item_id"] for r in sel1}
     assert len(sel2) == 20 - len(sel1) and {r["round"] for r in sel2} == {2}
 
@@ -328,9 +431,12 @@ def test_closed_loop(label_studio_server, tiny: dict, tmp_path: Path, root: Path
     repo = tmp_path / "repo"
     _dvc_repo(root, repo, ann_dir_before=root / "data" / "annotations", sections=d / "sections.jsonl")
     from tutorforge.orchestration.dvc_runner import dvc_exe, subprocess_env
+
     dvc, env = [dvc_exe()], subprocess_env()
     subprocess.run(dvc + ["repro", "--single-item", "annotations"], cwd=repo, env=env, check=True, capture_output=True)
-    clean = subprocess.run(dvc + ["status", "annotations"], cwd=repo, env=env, check=True, capture_output=True, text=True)
+    clean = subprocess.run(
+        dvc + ["status", "annotations"], cwd=repo, env=env, check=True, capture_output=True, text=True
+    )
     assert "modified" not in clean.stdout, clean.stdout
     for k in kinds:
         shutil.copy(ann_dir / f"{k}.json", repo / "data" / "annotations" / f"{k}.json")
@@ -347,7 +453,8 @@ def _dvc_repo(root: Path, repo: Path, ann_dir_before: Path, sections: Path) -> N
     stage = yaml.safe_load((root / "dvc.yaml").read_text())["stages"]["annotations"]
     (repo / "dvc.yaml").write_text(yaml.safe_dump({"stages": {"annotations": stage}}))
     shutil.copy(root / "params.yaml", repo / "params.yaml")
-    shutil.copytree(root / "stages", repo / "stages", ignore=shutil.ignore_patterns("__pycache__"))
+    for code in ("stages", "tutorforge"):  # the stage module and the library dirs dvc.yaml lists as its deps
+        shutil.copytree(root / code, repo / code, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(ann_dir_before, repo / "data" / "annotations")
     (repo / "artifacts" / "segment").mkdir(parents=True)
     shutil.copy(sections, repo / "artifacts" / "segment" / "sections.jsonl")

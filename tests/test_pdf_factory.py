@@ -1,4 +1,4 @@
-"""Each tests/pdf_factory.py builder produces the kind of PDF it claims (real PyMuPDF, tmp dirs, < 5 s)."""
+"""Each tests/support/pdfs.py builder produces the kind of PDF it claims (real PyMuPDF, tmp dirs, < 5 s)."""
 
 from __future__ import annotations
 
@@ -99,3 +99,31 @@ def test_factory_is_deterministic(tmp_path):
     a = pf.two_column_scan(tmp_path / "a.pdf").read_bytes()
     b = pf.two_column_scan(tmp_path / "b.pdf").read_bytes()
     assert a == b
+
+
+def test_writer_text_layer_keeps_ligatures_and_refuses_missing_glyphs(tmp_path):
+    from tutorforge.pdf.writer import TextLayer, save_pdf
+
+    doc = pymupdf.open()
+    doc.new_page(width=595, height=842)
+    text = TextLayer(doc)
+    assert text.put(0, (72, 100), "the \ufb01rst \ufb02ow", "helv", 11) > 0
+    with pytest.raises(ValueError, match="no glyph"):
+        text.put(0, (72, 120), "\u4e2d", "helv", 11)
+    text.flush()
+    page = pymupdf.open(save_pdf(doc, tmp_path / "lig.pdf"))[0]
+    assert "\ufb01rst \ufb02ow" in page.get_text()
+
+
+def test_writer_scan_is_image_only_and_seeded(tmp_path):
+    from tutorforge.pdf.writer import Speckle, append_scan, save_pdf
+
+    src = pymupdf.open(pf.text_pdf(tmp_path / "t.pdf", ["alpha page"]))
+    runs = []
+    for name in ("a.pdf", "b.pdf"):
+        out = pymupdf.open()
+        append_scan(out, src, 0, angle=1.0, dpi=100, image_format="jpg", speckle=Speckle(seed=4, count=10))
+        runs.append(save_pdf(out, tmp_path / name, close=True).read_bytes())
+    assert runs[0] == runs[1]
+    page = pymupdf.open(tmp_path / "a.pdf")[0]
+    assert page.get_text().strip() == "" and len(page.get_images()) == 1

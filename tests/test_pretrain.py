@@ -13,14 +13,25 @@ from pathlib import Path
 
 import pytest
 
+from stages.pretrain import run
+from tutorforge.core.config import ParamsError, load_config
 from tutorforge.corpus.synthetic_text import write_pretrain_corpus
-from tutorforge.training import training as T
-from tutorforge.training.pretrain import PRESETS, PretrainConfig, main, model_config, pack_documents, resolve_config
+from tutorforge.training.callbacks import train_log_records
+from tutorforge.training.checkpoints import find_resume_checkpoint
+from tutorforge.training.deepspeed import deepspeed_config
+from tutorforge.training.hardware import estimate_mfu, peak_flops, precision_flags, select_precision
+from tutorforge.training.pretrain import PRESETS, PretrainConfig, model_config, pack_documents
 from tutorforge.training.tokenizer import TokenizerConfig, build_tokenizer
 
 ROOT = Path(__file__).resolve().parent.parent
-MICRO = {"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2, "num_key_value_heads": 2,
-         "intermediate_size": 128, "max_position_embeddings": 64}
+MICRO = {
+    "hidden_size": 64,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 2,
+    "num_key_value_heads": 2,
+    "intermediate_size": 128,
+    "max_position_embeddings": 64,
+}
 
 
 @pytest.fixture(scope="module")
@@ -34,14 +45,34 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 
 def write_params(path: Path, **pretrain: object) -> Path:
-    base = {"block_size": 32, "batch_size": 4, "max_steps": 8, "eval_steps": 4, "save_steps": 4, "logging_steps": 2,
-            "warmup_steps": 2, "eval_max_blocks": 8, "model": MICRO, "learning_rate": 3e-3}
+    base = {
+        "block_size": 32,
+        "batch_size": 4,
+        "max_steps": 8,
+        "eval_steps": 4,
+        "save_steps": 4,
+        "logging_steps": 2,
+        "warmup_steps": 2,
+        "eval_max_blocks": 8,
+        "model": MICRO,
+        "learning_rate": 3e-3,
+    }
     path.write_text(json.dumps({"seed": 7, "pretrain": {**base, **pretrain}}))  # JSON is YAML
     return path
 
 
+def overrides(data: tuple[Path, Path], out: Path, tokenizer: Path | None = None) -> list[str]:
+    return [f"pretrain.input={data[0]}", f"pretrain.tokenizer={tokenizer or data[1]}", f"pretrain.output={out}"]
+
+
 def run_args(data: tuple[Path, Path], out: Path, params: Path) -> list[str]:
-    return ["--input", str(data[0]), "--tokenizer", str(data[1]), "--output", str(out), "--params", str(params)]
+    """The stage's command-line arguments (`python -m stages.pretrain ...`)."""
+    return ["-p", str(params), *(a for o in overrides(data, out) for a in ("-S", o))]
+
+
+def train(data: tuple[Path, Path], out: Path, params: Path, tokenizer: Path | None = None) -> dict:
+    """Run the stage in-process as `python -m stages.pretrain` would; returns its report."""
+    return run(load_config(PretrainConfig, "pretrain", params, overrides(data, out, tokenizer)))
 
 
 @pytest.mark.parametrize(("preset", "nominal"), [("25m", 25e6), ("125m", 125e6), ("350m", 350e6), ("1b", 1.1e9)])
@@ -58,28 +89,28 @@ def test_preset_param_counts(preset: str, nominal: float) -> None:
 
 
 def test_mfu_formula_and_peaks() -> None:
-    assert T.estimate_mfu(125_000_000, 1e6, 989e12) == pytest.approx(6 * 125e6 * 1e6 / 989e12)
-    assert T.estimate_mfu(1_000_000_000, 50_000, 312e12, n_devices=2) == pytest.approx(6e9 * 5e4 / 624e12)
-    assert T.estimate_mfu(10, 10.0, None) is None
-    assert T.peak_flops("NVIDIA H100 80GB HBM3") == 989e12
-    assert T.peak_flops("NVIDIA H100 PCIe") == 756e12
-    assert T.peak_flops("NVIDIA A100-SXM4-40GB") == 312e12
-    assert T.peak_flops("NVIDIA L4") == 121e12 and T.peak_flops("NVIDIA A10G") == 70e12
-    assert T.peak_flops("Tesla T4") == 65e12 and T.peak_flops("Tesla V100-SXM2-16GB") == 125e12
-    assert T.peak_flops("Some Unknown GPU") is None
+    assert estimate_mfu(125_000_000, 1e6, 989e12) == pytest.approx(6 * 125e6 * 1e6 / 989e12)
+    assert estimate_mfu(1_000_000_000, 50_000, 312e12, n_devices=2) == pytest.approx(6e9 * 5e4 / 624e12)
+    assert estimate_mfu(10, 10.0, None) is None
+    assert peak_flops("NVIDIA H100 80GB HBM3") == 989e12
+    assert peak_flops("NVIDIA H100 PCIe") == 756e12
+    assert peak_flops("NVIDIA A100-SXM4-40GB") == 312e12
+    assert peak_flops("NVIDIA L4") == 121e12 and peak_flops("NVIDIA A10G") == 70e12
+    assert peak_flops("Tesla T4") == 65e12 and peak_flops("Tesla V100-SXM2-16GB") == 125e12
+    assert peak_flops("Some Unknown GPU") is None
 
 
 def test_precision_and_deepspeed_config() -> None:
-    assert T.select_precision("auto") in {"bf16", "fp32"}  # no CUDA here
-    assert T.precision_flags("bf16") == {"bf16": True, "fp16": False}
+    assert select_precision("auto") in {"bf16", "fp32"}  # no CUDA here
+    assert precision_flags("bf16") == {"bf16": True, "fp16": False}
     with pytest.raises(ValueError):
-        T.select_precision("fp8")
-    ds = T.deepspeed_config(stage=3, offload=True, precision="bf16")
+        select_precision("fp8")
+    ds = deepspeed_config(stage=3, offload=True, precision="bf16")
     assert ds["zero_optimization"]["stage"] == 3 and ds["bf16"]["enabled"] and not ds["fp16"]["enabled"]
     assert ds["zero_optimization"]["offload_param"]["device"] == "cpu"
-    assert T.deepspeed_config(stage=2)["zero_force_ds_cpu_optimizer"] is False
+    assert deepspeed_config(stage=2)["zero_force_ds_cpu_optimizer"] is False
     with pytest.raises(ValueError):
-        T.deepspeed_config(stage=4)
+        deepspeed_config(stage=4)
 
 
 def test_packing(data: tuple[Path, Path]) -> None:
@@ -95,37 +126,46 @@ def test_packing(data: tuple[Path, Path]) -> None:
 
 
 def test_resume_finder_and_log_records(tmp_path: Path) -> None:
-    assert T.find_resume_checkpoint(tmp_path / "none") is None
+    assert find_resume_checkpoint(tmp_path / "none") is None
     for step, complete in ((5, True), (10, True), (15, False)):
         d = tmp_path / f"checkpoint-{step}"
         d.mkdir()
         if complete:
             (d / "trainer_state.json").write_text("{}")
     (tmp_path / "checkpoint-x").mkdir()
-    assert T.find_resume_checkpoint(tmp_path) == str(tmp_path / "checkpoint-10")  # 15 is half-written
-    hist = [{"eval_loss": 6.0, "step": 0}, {"loss": 5.0, "learning_rate": 1e-3, "tokens_per_s": 10.0, "step": 2},
-            {"eval_loss": 4.0, "step": 2}, {"train_runtime": 1.0, "step": 2}]
-    recs = T.train_log_records(hist)
+    assert find_resume_checkpoint(tmp_path) == str(tmp_path / "checkpoint-10")  # 15 is half-written
+    hist = [
+        {"eval_loss": 6.0, "step": 0},
+        {"loss": 5.0, "learning_rate": 1e-3, "tokens_per_s": 10.0, "step": 2},
+        {"eval_loss": 4.0, "step": 2},
+        {"train_runtime": 1.0, "step": 2},
+    ]
+    recs = train_log_records(hist)
     assert [r["step"] for r in recs] == [0, 2]
     assert recs[1]["loss"] == 5.0 and recs[1]["eval_loss"] == 4.0 and recs[1]["lr"] == 1e-3
     assert recs[0]["loss"] is None
 
 
-def test_profiles_and_overrides() -> None:
-    cfg = PretrainConfig(profiles={"cpu": {}, "gpu": {"preset": "125m", "batch_size": 32}})
-    assert resolve_config(cfg).preset == "tiny"
-    gpu = resolve_config(cfg, profile="gpu", batch_size=64)
+def test_profiles_and_overrides(tmp_path: Path) -> None:
+    params = tmp_path / "p.yaml"
+    params.write_text(json.dumps({"pretrain": {"profiles": {"cpu": {}, "gpu": {"preset": "125m", "batch_size": 32}}}}))
+    assert load_config(PretrainConfig, "pretrain", params).preset == "tiny"
+    gpu = load_config(
+        PretrainConfig, "pretrain", params, ["pretrain.profile=gpu", "pretrain.profiles.gpu.batch_size=64"]
+    )
     assert (gpu.preset, gpu.batch_size) == ("125m", 64)  # explicit override beats the profile
-    with pytest.raises(ValueError, match="not in profiles"):
-        resolve_config(cfg, profile="tpu")
-    with pytest.raises(ValueError, match="unknown key"):
-        resolve_config(PretrainConfig(profile="x", profiles={"x": {"batchsize": 1}}))
+    with pytest.raises(ParamsError, match="not one of the profiles"):
+        load_config(PretrainConfig, "pretrain", params, ["pretrain.profile=tpu"])
+    with pytest.raises(ParamsError, match="unknown key"):
+        load_config(PretrainConfig, "pretrain", params, ["pretrain.profile=x", "pretrain.profiles.x.batchsize=1"])
+    with pytest.raises(ParamsError, match="pretrain.preset: 'huge' not in"):
+        load_config(PretrainConfig, "pretrain", params, ["pretrain.preset=huge"])
 
 
 def test_short_runs_learn_and_are_deterministic(data: tuple[Path, Path], tmp_path: Path) -> None:
     params = write_params(tmp_path / "p.yaml", max_steps=12, eval_steps=6, save_steps=6)
-    r1 = main(run_args(data, tmp_path / "a", params))
-    r2 = main(run_args(data, tmp_path / "b", params))
+    r1 = train(data, tmp_path / "a", params)
+    r2 = train(data, tmp_path / "b", params)
     assert r1["steps"] == 12 and r1["tokens"] == 12 * 4 * 32
     assert r1["final_eval_loss"] < r1["initial_eval_loss"] - 0.5  # it learns
     w1 = (tmp_path / "a" / "model" / "model.safetensors").read_bytes()
@@ -140,30 +180,31 @@ def test_short_runs_learn_and_are_deterministic(data: tuple[Path, Path], tmp_pat
     assert sorted(gen["eos_token_id"]) == [1, 8]  # <|eos|> and <|end|>
     # a changed param invalidates old checkpoints instead of resuming them
     params2 = write_params(tmp_path / "p2.yaml", max_steps=4, eval_steps=4, save_steps=4)
-    r3 = main(run_args(data, tmp_path / "a", params2))
+    r3 = train(data, tmp_path / "a", params2)
     assert r3["resumed_from_step"] == 0 and r3["final_eval_loss"] != r1["final_eval_loss"]
 
 
 @pytest.mark.slow
 def test_interrupted_run_resumes(data: tuple[Path, Path], tmp_path: Path) -> None:
     out = tmp_path / "run"
-    params = write_params(tmp_path / "p.yaml", max_steps=120, save_steps=5, eval_steps=60, logging_steps=10,
-                          save_total_limit=2)
+    params = write_params(
+        tmp_path / "p.yaml", max_steps=120, save_steps=5, eval_steps=60, logging_steps=10, save_total_limit=2
+    )
     cmd = [sys.executable, "-m", "stages.pretrain", *run_args(data, out, params)]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.time() + 240
-        while time.time() < deadline and T.find_resume_checkpoint(out / "checkpoints") is None:
+        while time.time() < deadline and find_resume_checkpoint(out / "checkpoints") is None:
             assert proc.poll() is None, "the run ended before writing a checkpoint"
             time.sleep(0.2)
         os.kill(proc.pid, signal.SIGKILL)
     finally:
         proc.wait()
     assert not (out / "report.json").exists(), "the run finished before it could be interrupted"
-    killed_at = int(Path(T.find_resume_checkpoint(out / "checkpoints")).name.split("-")[1])
+    killed_at = int(Path(find_resume_checkpoint(out / "checkpoints")).name.split("-")[1])
     assert 5 <= killed_at < 120
-    report = main(run_args(data, out, params))
+    report = train(data, out, params)
     assert report["resumed_from_step"] >= killed_at and report["steps"] == 120
     from transformers import AutoModelForCausalLM
 
@@ -177,13 +218,32 @@ def test_interrupted_run_resumes(data: tuple[Path, Path], tmp_path: Path) -> Non
 def test_deepspeed_zero2_two_processes(data: tuple[Path, Path], tmp_path: Path) -> None:
     pytest.importorskip("deepspeed")
     out = tmp_path / "ds"
-    params = write_params(tmp_path / "p.yaml", max_steps=4, eval_steps=4, save_steps=4,
-                          deepspeed={"enabled": True, "stage": 2, "offload": False})
+    params = write_params(
+        tmp_path / "p.yaml",
+        max_steps=4,
+        eval_steps=4,
+        save_steps=4,
+        deepspeed={"enabled": True, "stage": 2, "offload": False},
+    )
     torchrun = Path(sys.executable).parent / "torchrun"
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
-    proc = subprocess.run([str(torchrun), "--nproc_per_node", "2", "--master_port", "29517", "-m", "stages.pretrain",
-                           *run_args(data, out, params)], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=400)
+    proc = subprocess.run(
+        [
+            str(torchrun),
+            "--nproc_per_node",
+            "2",
+            "--master_port",
+            "29517",
+            "-m",
+            "stages.pretrain",
+            *run_args(data, out, params),
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=400,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = json.loads((out / "report.json").read_text())
     assert report["world_size"] == 2 and report["steps"] == 4 and report["tokens"] == 4 * 4 * 2 * 32
@@ -206,8 +266,7 @@ def test_continued_pretraining_from_base_dir(data: tuple[Path, Path], tmp_path: 
     build_tokenizer(TokenizerConfig(input=str(data[0] / "train.jsonl"), output=str(tok_out), base_model=str(base)))
     assert (tok_out / "tokenizer.json").read_bytes() == (base / "tokenizer.json").read_bytes()
     params = write_params(tmp_path / "p.yaml", max_steps=4, base_model=str(base))
-    report = main(["--input", str(data[0]), "--tokenizer", str(tok_out), "--output", str(tmp_path / "out"),
-                   "--params", str(params)])
+    report = train(data, tmp_path / "out", params, tokenizer=tok_out)
     assert report["base_model"] == str(base) and report["preset"] is None and report["steps"] == 4
     before = AutoModelForCausalLM.from_pretrained(base).state_dict()
     after = AutoModelForCausalLM.from_pretrained(tmp_path / "out" / "model").state_dict()
@@ -230,14 +289,28 @@ def test_smollm2_tokenizer_and_continued_pretraining(data: tuple[Path, Path], tm
     build_tokenizer(TokenizerConfig(input=str(data[0] / "train.jsonl"), output=str(tok_out), base_model="smollm2"))
     tok = AutoTokenizer.from_pretrained(tok_out)
     assert len(tok) == 49152
-    out = tok.apply_chat_template([{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!"}],
-                                  tokenize=True, return_dict=True, return_assistant_tokens_mask=True)
-    assert tok.decode([i for i, m in zip(out["input_ids"], out["assistant_masks"], strict=True) if m]) \
+    out = tok.apply_chat_template(
+        [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!"}],
+        tokenize=True,
+        return_dict=True,
+        return_assistant_tokens_mask=True,
+    )
+    assert (
+        tok.decode([i for i, m in zip(out["input_ids"], out["assistant_masks"], strict=True) if m])
         == "Hello!<|im_end|>"
-    params = write_params(tmp_path / "p.yaml", max_steps=2, batch_size=1, block_size=64, eval_steps=0, save_steps=0,
-                          eval_max_blocks=2, base_model="smollm2", learning_rate=1e-5)
-    report = main(["--input", str(data[0]), "--tokenizer", str(tok_out), "--output", str(tmp_path / "out"),
-                   "--params", str(params)])
+    )
+    params = write_params(
+        tmp_path / "p.yaml",
+        max_steps=2,
+        batch_size=1,
+        block_size=64,
+        eval_steps=0,
+        save_steps=0,
+        eval_max_blocks=2,
+        base_model="smollm2",
+        learning_rate=1e-5,
+    )
+    report = train(data, tmp_path / "out", params, tokenizer=tok_out)
     assert report["steps"] == 2 and 130e6 < report["params"] < 140e6
     assert AutoModelForCausalLM.from_pretrained(tmp_path / "out" / "model").config.vocab_size == 49152
 

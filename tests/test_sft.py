@@ -13,7 +13,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from stages.sft import main, run
+from tutorforge.core.config import ParamsError, load_config
 from tutorforge.core.io import read_json, read_jsonl, write_jsonl
+from tutorforge.training.sft import SFTConfig
 from tutorforge.training.sft_data import IGNORE_INDEX, encode_example, pack_bins, pack_examples
 from tutorforge.training.tiny import CHAT_TEMPLATE, PLAIN_TEMPLATE, make_model, make_records, make_tokenizer
 
@@ -31,13 +34,34 @@ def fx(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def write_params(fx: Path, out: Path, **over: object) -> Path:
-    sft = {"mode": "lora", "base_model": str(fx / "model"), "tokenizer": str(fx / "tok"), "train": str(fx / "train.jsonl"),
-           "validation": str(fx / "val.jsonl"), "output": str(out), "max_length": 128, "batch_size": 4,
-           "epochs": 100, "max_steps": 12, "eval_steps": 6, "save_steps": 6, "logging_steps": 2, "learning_rate": 5e-3,
-           "lora_r": 8, "lora_alpha": 16, "lora_dropout": 0.0, **over}
+    sft = {
+        "mode": "lora",
+        "base_model": str(fx / "model"),
+        "tokenizer": str(fx / "tok"),
+        "train": str(fx / "train.jsonl"),
+        "validation": str(fx / "val.jsonl"),
+        "output": str(out),
+        "max_length": 128,
+        "batch_size": 4,
+        "epochs": 100,
+        "max_steps": 12,
+        "eval_steps": 6,
+        "save_steps": 6,
+        "logging_steps": 2,
+        "learning_rate": 5e-3,
+        "lora_r": 8,
+        "lora_alpha": 16,
+        "lora_dropout": 0.0,
+        **over,
+    }
     path = out.parent / f"{out.name}-params.yaml"
     path.write_text(yaml.safe_dump({"seed": 7, "sft": sft}))
     return path
+
+
+def train(params: Path, *overrides: str) -> dict:
+    """Run the stage in-process as `python -m stages.sft -p params` would; returns its report."""
+    return run(load_config(SFTConfig, "sft", params, list(overrides)))
 
 
 def labelled_spans(tok, ex: dict) -> tuple[list[str], str]:  # noqa: ANN001
@@ -66,7 +90,10 @@ def test_assistant_only_labels(template: str) -> None:
     answer = TOOL_RECORD["messages"][4]["content"]
     assert len(spans) == 2
     # the tool call (rendered by the template, or appended as JSON when the template can't render tool_calls)
-    assert spans[0].startswith("<tool_call>") and json.loads(spans[0].split("<tool_call>")[1].split("</tool_call>")[0]) == call
+    assert (
+        spans[0].startswith("<tool_call>")
+        and json.loads(spans[0].split("<tool_call>")[1].split("</tool_call>")[0]) == call
+    )
     assert spans[1].startswith(answer) and "<|im_end|>" in spans[1]  # the answer and its end-of-turn token
     for m in TOOL_RECORD["messages"]:
         if m["role"] in {"system", "user", "tool"}:
@@ -90,7 +117,7 @@ def test_long_dialogue_gives_one_window_per_assistant_turn(template: str) -> Non
         labelled = [i for i, lab in enumerate(window["labels"]) if lab != IGNORE_INDEX]
         assert labelled[-1] == len(window["input_ids"]) - 1  # ...ends with it, context cut from the left
     end = max(i for i, lab in enumerate(whole["labels"]) if lab != IGNORE_INDEX) + 1  # the final answer's last token
-    assert windows[1]["input_ids"] == whole["input_ids"][end - max_length:end]
+    assert windows[1]["input_ids"] == whole["input_ids"][end - max_length : end]
     assert len(windows[1]["input_ids"]) == max_length
     # truncation="right" keeps the head only: the final answer is gone
     [head] = encode_example(tok, msgs, max_length=max_length, truncation="right")
@@ -138,9 +165,9 @@ def test_packing_has_no_cross_attention() -> None:
         for i in pack_bins([len(e["input_ids"]) for e in exs], 512)[0]:
             n = len(exs[i]["input_ids"])
             alone = model(input_ids=torch.tensor([exs[i]["input_ids"]])).logits[0]
-            torch.testing.assert_close(packed[off: off + n], alone, atol=1e-4, rtol=1e-4)
+            torch.testing.assert_close(packed[off : off + n], alone, atol=1e-4, rtol=1e-4)
             if off:  # without the restarting position_ids, later examples would see the earlier ones
-                assert (plain[off: off + n] - alone).abs().max() > 1e-2
+                assert (plain[off : off + n] - alone).abs().max() > 1e-2
             off += n
 
 
@@ -150,10 +177,8 @@ def test_lora_run_lowers_loss_and_saves_reloadable_models(fx: Path, tmp_path: Pa
     from peft import PeftModel
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from tutorforge.training.sft import main
-
     out = tmp_path / "lora"
-    report = main(["--params", str(write_params(fx, out, max_steps=16, eval_steps=8, save_steps=8))])
+    report = train(write_params(fx, out, max_steps=16, eval_steps=8, save_steps=8))
     log = list(read_jsonl(out / "train_log.jsonl"))
     losses = [r["loss"] for r in log if r["loss"] is not None]
     assert losses[-1] < losses[0]
@@ -164,8 +189,9 @@ def test_lora_run_lowers_loss_and_saves_reloadable_models(fx: Path, tmp_path: Pa
     tok = AutoTokenizer.from_pretrained(out / "merged")
     merged = AutoModelForCausalLM.from_pretrained(out / "merged").eval()
     peft = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(fx / "model"), out / "adapter").eval()
-    prompt = tok.apply_chat_template(TOOL_RECORD["messages"][:2], add_generation_prompt=True, return_tensors="pt",
-                                     return_dict=True)
+    prompt = tok.apply_chat_template(
+        TOOL_RECORD["messages"][:2], add_generation_prompt=True, return_tensors="pt", return_dict=True
+    )
     with torch.no_grad():
         torch.testing.assert_close(merged(**prompt).logits, peft(**prompt).logits, atol=1e-4, rtol=1e-4)
         gen = merged.generate(**prompt, max_new_tokens=8, do_sample=False)
@@ -178,8 +204,7 @@ def test_qlora_trains_4bit_on_cpu(fx: Path, tmp_path: Path) -> None:
     import torch
     from safetensors.torch import load_file
 
-    from tutorforge.core.config import load_config
-    from tutorforge.training.sft import SFTConfig, load_model, main
+    from tutorforge.training.sft import load_model
 
     out = tmp_path / "qlora"
     params = write_params(fx, out, mode="qlora", max_steps=4, eval_steps=4, save_steps=4)
@@ -206,7 +231,7 @@ def test_qlora_trains_4bit_on_cpu(fx: Path, tmp_path: Path) -> None:
     for name, g in fresh.items():
         assert g.abs().max() > 0
         torch.testing.assert_close(after_eval[name], g, atol=1e-4, rtol=0.05)
-    report = main(["--params", str(params)])
+    report = train(params)
     assert report["mode"] == "qlora" and report["steps"] == 4
     lora_b = {k: v for k, v in load_file(out / "adapter" / "adapter_model.safetensors").items() if "lora_B" in k}
     assert lora_b and all(v.abs().sum() > 0 for v in lora_b.values())  # B starts at zero: non-zero means it trained
@@ -217,7 +242,7 @@ def test_qlora_trains_4bit_on_cpu(fx: Path, tmp_path: Path) -> None:
 def test_interrupted_run_resumes_from_newest_checkpoint(fx: Path, tmp_path: Path) -> None:
     out = tmp_path / "resume"
     params = write_params(fx, out, max_steps=30, save_steps=2, eval_steps=30, logging_steps=2, merge=False)
-    cmd = [sys.executable, "-m", "stages.sft", "--params", str(params)]
+    cmd = [sys.executable, "-m", "stages.sft", "-p", str(params)]
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent)}
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     ckpts = out / "checkpoints"
@@ -230,9 +255,7 @@ def test_interrupted_run_resumes_from_newest_checkpoint(fx: Path, tmp_path: Path
     assert not (out / "report.json").exists(), "run finished before it could be interrupted"
     done = sorted(int(p.parent.name.split("-")[1]) for p in ckpts.glob("checkpoint-*/trainer_state.json"))
     assert done and done[-1] < 30
-    from tutorforge.training.sft import main
-
-    report = main(["--params", str(params)])  # the rerun (in-process: saves a second start-up) resumes by itself
+    report = train(params)  # the rerun (in-process: saves a second start-up) resumes by itself
     assert report["resumed_from"] == f"checkpoint-{done[-1]}" and report["steps"] == 30
     assert read_json(out / "report.json") == report
     steps = [r["step"] for r in read_jsonl(out / "train_log.jsonl")]
@@ -240,14 +263,24 @@ def test_interrupted_run_resumes_from_newest_checkpoint(fx: Path, tmp_path: Path
 
 
 def test_profiles_and_resume_fingerprint(fx: Path, tmp_path: Path) -> None:
-    from tutorforge.core.config import load_config
-    from tutorforge.training.sft import SFTConfig, _fingerprint, apply_profile
+    from tutorforge.training.sft import resume_fingerprint
 
     params = write_params(fx, tmp_path / "fp", profile="gpu", profiles={"gpu": {"batch_size": 32}})
     cfg = load_config(SFTConfig, "sft", params)
-    assert apply_profile(cfg).batch_size == 32 and cfg.seed == 7
+    assert cfg.batch_size == 32 and cfg.seed == 7
     with pytest.raises(ValueError, match="unknown key"):
-        apply_profile(load_config(SFTConfig, "sft", params, profiles={"gpu": {"batch_sise": 32}}))
-    base = _fingerprint(cfg)
-    assert _fingerprint(load_config(SFTConfig, "sft", params, eval_steps=99)) == base  # logging knobs: same run
-    assert _fingerprint(load_config(SFTConfig, "sft", params, learning_rate=1e-4)) != base  # a different run
+        load_config(SFTConfig, "sft", params, ["sft.profiles.gpu.batch_sise=32"])
+    base = resume_fingerprint(cfg)
+    assert resume_fingerprint(load_config(SFTConfig, "sft", params, ["sft.eval_steps=99"])) == base  # logging knobs
+    assert resume_fingerprint(load_config(SFTConfig, "sft", params, ["sft.learning_rate=1e-4"])) != base  # other run
+
+
+def test_bad_mode_is_a_params_error_and_missing_split_a_stage_error(
+    fx: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    params = write_params(fx, tmp_path / "bad")
+    with pytest.raises(ParamsError, match="sft.mode: 'dora' not in"):
+        load_config(SFTConfig, "sft", params, ["sft.mode=dora"])
+    assert main(["-p", str(params), "-S", f"sft.train={tmp_path / 'missing.jsonl'}"]) == 1
+    assert "missing.jsonl does not exist" in capsys.readouterr().err
+    assert not (tmp_path / "bad").exists()

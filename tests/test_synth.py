@@ -1,4 +1,5 @@
-"""Synth stage: deterministic generator, filters, CLI, and the two teacher backends (a real HTTP server, real SmolLM2)."""
+"""Synth: deterministic generator, filters, the stage CLI, and the two teacher backends (a real HTTP server, real
+SmolLM2)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from stages import synth as synth_stage
 from tests.support.sections import SECTIONS
 from tutorforge.core.io import dumps, read_jsonl
 from tutorforge.synth import generate as synth
@@ -59,10 +61,16 @@ def test_every_kind_is_produced_with_provenance(det):
     worked_formulas = {e["meta"]["formula"] for e in det if e["kind"] == "worked"}
     assert {"v = d / t", "F = m × a", "ρ = m / V"} <= worked_formulas
     assert {e["meta"]["tool"] for e in det if e["kind"] == "tool_call"} == {
-        "search_textbook", "make_quiz", "show_3d_model"}
+        "search_textbook",
+        "make_quiz",
+        "show_3d_model",
+    }
     why = [e for e in det if e["kind"] == "why"]
-    assert any(e["messages"][0]["content"] == "Explain why ice floats on water." and
-               e["messages"][1]["content"] == "Because ice is less dense than liquid water." for e in why)
+    assert any(
+        e["messages"][0]["content"] == "Explain why ice floats on water."
+        and e["messages"][1]["content"] == "Because ice is less dense than liquid water."
+        for e in why
+    )
     caps = synth.SynthConfig().caps
     for sid in BY_ID:
         for kind, cap in caps.items():
@@ -91,8 +99,12 @@ def test_worked_problems_arithmetic(det):
     assert Formula.find("a = (v − u) / t")[0].evaluate({"v": 9, "u": 1, "t": 2}) == 4  # Unicode minus from PDFs
     assert [f.text for f in Formula.find("v = f × λ Sound travels at 340 m/s.")] == ["v = f × λ"]
     assert Formula.find("Ek = 1⁄2 × m × v2.") == []  # v² flattened to "v2" by the text layer: ambiguous
-    display = dict(SECTIONS[2], section_id="display", text="4.2 Power\nPower is the rate at which work is done.\n"
-                   "P = W / t\nwhere W is the work done in joules and t is the time in seconds.\n")
+    display = dict(
+        SECTIONS[2],
+        section_id="display",
+        text="4.2 Power\nPower is the rate at which work is done.\n"
+        "P = W / t\nwhere W is the work done in joules and t is the time in seconds.\n",
+    )
     power = [e for e in synth.generate_deterministic([display], synth.SynthConfig()) if e["kind"] == "worked"]
     assert [e["meta"]["formula"] for e in power] == ["P = W / t"]  # a formula on its own line is found too
     speed = Formula.find("v = d / t")[0]
@@ -121,8 +133,9 @@ def test_mc_answer_index_and_same_chapter_distractors(det):
         assert opts[k] == answer and "ABCD".index(letter) == k
         assert f"{letter}. {answer}" in e["messages"][0]["content"]
         sec = BY_ID[e["section_id"]]
-        chapter_text = " ".join(s["text"] for s in SECTIONS
-                                if (s["doc_id"], s["chapter"]) == (sec["doc_id"], sec["chapter"])).lower()
+        chapter_text = " ".join(
+            s["text"] for s in SECTIONS if (s["doc_id"], s["chapter"]) == (sec["doc_id"], sec["chapter"])
+        ).lower()
         for i, o in enumerate(opts):
             if i != k:
                 assert re.search(rf"\b{re.escape(o.lower())}\b", chapter_text), (o, sec["chapter"])
@@ -146,8 +159,10 @@ def test_socratic_first_turn_guides_without_answer(det):
     noq["messages"][1]["content"] = "Let me just tell you the whole story."
     _, rejected, counts = apply_filters([leak, noq], BY_ID, FilterConfig(), DEFAULT_CATALOGUE)
     assert [r["filter"] for r in rejected] == ["socratic", "socratic"]
-    assert {r["reason"] for r in rejected} == {"first tutor turn gives the withheld answer verbatim",
-                                               "first tutor turn asks no guiding question"}
+    assert {r["reason"] for r in rejected} == {
+        "first tutor turn gives the withheld answer verbatim",
+        "first tutor turn asks no guiding question",
+    }
 
 
 def _tool_example(det: list[dict], tool: str) -> dict:
@@ -165,8 +180,10 @@ def test_tool_calls_validate_and_malformed_ones_are_rejected(det):
         "expected integer": ("make_quiz", {"name": "make_quiz", "arguments": {"topic": "cells", "n_questions": "3"}}),
         "outside [1, 10]": ("make_quiz", {"name": "make_quiz", "arguments": {"topic": "cells", "n_questions": 50}}),
         "not in allowed values": ("show_3d_model", {"name": "show_3d_model", "arguments": {"model_id": "t_rex"}}),
-        "unexpected argument 'colour'": ("show_3d_model", {"name": "show_3d_model",
-                                                           "arguments": {"model_id": "plant_cell", "colour": "red"}}),
+        "unexpected argument 'colour'": (
+            "show_3d_model",
+            {"name": "show_3d_model", "arguments": {"model_id": "plant_cell", "colour": "red"}},
+        ),
     }
     bad = []
     for want, (tool, call) in cases.items():
@@ -183,8 +200,10 @@ def test_tool_calls_validate_and_malformed_ones_are_rejected(det):
     for r in rejected:
         assert r["filter"] == "tool_call" and r["example_id"] in r["reason"], r
     # arguments as a JSON string (OpenAI wire format) are understood
-    assert validate_call({"name": "make_quiz", "arguments": '{"topic": "cells", "n_questions": 2}'},
-                         DEFAULT_CATALOGUE) == []
+    assert (
+        validate_call({"name": "make_quiz", "arguments": '{"topic": "cells", "n_questions": 2}'}, DEFAULT_CATALOGUE)
+        == []
+    )
 
 
 def test_grounding_language_length_and_duplicate_filters(det):
@@ -200,8 +219,9 @@ def test_grounding_language_length_and_duplicate_filters(det):
     dup = copy.deepcopy(good)
     dup["example_id"] = "dup"
     dup["messages"][0]["content"] = good["messages"][0]["content"].upper()  # same after normalisation
-    kept, rejected, counts = apply_filters([good, ungrounded, german, cyrillic, too_long, dup], BY_ID,
-                                           FilterConfig(), DEFAULT_CATALOGUE)
+    kept, rejected, counts = apply_filters(
+        [good, ungrounded, german, cyrillic, too_long, dup], BY_ID, FilterConfig(), DEFAULT_CATALOGUE
+    )
     assert kept == [good]
     assert [r["filter"] for r in rejected] == ["grounding", "language", "language", "length", "duplicate"]
     assert "overlap" in rejected[0]["reason"] and "stopword" in rejected[1]["reason"]
@@ -216,13 +236,17 @@ def _write_sections(path: Path, sections: list[dict]) -> None:
     path.write_text("".join(json.dumps(s) + "\n" for s in sections), encoding="utf-8")
 
 
-def test_cli_outputs_report_and_keeps_previous_outputs_on_bad_input(tmp_path):
+def test_cli_outputs_report_and_keeps_previous_outputs_on_bad_input(tmp_path, capsys):
     sec = tmp_path / "sections.jsonl"
     _write_sections(sec, SECTIONS)
     params = tmp_path / "params.yaml"
     params.write_text("seed: 1337\nsynth:\n  paraphrase_rate: 0.0\n")
     out = tmp_path / "synth"
-    synth.main(["--input", str(sec), "--output", str(out), "--params", str(params)])
+
+    def cli(sections: Path) -> int:
+        return synth_stage.main(["-p", str(params), "-S", f"synth.input={sections}", "-S", f"synth.output={out}"])
+
+    assert cli(sec) == 0
     first = {p.name: p.read_bytes() for p in out.iterdir()}
     assert set(first) == {"examples.jsonl", "rejected.jsonl", "report.json"}
     report = json.loads(first["report.json"])
@@ -231,15 +255,14 @@ def test_cli_outputs_report_and_keeps_previous_outputs_on_bad_input(tmp_path):
     assert report["kept_by_kind"] == {k: sum(e["kind"] == k for e in examples) for k in report["kept_by_kind"]}
     assert "paraphrase" not in report["generated_by_kind"] and report["teacher"]["backend"] == "none"
     assert report["input_sha256"] and report["rejected_by_filter"]["grounding"]["total"] == 0
-    synth.main(["--input", str(sec), "--output", str(out), "--params", str(params)])
+    assert cli(sec) == 0
     assert {p.name: p.read_bytes() for p in out.iterdir()} == first
     broken = tmp_path / "broken.jsonl"
     _write_sections(broken, [{"text": "no id"}])
-    with pytest.raises(SystemExit, match="lack section_id"):
-        synth.main(["--input", str(broken), "--output", str(out), "--params", str(params)])
+    capsys.readouterr()
+    assert cli(broken) == 1 and "lack section_id" in capsys.readouterr().err
     params.write_text("seed: 1\nsynth:\n  teacher: {backend: none, temprature: 0.1}\n")
-    with pytest.raises(ValueError, match="temprature"):
-        synth.main(["--input", str(sec), "--output", str(out), "--params", str(params)])
+    assert cli(sec) == 2 and "temprature" in capsys.readouterr().err
     assert {p.name: p.read_bytes() for p in out.iterdir()} == first
 
 
@@ -267,8 +290,14 @@ class _ChatServer:
                     self.wfile.write(b'{"error": "busy"}')
                     return
                 msg = outer.answer(body)
-                data = json.dumps({"id": "x", "object": "chat.completion", "model": body["model"],
-                                   "choices": [{"index": 0, "message": msg, "finish_reason": "stop"}]}).encode()
+                data = json.dumps(
+                    {
+                        "id": "x",
+                        "object": "chat.completion",
+                        "model": body["model"],
+                        "choices": [{"index": 0, "message": msg, "finish_reason": "stop"}],
+                    }
+                ).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
@@ -282,18 +311,29 @@ class _ChatServer:
     @staticmethod
     def answer(body: dict) -> dict:
         if body.get("tools"):
-            args = json.dumps({"model_id": "animal_cell"}) if "3D" in body["messages"][-1]["content"] else \
-                json.dumps({"query": "cells"})
+            args = (
+                json.dumps({"model_id": "animal_cell"})
+                if "3D" in body["messages"][-1]["content"]
+                else json.dumps({"query": "cells"})
+            )
             name = "show_3d_model" if "3D" in body["messages"][-1]["content"] else "search_textbook"
-            return {"role": "assistant", "content": None,
-                    "tool_calls": [{"id": "c1", "type": "function", "function": {"name": name, "arguments": args}}]}
+            return {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [{"id": "c1", "type": "function", "function": {"name": name, "arguments": args}}],
+            }
         user = body["messages"][-1]["content"]
         if "Student:" in user and "Tutor:" in user:
-            return {"role": "assistant", "content": "Student: What does the nucleus do?\nTutor: Think about what the "
-                    "cell needs to store. What might the nucleus contain?\nAnswer: the genetic material"}
+            return {
+                "role": "assistant",
+                "content": "Student: What does the nucleus do?\nTutor: Think about what the "
+                "cell needs to store. What might the nucleus contain?\nAnswer: the genetic material",
+            }
         if "Question:" in user:
-            return {"role": "assistant", "content": "Question: What is a cell?\nAnswer: The basic unit of all living "
-                    "organisms."}
+            return {
+                "role": "assistant",
+                "content": "Question: What is a cell?\nAnswer: The basic unit of all living organisms.",
+            }
         return {"role": "assistant", "content": "Sure! I like turtles."}
 
     def close(self) -> None:
@@ -307,12 +347,12 @@ def test_openai_backend_retries_after_500_and_key_only_from_env(monkeypatch, cap
         monkeypatch.setenv(BASE_URL_ENV, server.url)
         monkeypatch.setenv(API_KEY_ENV, "sk-test-secret")
         t = OpenAITeacher("tiny-teacher", backoff_s=0.01, concurrency=1)
-        out = t.generate([[{"role": "user", "content": "Question: say hi"}]], max_new_tokens=8, temperature=0.0,
-                         seed=3)
+        out = t.generate([[{"role": "user", "content": "Question: say hi"}]], max_new_tokens=8, temperature=0.0, seed=3)
         assert out == ["Question: What is a cell?\nAnswer: The basic unit of all living organisms."]
         assert len(server.requests) == 2  # one 500, one retry
-        assert all(r["auth"] == "Bearer sk-test-secret" and r["path"] == "/v1/chat/completions"
-                   for r in server.requests)
+        assert all(
+            r["auth"] == "Bearer sk-test-secret" and r["path"] == "/v1/chat/completions" for r in server.requests
+        )
         body = server.requests[-1]["body"]
         assert body["model"] == "tiny-teacher" and body["max_tokens"] == 8 and body["seed"] == 3
         assert "sk-test-secret" not in caplog.text and "sk-test-secret" not in json.dumps(body)
@@ -329,16 +369,19 @@ def test_openai_backend_gives_up_and_does_not_retry_4xx(monkeypatch):
     try:
         with pytest.raises(TeacherHTTPError, match="after 3 attempts"):
             OpenAITeacher("m", base_url=server.url, max_retries=2, backoff_s=0.01).generate(
-                [[{"role": "user", "content": "x"}]], 8, 0.0, 0)
+                [[{"role": "user", "content": "x"}]], 8, 0.0, 0
+            )
         assert len(server.requests) == 3
         with pytest.raises(TeacherHTTPError, match="HTTP 400"):
             OpenAITeacher("m", base_url=bad.url, max_retries=2, backoff_s=0.01).generate(
-                [[{"role": "user", "content": "x"}]], 8, 0.0, 0)
+                [[{"role": "user", "content": "x"}]], 8, 0.0, 0
+            )
         assert len(bad.requests) == 1
         notools = _ChatServer(reject_tools=True, status=400)  # vLLM without --enable-auto-tool-choice
         try:
             out = OpenAITeacher("m", base_url=notools.url, backoff_s=0.01).generate(
-                [[{"role": "user", "content": "Question: x"}]], 8, 0.0, 0, tools=[{"type": "function"}])
+                [[{"role": "user", "content": "Question: x"}]], 8, 0.0, 0, tools=[{"type": "function"}]
+            )
             assert out[0].startswith("Question:") and ["tools" in r["body"] for r in notools.requests] == [True, False]
         finally:
             notools.close()
@@ -354,7 +397,7 @@ def test_openai_teacher_examples_are_parsed_filtered_and_accounted(monkeypatch):
     server = _ChatServer()
     try:
         monkeypatch.setenv(BASE_URL_ENV, server.url)
-        cfg = synth.SynthConfig(teacher={"backend": "openai", "model": "tiny-teacher", "max_sections": 3})
+        cfg = synth.SynthConfig(teacher=synth.TeacherConfig(backend="openai", model="tiny-teacher", max_sections=3))
         kept, rejected, report = synth.synthesize(SECTIONS, cfg)
         tex = [e for e in kept if e["source"] == "synth:teacher"]
         trej = [r for r in rejected if r["example"]["source"] == "synth:teacher"]
@@ -378,8 +421,9 @@ def test_hf_teacher_really_runs_smollm2():
     from tutorforge.synth.teachers import HFTeacher
 
     teacher = HFTeacher("smollm2", batch_size=8, threads=1)  # 1 thread: robust on a busy 2-core CI box
-    cfg = synth.SynthConfig(teacher={"backend": "hf", "max_sections": 2, "max_new_tokens": 24,
-                                     "max_passage_chars": 300})
+    cfg = synth.SynthConfig(
+        teacher=synth.TeacherConfig(backend="hf", max_sections=2, max_new_tokens=24, max_passage_chars=300)
+    )
     kept, rejected, report = synth.synthesize(SECTIONS[:3], cfg, teacher=teacher)
     tex = [e for e in kept if e["source"] == "synth:teacher"]
     trej = [r for r in rejected if r["example"]["source"] == "synth:teacher"]

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from stages.tokenizer import main
 from tutorforge.corpus.synthetic_text import chat_example, write_pretrain_corpus
-from tutorforge.training.tokenizer import TokenizerConfig, build_tokenizer, main
+from tutorforge.training.tokenizer import TokenizerConfig, build_tokenizer
 
 
 @pytest.fixture(scope="module")
@@ -32,8 +33,18 @@ def tok(tok_dir: Path):  # noqa: ANN201
 
 def test_files_and_specials(tok_dir: Path, tok) -> None:  # noqa: ANN001
     assert {"tokenizer.json", "tokenizer_config.json", "chat_template.jinja"} <= {p.name for p in tok_dir.iterdir()}
-    specials = ["<|bos|>", "<|eos|>", "<|pad|>", "<|unk|>", "<|system|>", "<|user|>", "<|assistant|>", "<|tool|>",
-                "<|end|>", "<|tool_call|>"]
+    specials = [
+        "<|bos|>",
+        "<|eos|>",
+        "<|pad|>",
+        "<|unk|>",
+        "<|system|>",
+        "<|user|>",
+        "<|assistant|>",
+        "<|tool|>",
+        "<|end|>",
+        "<|tool_call|>",
+    ]
     ids = tok.convert_tokens_to_ids(specials)
     assert ids == list(range(len(specials)))  # specials get the first ids, in order
     assert (tok.bos_token, tok.eos_token, tok.pad_token, tok.unk_token) == tuple(specials[:4])
@@ -43,8 +54,13 @@ def test_files_and_specials(tok_dir: Path, tok) -> None:  # noqa: ANN001
 
 
 def test_round_trip_and_no_added_tokens(tok) -> None:  # noqa: ANN001
-    for text in ["Photosynthesis turns light into glucose.", "  two  spaces\tand\ttabs\n\nnewlines ",
-                 "Ünïcödé ∑ x² → 漢字 🙂", "", "E = mc^2; pH < 7"]:
+    for text in [
+        "Photosynthesis turns light into glucose.",
+        "  two  spaces\tand\ttabs\n\nnewlines ",
+        "Ünïcödé ∑ x² → 漢字 🙂",
+        "",
+        "E = mc^2; pH < 7",
+    ]:
         ids = tok(text)["input_ids"]
         assert tok.eos_token_id not in ids and tok.bos_token_id not in ids  # post-processor adds nothing
         assert tok.decode(ids) == text
@@ -65,8 +81,10 @@ def test_chat_template_roles_tool_calls_and_mask(tok) -> None:  # noqa: ANN001
     ids, mask = out["input_ids"], out["assistant_masks"]
     assert len(ids) == len(mask) and 0 < sum(mask) < len(ids)
     learned = tok.decode([i for i, m in zip(ids, mask, strict=True) if m])
-    assert learned == ('Let me look it up.\n<|tool_call|>{"name": "search_textbook", "arguments": {"query": "enzyme", '
-                       '"k": 2}}\n<|end|>An enzyme is a protein that speeds up a chemical reaction.<|end|>')
+    assert learned == (
+        'Let me look it up.\n<|tool_call|>{"name": "search_textbook", "arguments": {"query": "enzyme", '
+        '"k": 2}}\n<|end|>An enzyme is a protein that speeds up a chemical reaction.<|end|>'
+    )
     with pytest.raises(Exception, match="unknown role"):
         tok.apply_chat_template([{"role": "teacher", "content": "x"}], tokenize=False)
 
@@ -90,14 +108,17 @@ def test_main_reads_params_and_base_model(corpus: Path, tok_dir: Path, tmp_path:
     params = tmp_path / "params.yaml"
     params.write_text(f"tokenizer: {{vocab_size: 512}}\npretrain: {{base_model: {base}}}\n")
     out = tmp_path / "out"
-    report = main(["--input", str(corpus / "train.jsonl"), "--output", str(out), "--params", str(params)])
+    args = ["-p", str(params), "-S", f"tokenizer.input={corpus / 'train.jsonl'}", "-S", f"tokenizer.output={out}"]
+    assert main(args) == 0
+    report = json.loads((out / "tokenizer_report.json").read_text())
     assert report["source"] == f"base:{base}"
     copied = json.loads((out / "tokenizer.json").read_text())
     assert copied["model"]["vocab"] == json.loads((base / "tokenizer.json").read_text())["model"]["vocab"]
     assert "{% generation %}" in (out / "chat_template.jinja").read_text()
     # without base_model in params: trained with the params' vocab size
     params.write_text("tokenizer: {vocab_size: 512}\n")
-    report = main(["--input", str(corpus / "train.jsonl"), "--output", str(out), "--params", str(params)])
+    assert main(args) == 0
+    report = json.loads((out / "tokenizer_report.json").read_text())
     assert report["source"] == "trained" and report["vocab_size"] <= 512
 
 

@@ -1,2 +1,3 @@
 """Test support: real servers as processes (servers), awkward PDFs (pdfs), a tiny evaluate tree (eval_artifacts),
-fixture sections (sections), throwaway project copies (repo). conftest.py exposes them as fixtures."""
+fixture sections (sections), throwaway project copies (repo), store wrappers that inject a crash mid-upload or a
+concurrent alias writer (registry_faults). conftest.py starts the servers as session fixtures."""

@@ -2,10 +2,9 @@
 
 Every function writes ONE file at ``path`` (a ``str`` or ``Path``, typically under pytest's ``tmp_path``) and returns
 that path as a ``Path``. They use real PyMuPDF only and are deterministic where PDF allows it (encryption salts are
-random by design, so ``encrypted_pdf`` output differs byte-wise between calls; its behaviour does not).
+random by design, so ``encrypted_pdf`` output differs byte-wise between calls; its behaviour does not). Fonts,
+rasterised "scans" and the deterministic save come from ``tutorforge.pdf.writer`` (shared with the corpus builder).
 
-    # in a test module under tests/ (pytest puts tests/ on sys.path; do NOT write `from tests import ...`:
-    # a site-package in the venv ships its own top-level `tests` package that shadows ours)
     from tests.support.pdfs import two_column_scan, deep_outline_book, blank_page_pdf, cyclic_outline_pdf
     from tests.support.pdfs import encrypted_pdf, truncated_pdf, zero_byte, not_a_pdf, text_pdf
 
@@ -25,10 +24,11 @@ random by design, so ``encrypted_pdf`` output differs byte-wise between calls; i
 
 from __future__ import annotations
 
-import random
 from pathlib import Path
 
 import pymupdf
+
+from tutorforge.pdf.writer import Speckle, add_image_page, render_scan, save_pdf
 
 A4 = pymupdf.paper_rect("a4")
 MARGIN = 56
@@ -43,15 +43,12 @@ TWO_COLUMN_TEXT = (
 )
 
 
-def _save(doc: pymupdf.Document, path: str | Path, **kwargs) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    doc.set_metadata({"producer": "tutorforge tests/pdf_factory", "creator": "tutorforge"})
-    opts = {"garbage": 4, "deflate": True, "no_new_id": True}
-    opts.update(kwargs)
-    doc.save(str(path), **opts)
-    doc.close()
-    return path
+METADATA = {"producer": "tutorforge tests/pdf_factory", "creator": "tutorforge"}
+
+
+def _save(doc: pymupdf.Document, path: str | Path, **options) -> Path:
+    """Deterministic save (tutorforge.pdf.writer.save_pdf) with the factory's metadata; closes `doc`."""
+    return save_pdf(doc, path, metadata=METADATA, close=True, **options)
 
 
 def text_pdf(path: str | Path, pages: list[str], fontsize: float = 11) -> Path:
@@ -73,23 +70,11 @@ def two_column_scan(path: str | Path, angle: float = 1.2, dpi: int = 200, seed: 
     for i, text in enumerate(TWO_COLUMN_TEXT):
         x0 = MARGIN + i * (colw + gap)
         page.insert_textbox(pymupdf.Rect(x0, 100, x0 + colw, A4.height - MARGIN), text, fontname="helv", fontsize=11)
-    rng = random.Random(seed)
-    shape = page.new_shape()
-    for _ in range(120):  # mild speckle, like dust on a scanner glass
-        x, y = rng.uniform(0, A4.width), rng.uniform(0, A4.height)
-        shape.draw_circle((x, y), rng.uniform(0.2, 0.5))
-    shape.finish(color=(0.4, 0.4, 0.4), fill=(0.4, 0.4, 0.4))
-    shape.commit()
-    # rotate the whole page content by a small angle onto a fresh page, then rasterise that
-    skewed = pymupdf.open()
-    sp = skewed.new_page(width=A4.width, height=A4.height)
-    sp.show_pdf_page(sp.rect, src, 0, rotate=angle)
-    pix = sp.get_pixmap(dpi=dpi, colorspace=pymupdf.csGRAY, annots=False)
+    # mild speckle, like dust on a scanner glass; drawn before the skew, so the specks turn with the page
+    Speckle(seed=seed, count=120, radius=(0.2, 0.5), gray=0.4).draw(page)
     out = pymupdf.open()
-    op = out.new_page(width=A4.width, height=A4.height)
-    op.insert_image(op.rect, stream=pix.tobytes("png"))
+    add_image_page(out, render_scan(src, 0, angle=angle, dpi=dpi, image_format="png"), A4.width, A4.height)
     src.close()
-    skewed.close()
     return _save(out, path)
 
 

@@ -1,7 +1,9 @@
 """A throwaway copy of the project for flow tests: code, data, dvc.yaml and a params.yaml shrunk to tiny steps.
 
 `dvc init --no-scm` makes it its own DVC repo, so flows run `dvc repro` there without touching /work/main's lock,
-cache or artifacts. Ingest's per-document cache lives in the main repo's .cache/test-flows-ingest, so the OCR runs once per machine.
+cache or artifacts. The copy holds the `tutorforge` library too: dvc.yaml lists its domain folders as stage deps, and
+`python -m stages.<name>` run in the copy imports the copy's library. Ingest's per-document cache lives in the main
+repo's .cache/test-flows-ingest, so the OCR runs once per machine.
 """
 
 from __future__ import annotations
@@ -13,17 +15,41 @@ from pathlib import Path
 
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
-COPY = ["stages", "flows", "data/textbooks", "data/annotations", "dvc.yaml", "params.yaml", "sky"]
+from tutorforge.core.config import yaml_load
+
+ROOT = Path(__file__).resolve().parents[2]  # the repository (tests/support/<this file>)
+COPY = ["tutorforge", "stages", "flows", "data/textbooks", "data/annotations", "dvc.yaml", "params.yaml", "sky"]
 
 # Smallest settings that still run every stage for real (a few optimizer steps, tiny evaluation).
 SHRINK = {
     "ingest": {"ocr_dpi": 200, "cache_dir": str(ROOT / ".cache" / "test-flows-ingest")},  # OCR once per machine
-    "pretrain": {"max_steps": 4, "batch_size": 2, "block_size": 128, "eval_steps": 0, "save_steps": 0, "warmup_steps": 1, "logging_steps": 2},
-    "sft": {"max_steps": 2, "eval_steps": 0, "save_steps": 0, "logging_steps": 1, "max_eval_examples": 8,
-            "merge": True},
-    "evaluate": {"max_ppl_tokens": 1024, "max_answer_items": 8, "max_generate_items": 2, "max_socratic_items": 2,
-                 "max_tool_items": 1, "max_mc_items": 4, "max_new_tokens": 8, "report_samples": 1},
+    "pretrain": {
+        "max_steps": 4,
+        "batch_size": 2,
+        "block_size": 128,
+        "eval_steps": 0,
+        "save_steps": 0,
+        "warmup_steps": 1,
+        "logging_steps": 2,
+    },
+    "sft": {
+        "max_steps": 2,
+        "eval_steps": 0,
+        "save_steps": 0,
+        "logging_steps": 1,
+        "max_eval_examples": 8,
+        "merge": True,
+    },
+    "evaluate": {
+        "max_ppl_tokens": 1024,
+        "max_answer_items": 8,
+        "max_generate_items": 2,
+        "max_socratic_items": 2,
+        "max_tool_items": 1,
+        "max_mc_items": 4,
+        "max_new_tokens": 8,
+        "report_samples": 1,
+    },
     "select": {"max_pool": 40, "batch_size": 5, "n_clusters": 2, "embedder": "model", "max_new_tokens": 4},
     "orchestration": {"retries": 0, "lock_poll_s": 1},
 }
@@ -40,7 +66,7 @@ def make_repo(dst: Path, registry: Path | None = None, shrink: dict | None = Non
         elif src.exists():
             (dst / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src, dst / rel)
-    params = yaml.safe_load((dst / "params.yaml").read_text())
+    params = yaml_load((dst / "params.yaml").read_text())  # 1e-4 stays a number
     for section, values in (SHRINK if shrink is None else shrink).items():
         if section in params:
             params[section].update({k: v for k, v in values.items()})
@@ -54,7 +80,8 @@ def make_repo(dst: Path, registry: Path | None = None, shrink: dict | None = Non
 
 
 def set_param(repo: Path, section: str, key: str, value: object) -> None:
-    params = yaml.safe_load((repo / "params.yaml").read_text())
+    """Set (or, with None, remove) `section.key` in the copy's params.yaml."""
+    params = yaml_load((repo / "params.yaml").read_text())
     if value is None:
         params[section].pop(key, None)
     else:

@@ -1,6 +1,6 @@
 """Fixture sections (segment contract) of school-textbook prose for the synth tests and benchmark.
 
-    from tests.support.sections import SECTIONS      # tests/ is on sys.path under pytest
+from tests.support.sections import SECTIONS      # section records (tutorforge/core/records.py contract)
 """
 
 from __future__ import annotations
@@ -10,10 +10,28 @@ from tutorforge.core.ids import stable_id
 
 def _section(doc: str, chapter: str, heading: str, subject: str, page: int, text: str) -> dict:
     sid = stable_id(doc, chapter, heading)
-    return {"section_id": sid, "doc_id": doc, "file": f"{doc}.pdf", "chapter": chapter,
-            "heading_path": [chapter, heading], "page_start": page, "page_end": page + 1, "subject": subject,
-            "text": text, "spans": [{"page": page, "start": 0, "end": len(text) // 2},
-                                    {"page": page + 1, "start": 0, "end": len(text) - len(text) // 2}]}
+    return {
+        "section_id": sid,
+        "doc_id": doc,
+        "file": f"{doc}.pdf",
+        "chapter": chapter,
+        "heading_path": [chapter, heading],
+        "level": 2,
+        "page_start": page,
+        "page_end": page + 1,
+        "subject": subject,
+        "subject_confidence": 1.0,
+        "subject_source": "map",
+        "text": text,
+        "spans": [
+            {"page": page, "start": 0, "end": len(text) // 2},
+            {"page": page + 1, "start": 0, "end": len(text) - len(text) // 2},
+        ],
+        "n_chars": len(text),
+        "method": "outline",
+        "part": 1,
+        "n_parts": 1,
+    }
 
 
 BIO_CELLS = """2.1 Cells and their structure
@@ -65,8 +83,9 @@ SECTIONS = [
     _section("biology-book", "Chapter 2: Cells", "2.1 Cells and their structure", "biology", 12, BIO_CELLS),
     _section("biology-book", "Chapter 2: Cells", "2.2 Photosynthesis", "biology", 14, BIO_PHOTO),
     _section("physics-book", "Chapter 3: Motion and forces", "3.1 Speed and velocity", "physics", 30, PHYS_SPEED),
-    _section("physics-book", "Chapter 3: Motion and forces", "3.2 Forces and Newton's second law", "physics", 32,
-             PHYS_FORCE),
+    _section(
+        "physics-book", "Chapter 3: Motion and forces", "3.2 Forces and Newton's second law", "physics", 32, PHYS_FORCE
+    ),
     _section("chemistry-book", "Chapter 4: Matter", "4.1 Atoms and density", "chemistry", 40, CHEM_DENSITY),
     _section("maths-book", "Chapter 5: Geometry", "5.1 Right-angled triangles", "mathematics", 50, MATH_TRIANGLE),
 ]

@@ -4,7 +4,7 @@
 - Prefect API server (`prefect server start`, SQLite in a temp PREFECT_HOME).
 - Label Studio server (its own venv at .venv/opt/label-studio, temp data dir, legacy API token).
 
-Fixtures in conftest.py start them lazily, once per session, only when a test asks for one.
+Fixtures in tests/conftest.py start them lazily, once per session, only when a test asks for one.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]  # the repository (tests/support/<this file>)
 VENV_BIN = ROOT / ".venv" / "bin"
 LABEL_STUDIO_BIN = ROOT / ".venv" / "opt" / "label-studio" / "bin" / "label-studio"
 
@@ -82,15 +82,24 @@ def _wait_http(server: Server, path: str, timeout: float, ok=(200,)) -> None:
             last = str(e)
         time.sleep(0.5)
     server.stop()
-    raise TimeoutError(f"{server.name} not ready at {server.url}{path} after {timeout:.0f}s ({last}):\n{server.log_tail()}")
+    raise TimeoutError(
+        f"{server.name} not ready at {server.url}{path} after {timeout:.0f}s ({last}):\n{server.log_tail()}"
+    )
 
 
 def _spawn(name: str, cmd: list[str], env: dict[str, str], log_dir: Path, url: str) -> Server:
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / f"{name}.log"
     log = log_path.open("ab")
-    proc = subprocess.Popen(cmd, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT,
-                            stdin=subprocess.DEVNULL, start_new_session=True, cwd=str(log_dir))
+    proc = subprocess.Popen(
+        cmd,
+        env={**os.environ, **env},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+        cwd=str(log_dir),
+    )
     return Server(name=name, url=url, proc=proc, log_path=log_path, env=env)
 
 
@@ -144,9 +153,22 @@ def label_studio(workdir: Path, token: str = "tutorforge-test-token-0123456789")
         "LABEL_STUDIO_DISABLE_SIGNUP_WITHOUT_LINK": "true",
         "DJANGO_DB": "sqlite",
     }
-    cmd = [str(LABEL_STUDIO_BIN), "start", "--no-browser", "--internal-host", "127.0.0.1", "-p", str(port),
-           "--username", "admin@tutorforge.test", "--password", "tutorforge-admin-pw", "--user-token", token,
-           "--enable-legacy-api-token"]
+    cmd = [
+        str(LABEL_STUDIO_BIN),
+        "start",
+        "--no-browser",
+        "--internal-host",
+        "127.0.0.1",
+        "-p",
+        str(port),
+        "--username",
+        "admin@tutorforge.test",
+        "--password",
+        "tutorforge-admin-pw",
+        "--user-token",
+        token,
+        "--enable-legacy-api-token",
+    ]
     server = _spawn("label-studio", cmd, env, workdir, f"http://127.0.0.1:{port}")
     try:
         _wait_http(server, "/health", timeout=600)  # first start migrates a fresh DB: ~40 s idle, minutes under load

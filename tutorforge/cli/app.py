@@ -1,26 +1,33 @@
-"""`tutorforge` command line: one Typer app, one sub-app per area (each in its own module).
+"""`tutorforge` command line: one Typer app; COMMANDS is its command table (sub-app name -> Typer app, help).
 
     tutorforge registry list | show | promote | rollback | download | history
-    tutorforge remote setup
+    tutorforge remote setup | mirror
     tutorforge label bootstrap | push | pull | select-push
+    tutorforge flows run | register | serve
+    tutorforge cloud check | plan | launch | set-profile | upstream
+    tutorforge params check
+
+Each sub-app module imports its heavy dependencies inside the commands, so `tutorforge --help` stays fast.
 """
 
 from __future__ import annotations
 
 import typer
 
-from tutorforge.cli.flows import app as flows_app
-from tutorforge.cli.flows import cloud_app
-from tutorforge.cli.label import app as label_app
-from tutorforge.cli.registry import app as registry_app
-from tutorforge.cli.registry import remote_app
+from tutorforge.cli import cloud, flows, label, params, registry, remote
+
+COMMANDS: dict[str, tuple[typer.Typer, str]] = {
+    "registry": (registry.app, "Model registry (S3 or a local dir): list, show, promote, rollback, download."),
+    "remote": (remote.app, "DVC remote on S3 (or S3-compatible): setup, checkpoint mirror."),
+    "label": (label.app, "Label Studio projects, tasks and snapshots."),
+    "flows": (flows.app, "Prefect flows and scheduled deployments."),
+    "cloud": (cloud.app, "SkyPilot cloud training: check, plan, launch (plan first)."),
+    "params": (params.app, "Validate params files."),
+}
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="TutorForge operator commands.")
-app.add_typer(registry_app, name="registry")
-app.add_typer(remote_app, name="remote")
-app.add_typer(label_app, name="label")
-app.add_typer(flows_app, name="flows")
-app.add_typer(cloud_app, name="cloud")
+for _name, (_sub_app, _help) in COMMANDS.items():
+    app.add_typer(_sub_app, name=_name, help=_help)
 
 
 def main() -> None:

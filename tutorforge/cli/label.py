@@ -43,15 +43,17 @@ def _subjects(params: str) -> tuple[str, ...]:
 def _run(fn: Any) -> Any:
     import functools
 
+    from tutorforge.core.config import ParamsError
     from tutorforge.labelstudio.client import LabelStudioError
 
     @functools.wraps(fn)
     def wrapper(*a: Any, **kw: Any) -> Any:
         try:
             return fn(*a, **kw)
-        except (LabelStudioError, FileNotFoundError) as e:
+        except (LabelStudioError, FileNotFoundError, ParamsError) as e:
             err.print(f"[bold red]error:[/] {e}")
             raise typer.Exit(1) from None
+
     return wrapper
 
 
@@ -84,10 +86,13 @@ def bootstrap(params: ParamsOpt = "params.yaml") -> None:
 
 @app.command()
 @_run
-def push(kind: Annotated[str, typer.Option("--kind", help="section_label | qa | socratic | review")] = "section_label",
-         sections: str = "artifacts/segment/sections.jsonl", synth: str = "artifacts/synth/examples.jsonl",
-         limit: Annotated[int | None, typer.Option(help="at most N tasks (default params push_limit)")] = None,
-         params: ParamsOpt = "params.yaml") -> None:
+def push(
+    kind: Annotated[str, typer.Option("--kind", help="section_label | qa | socratic | review")] = "section_label",
+    sections: str = "artifacts/segment/sections.jsonl",
+    synth: str = "artifacts/synth/examples.jsonl",
+    limit: Annotated[int | None, typer.Option(help="at most N tasks (default params push_limit)")] = None,
+    params: ParamsOpt = "params.yaml",
+) -> None:
     """Push sections / generated questions as tasks (idempotent by external id; annotated tasks untouched)."""
     from tutorforge.labelstudio.client import build_tasks, push_tasks
     from tutorforge.labelstudio.schema import project_kinds
@@ -103,9 +108,11 @@ def push(kind: Annotated[str, typer.Option("--kind", help="section_label | qa | 
 
 @app.command()
 @_run
-def pull(out_dir: Annotated[str | None, typer.Option("--out-dir", help="default params snapshot_dir")] = None,
-         kind: Annotated[list[str] | None, typer.Option("--kind", help="only these project kinds")] = None,
-         params: ParamsOpt = "params.yaml") -> None:
+def pull(
+    out_dir: Annotated[str | None, typer.Option("--out-dir", help="default params snapshot_dir")] = None,
+    kind: Annotated[list[str] | None, typer.Option("--kind", help="only these project kinds")] = None,
+    params: ParamsOpt = "params.yaml",
+) -> None:
     """Export every project into <snapshot_dir>/<kind>.json atomically and print what is new/changed/deleted."""
     from tutorforge.labelstudio.client import pull as do_pull
     from tutorforge.labelstudio.schema import project_kinds
@@ -118,15 +125,20 @@ def pull(out_dir: Annotated[str | None, typer.Option("--out-dir", help="default 
         console.print(f"[bold]{k}[/]: {s['tasks']} tasks, {s['annotations']} annotations -> {s['file']}")
         for what in ("new", "changed", "deleted", "newly_annotated"):
             if s[what]:
-                console.print(f"  {what} ({len(s[what])}): {', '.join(s[what][:10])}{' …' if len(s[what]) > 10 else ''}")
+                console.print(
+                    f"  {what} ({len(s[what])}): {', '.join(s[what][:10])}{' …' if len(s[what]) > 10 else ''}"
+                )
 
 
 @app.command("select-push")
 @_run
-def select_push(selection: str = "artifacts/select/selection.jsonl", sections: str = "artifacts/segment/sections.jsonl",
-                synth: str = "artifacts/synth/examples.jsonl",
-                model_version: Annotated[str | None, typer.Option(help="default: select-round<N>")] = None,
-                params: ParamsOpt = "params.yaml") -> None:
+def select_push(
+    selection: str = "artifacts/select/selection.jsonl",
+    sections: str = "artifacts/segment/sections.jsonl",
+    synth: str = "artifacts/synth/examples.jsonl",
+    model_version: Annotated[str | None, typer.Option(help="default: select-round<N>")] = None,
+    params: ParamsOpt = "params.yaml",
+) -> None:
     """Push the active-learning selection; prediction score = model confidence, data.selection_round = round."""
     from tutorforge.labelstudio.client import push_tasks, selection_tasks
     from tutorforge.labelstudio.schema import project_kinds

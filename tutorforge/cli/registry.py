@@ -1,11 +1,10 @@
-"""`tutorforge registry …` (list/show/promote/rollback/download/history) and `tutorforge remote …` (DVC remote on S3).
+"""`tutorforge registry …`: list, show, promote, rollback, download and history of the model registry.
 
     tutorforge registry list                                  # models; `--name tutorforge-tutor` for its versions
     tutorforge registry show production --verify              # manifest, aliases, metrics, lineage; deep checksum check
     tutorforge registry promote v3                            # gate from params [register].gate vs production
     tutorforge registry rollback --alias production
     tutorforge registry download production ./models/prod     # every sha256 verified, nothing left on failure
-    tutorforge remote setup --url s3://bucket/dvcstore --endpoint-url http://127.0.0.1:5000
 
 Registry location: --registry > env TUTORFORGE_REGISTRY > params [register].registry; S3 endpoint: --endpoint-url >
 env TUTORFORGE_S3_ENDPOINT_URL > AWS_ENDPOINT_URL > params. Credentials: the standard AWS env/config chain only.
@@ -14,16 +13,18 @@ env TUTORFORGE_S3_ENDPOINT_URL > AWS_ENDPOINT_URL > params. Credentials: the sta
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
+if TYPE_CHECKING:
+    from tutorforge.registry.register import RegisterConfig
+    from tutorforge.registry.registry import Registry
+
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Model registry (S3 or a local dir).")
-remote_app = typer.Typer(no_args_is_help=True, add_completion=False, help="DVC remote on S3 (or S3-compatible).")
 console = Console()
 err = Console(stderr=True)
 
@@ -33,26 +34,24 @@ NameOpt = Annotated[str | None, typer.Option("--name", help="model name (default
 ParamsOpt = Annotated[str, typer.Option("--params", help="params.yaml")]
 
 
-def _cfg(params: str) -> Any:
+def _cfg(params: str) -> RegisterConfig:
     from tutorforge.core.config import load_config
     from tutorforge.registry.register import RegisterConfig
 
     return load_config(RegisterConfig, "register", params)
 
 
-def _open(registry: str | None, endpoint: str | None, params: str) -> tuple[Any, Any]:
-    from tutorforge.registry.registry import Registry, Transfer, open_store, resolve_endpoint
+def _open(registry: str | None, endpoint: str | None, params: str) -> tuple[Registry, RegisterConfig]:
+    from tutorforge.registry.register import open_registry
 
     cfg = _cfg(params)
-    loc = registry or os.environ.get("TUTORFORGE_REGISTRY") or cfg.registry
-    transfer = Transfer(cfg.multipart_threshold_mb, cfg.multipart_chunksize_mb, cfg.max_concurrency,
-                        cfg.max_files_parallel)
-    store = open_store(loc, resolve_endpoint(endpoint, cfg.endpoint_url), transfer)
-    return Registry(store, cfg.claim_ttl_s, cfg.alias_retries), cfg
+    return open_registry(cfg, registry, endpoint), cfg
 
 
-def _fail(e: Exception) -> None:
-    err.print(f"[bold red]error:[/] {e}")
+def _fail(e: Exception) -> NoReturn:
+    from rich.markup import escape
+
+    err.print(f"[bold red]error:[/] {escape(str(e))}")  # escaped: "[remote].url" is text, not rich markup
     raise typer.Exit(1)
 
 
@@ -61,21 +60,27 @@ def _guard(fn: Any) -> Any:
 
     from botocore.exceptions import BotoCoreError, ClientError
 
-    from tutorforge.registry.registry import RegistryError
+    from tutorforge.core.config import ParamsError
+    from tutorforge.registry.store import RegistryError
 
     @functools.wraps(fn)
     def wrapper(*a: Any, **kw: Any) -> Any:
         try:
             return fn(*a, **kw)
-        except (RegistryError, FileNotFoundError, BotoCoreError, ClientError) as e:  # no secrets in these messages
+        except (RegistryError, ParamsError, FileNotFoundError, BotoCoreError, ClientError) as e:  # no secrets in these
             _fail(e)
+
     return wrapper
 
 
 @app.command("list")
 @_guard
-def list_(name: NameOpt = None, registry: RegistryOpt = None, endpoint_url: EndpointOpt = None,
-          params: ParamsOpt = "params.yaml") -> None:
+def list_(
+    name: NameOpt = None,
+    registry: RegistryOpt = None,
+    endpoint_url: EndpointOpt = None,
+    params: ParamsOpt = "params.yaml",
+) -> None:
     """Models, or the versions of one model with their aliases."""
     reg, cfg = _open(registry, endpoint_url, params)
     if name is None:
@@ -94,19 +99,32 @@ def list_(name: NameOpt = None, registry: RegistryOpt = None, endpoint_url: Endp
         t.add_column(c)
     for v in reg.versions(name):
         m = reg.manifest(name, v)
-        git = (m.get("lineage", {}).get("git_commit") or "")[:10] + ("*" if m.get("lineage", {}).get("git_dirty") else "")
-        t.add_row(v, m["created_at"][:19], str(len(m["files"])), f"{m['total_size'] / 2**20:.1f}", git or "-",
-                  ", ".join(a for a, r in sorted(aliases.items()) if r["version"] == v) or "")
+        git = (m.get("lineage", {}).get("git_commit") or "")[:10] + (
+            "*" if m.get("lineage", {}).get("git_dirty") else ""
+        )
+        t.add_row(
+            v,
+            m["created_at"][:19],
+            str(len(m["files"])),
+            f"{m['total_size'] / 2**20:.1f}",
+            git or "-",
+            ", ".join(a for a, r in sorted(aliases.items()) if r["version"] == v) or "",
+        )
     console.print(t)
 
 
 @app.command()
 @_guard
-def show(ref: Annotated[str, typer.Argument(help="version or alias")], name: NameOpt = None,
-         verify: Annotated[bool, typer.Option("--verify", help="download and check every sha256")] = False,
-         registry: RegistryOpt = None, endpoint_url: EndpointOpt = None, params: ParamsOpt = "params.yaml") -> None:
+def show(
+    ref: Annotated[str, typer.Argument(help="version or alias")],
+    name: NameOpt = None,
+    verify: Annotated[bool, typer.Option("--verify", help="download and check every sha256")] = False,
+    registry: RegistryOpt = None,
+    endpoint_url: EndpointOpt = None,
+    params: ParamsOpt = "params.yaml",
+) -> None:
     """One version: manifest summary, aliases, gate metrics, lineage."""
-    from tutorforge.registry.registry import flatten
+    from tutorforge.registry.gate import flatten
 
     reg, cfg = _open(registry, endpoint_url, params)
     name = name or cfg.name
@@ -116,13 +134,19 @@ def show(ref: Annotated[str, typer.Argument(help="version or alias")], name: Nam
     t.add_column("key", style="bold")
     t.add_column("value")
     metrics = flatten(json.loads(reg.read_file(name, version, "metrics.json")))
-    rows = [("uri", reg.store.uri(f"models/{name}/{version}/")), ("created_at", m["created_at"]),
-            ("files", f"{len(m['files'])} ({m['total_size'] / 2**20:.1f} MB)"),
-            ("content_digest", m["content_digest"][:16]),
-            ("aliases", ", ".join(a for a, r in reg.aliases(name).items() if r["version"] == version) or "-")]
+    rows = [
+        ("uri", reg.store.uri(f"models/{name}/{version}/")),
+        ("created_at", m["created_at"]),
+        ("files", f"{len(m['files'])} ({m['total_size'] / 2**20:.1f} MB)"),
+        ("content_digest", m["content_digest"][:16]),
+        ("aliases", ", ".join(a for a, r in reg.aliases(name).items() if r["version"] == version) or "-"),
+    ]
     rows += [(f"lineage.{k}", json.dumps(v)[:100]) for k, v in m.get("lineage", {}).items()]
-    rows += [(k, f"{metrics[k]:.4g}") for k in sorted(metrics) if k.split(".")[0] in ("base", "sft", "delta")
-             or k == "answer_loss_reduction"]
+    rows += [
+        (k, f"{metrics[k]:.4g}")
+        for k in sorted(metrics)
+        if k.split(".")[0] in ("base", "sft", "delta") or k == "answer_loss_reduction"
+    ]
     for k, v in rows:
         t.add_row(k, str(v))
     console.print(t)
@@ -135,14 +159,21 @@ def show(ref: Annotated[str, typer.Argument(help="version or alias")], name: Nam
 
 @app.command()
 @_guard
-def promote(ref: Annotated[str, typer.Argument(help="version or alias (e.g. staging)")], name: NameOpt = None,
-            alias: Annotated[str, typer.Option(help="alias to move")] = "production",
-            force: Annotated[bool, typer.Option("--force", help="promote even if the gate refuses")] = False,
-            registry: RegistryOpt = None, endpoint_url: EndpointOpt = None, params: ParamsOpt = "params.yaml") -> None:
+def promote(
+    ref: Annotated[str, typer.Argument(help="version or alias (e.g. staging)")],
+    name: NameOpt = None,
+    alias: Annotated[str, typer.Option(help="alias to move")] = "production",
+    force: Annotated[bool, typer.Option("--force", help="promote even if the gate refuses")] = False,
+    registry: RegistryOpt = None,
+    endpoint_url: EndpointOpt = None,
+    params: ParamsOpt = "params.yaml",
+) -> None:
     """Move `alias` (production) to REF if it passes the promotion gate of params [register].gate."""
+    from tutorforge.registry.gate import promote as promote_version
+
     reg, cfg = _open(registry, endpoint_url, params)
     name = name or cfg.name
-    ok, reasons = reg.promote(name, ref, cfg.gate, alias=alias, force=force)
+    ok, reasons = promote_version(reg, name, ref, cfg.gate, alias=alias, force=force)
     for r in reasons:
         console.print(f"  - {r}")
     if not ok:
@@ -152,9 +183,14 @@ def promote(ref: Annotated[str, typer.Argument(help="version or alias (e.g. stag
 
 @app.command()
 @_guard
-def rollback(name: NameOpt = None, alias: Annotated[str, typer.Option(help="alias to move back")] = "production",
-             reason: Annotated[str, typer.Option(help="recorded in the history")] = "rollback",
-             registry: RegistryOpt = None, endpoint_url: EndpointOpt = None, params: ParamsOpt = "params.yaml") -> None:
+def rollback(
+    name: NameOpt = None,
+    alias: Annotated[str, typer.Option(help="alias to move back")] = "production",
+    reason: Annotated[str, typer.Option(help="recorded in the history")] = "rollback",
+    registry: RegistryOpt = None,
+    endpoint_url: EndpointOpt = None,
+    params: ParamsOpt = "params.yaml",
+) -> None:
     """Move `alias` back to the version it held before."""
     reg, cfg = _open(registry, endpoint_url, params)
     name = name or cfg.name
@@ -164,8 +200,13 @@ def rollback(name: NameOpt = None, alias: Annotated[str, typer.Option(help="alia
 
 @app.command()
 @_guard
-def history(name: NameOpt = None, alias: Annotated[str | None, typer.Option(help="only this alias")] = None,
-            registry: RegistryOpt = None, endpoint_url: EndpointOpt = None, params: ParamsOpt = "params.yaml") -> None:
+def history(
+    name: NameOpt = None,
+    alias: Annotated[str | None, typer.Option(help="only this alias")] = None,
+    registry: RegistryOpt = None,
+    endpoint_url: EndpointOpt = None,
+    params: ParamsOpt = "params.yaml",
+) -> None:
     """Every alias change (append-only): when, who, alias, from, to, why."""
     reg, cfg = _open(registry, endpoint_url, params)
     name = name or cfg.name
@@ -179,53 +220,16 @@ def history(name: NameOpt = None, alias: Annotated[str | None, typer.Option(help
 
 @app.command()
 @_guard
-def download(ref: Annotated[str, typer.Argument(help="version or alias")],
-             dest: Annotated[Path, typer.Argument(help="destination dir (must not exist or be empty)")],
-             name: NameOpt = None, registry: RegistryOpt = None, endpoint_url: EndpointOpt = None,
-             params: ParamsOpt = "params.yaml") -> None:
+def download(
+    ref: Annotated[str, typer.Argument(help="version or alias")],
+    dest: Annotated[Path, typer.Argument(help="destination dir (must not exist or be empty)")],
+    name: NameOpt = None,
+    registry: RegistryOpt = None,
+    endpoint_url: EndpointOpt = None,
+    params: ParamsOpt = "params.yaml",
+) -> None:
     """Download a version; every file's sha256 and size is verified, or nothing is left at DEST."""
     reg, cfg = _open(registry, endpoint_url, params)
     name = name or cfg.name
     out = reg.download(name, ref, dest)
     console.print(f"[green]{name}:{reg.resolve(name, ref)} verified → {out}[/]")
-
-
-@remote_app.command()
-def setup(url: Annotated[str | None, typer.Option(help="s3://bucket/prefix (default: params [remote].url)")] = None,
-          remote_name: Annotated[str | None, typer.Option("--name", help="DVC remote name")] = None,
-          endpoint_url: EndpointOpt = None, params: ParamsOpt = "params.yaml",
-          repo: Annotated[Path, typer.Option(help="DVC repo root")] = Path(".")) -> None:
-    """Write the S3 remote (+ endpointurl) into .dvc/config.local as the default; credentials are never written."""
-    from tutorforge.core.config import read_params
-    from tutorforge.registry.registry import RegistryError, RemoteSpec, setup_dvc_remote
-
-    p = read_params(params).get("remote") or {}
-    url = url or os.environ.get("TUTORFORGE_DVC_REMOTE") or p.get("url")
-    if not url:
-        _fail(RuntimeError("no remote URL: pass --url, set TUTORFORGE_DVC_REMOTE or params [remote].url"))
-    spec = RemoteSpec(url=url, name=remote_name or p.get("name") or "s3",
-                      endpoint_url=endpoint_url or p.get("endpoint_url"))
-    try:
-        setup_dvc_remote(spec, repo, dvc=_dvc())
-    except RegistryError as e:
-        _fail(e)
-    console.print(f"[green]DVC remote {spec.name!r} → {url} (default, .dvc/config.local)[/]; "
-                  "now `dvc push` / `dvc pull` (credentials from the AWS env/config chain)")
-
-
-@remote_app.command()
-def mirror(local_dir: Annotated[Path, typer.Argument(help="e.g. artifacts/pretrain/checkpoints")],
-           s3_uri: Annotated[str, typer.Argument(help="s3://bucket/prefix")], endpoint_url: EndpointOpt = None) -> None:
-    """Mirror a checkpoints directory to S3 (parallel multipart; same-size files are skipped)."""
-    from tutorforge.registry.registry import mirror_checkpoints
-
-    n = mirror_checkpoints(local_dir, s3_uri, endpoint_url)
-    console.print(f"[green]{n} file(s) uploaded to {s3_uri}[/]")
-
-
-def _dvc() -> str:
-    import shutil
-    import sys
-
-    cand = Path(sys.executable).parent / "dvc"
-    return str(cand) if cand.exists() else (shutil.which("dvc") or "dvc")

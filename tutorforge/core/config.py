@@ -17,7 +17,8 @@ On load, before any stage touches an output or a checkpoint:
 - numbers written `1e-4` are numbers: PyYAML (YAML 1.1) reads them as strings, our loader uses YAML 1.2's float rule;
 - a section with `profile` + `profiles` gets the named profile merged in (every profile is checked, not only the
   selected one, so a typo in a GPU profile fails on the laptop, not on the cluster);
-- shared top-level keys (`seed`, `subjects`) are copied into configs that have a field of that name.
+- shared top-level keys (`seed`, `subjects`) are copied into configs that have a field of that name, and a field
+  with `metadata={"params_from": "pretrain.base_model"}` reads a knob another section owns (declared in dvc.yaml).
 
 `ParamsError` is a `ValueError` whose message is one line: `params.yaml: sft.learning_rate: Input should be a valid
 number (got 'fast')`.
@@ -43,6 +44,7 @@ T = TypeVar("T")
 DEFAULT_PARAMS = Path(os.environ.get("TUTORFORGE_PARAMS", "params.yaml"))
 SHARED_KEYS = ("seed", "subjects")
 PROFILE_KEYS = ("profile", "profiles")
+PARAMS_FROM = "params_from"  # dataclass field metadata: read this field from another params path
 
 # Field types with ranges (pydantic reads the Annotated metadata on dataclass fields).
 PositiveInt = Annotated[int, Field(gt=0)]
@@ -99,13 +101,17 @@ class _Loader(yaml.SafeLoader):
     """SafeLoader with YAML 1.2's float rule: `1e-4`, `5e-2` and `.5` are floats, as a reader expects."""
 
 
-_FLOAT = re.compile(r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+_FLOAT = re.compile(
+    r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
                     |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
                     |[-+]?\.[0-9_]+(?:[eE][-+]?[0-9]+)?
                     |[-+]?\.(?:inf|Inf|INF)
-                    |\.(?:nan|NaN|NAN))$""", re.X)
-_Loader.yaml_implicit_resolvers = {k: [r for r in v if r[0] != "tag:yaml.org,2002:float"]
-                                   for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+                    |\.(?:nan|NaN|NAN))$""",
+    re.X,
+)
+_Loader.yaml_implicit_resolvers = {
+    k: [r for r in v if r[0] != "tag:yaml.org,2002:float"] for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
 _Loader.add_implicit_resolver("tag:yaml.org,2002:float", _FLOAT, list("-+0123456789."))
 
 
@@ -170,8 +176,11 @@ def check_top_level(params: Mapping[str, Any], path: str | Path) -> None:
     for key in params:
         if key not in known:
             hint = difflib.get_close_matches(str(key), known, n=1)
-            raise ParamsError(f"{path}: {key}: unknown section" + (f" (did you mean '{hint[0]}'?)" if hint else "")
-                              + f"; sections: {', '.join(SECTIONS)}")
+            raise ParamsError(
+                f"{path}: {key}: unknown section"
+                + (f" (did you mean '{hint[0]}'?)" if hint else "")
+                + f"; sections: {', '.join(SECTIONS)}"
+            )
         if key in SECTIONS and params[key] is not None and not isinstance(params[key], dict):
             raise ParamsError(f"{path}: {key}: expected a table of keys, got {type(params[key]).__name__}")
 
@@ -183,9 +192,16 @@ def _describe(err: dict[str, Any], prefix: str, cls: type) -> str:
         names = _field_names_at(cls, loc[:-1])
         hint = difflib.get_close_matches(loc[-1], names, n=1) if loc else []
         return f"{key}: unknown key" + (f" (did you mean '{hint[0]}'?)" if hint else "")
+    msg = str(err.get("msg", "invalid value"))
+    if err.get("type") == "value_error":  # a __post_init__ check: its message already names the key
+        msg = msg.removeprefix("Value error, ")
+        source, _, section_path = prefix.rpartition(": ")
+        if section_path and msg.startswith(section_path.split(".")[0] + "."):
+            return f"{source}: {msg}" if source else msg
+        return f"{key}: {msg}"
     value = err.get("input")
     shown = "" if isinstance(value, dict | list) or value is None else f" (got {value!r})"
-    return f"{key}: {err.get('msg', 'invalid value')}{shown}"
+    return f"{key}: {msg}{shown}"
 
 
 def _field_names_at(cls: Any, loc: list[str]) -> list[str]:
@@ -237,8 +253,20 @@ def resolve_section(cls: type[T], name: str, params: Mapping[str, Any], source: 
     for key in SHARED_KEYS:
         if key in field_names and key in params and key not in values:
             values[key] = params[key]
+    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+        src = f.metadata.get(PARAMS_FROM)  # a knob owned by another section, e.g. tokenizer <- pretrain.base_model
+        if src and f.name not in values:
+            found, node = True, params
+            for part in src.split("."):
+                if not isinstance(node, Mapping) or part not in node:
+                    found = False
+                    break
+                node = node[part]
+            if found:
+                values[f.name] = node
     where = f"{source}: {name}"
     if set(PROFILE_KEYS) <= field_names:
+        validate(cls, values, where)  # the section's own keys first, so their errors name `section.key`
         defaults = validate(cls, {}, where) if "profiles" not in values else None
         profiles = values.get("profiles", getattr(defaults, "profiles", {})) or {}
         if not isinstance(profiles, dict):
@@ -258,8 +286,12 @@ def resolve_section(cls: type[T], name: str, params: Mapping[str, Any], source: 
     return validate(cls, values, where)
 
 
-def load_config(cls: type[T], name: str | None = None, path: str | Path = DEFAULT_PARAMS,
-                overrides: Iterable[str] | Mapping[str, Any] = ()) -> T:
+def load_config(
+    cls: type[T],
+    name: str | None = None,
+    path: str | Path = DEFAULT_PARAMS,
+    overrides: Iterable[str] | Mapping[str, Any] = (),
+) -> T:
     """Read params `path`, apply `-S` overrides, check the top level, validate section `name` (default: the section
     `cls` was registered for) into `cls`. Raises ParamsError (one line) on any problem."""
     name = name or _SECTION_OF.get(cls)

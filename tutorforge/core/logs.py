@@ -23,8 +23,9 @@ def get_logger(name: str) -> logging.Logger:
     return root.getChild(name.removeprefix("tutorforge.").removeprefix("stages.").removeprefix("flows."))
 
 
-def progress(items: Iterable[T], desc: str, total: int | None = None, logger: logging.Logger | None = None,
-             every: int = 0) -> Iterator[T]:
+def progress(
+    items: Iterable[T], desc: str, total: int | None = None, logger: logging.Logger | None = None, every: int = 0
+) -> Iterator[T]:
     """tqdm progress bar (on a TTY) plus a log line every `every` items (default ~10 lines per run)."""
     from tqdm import tqdm
 

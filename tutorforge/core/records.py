@@ -148,8 +148,10 @@ def check_records(records: list[dict[str, Any]], kind: str, source: str | Path =
         value = err.get("input")
         shown = "" if isinstance(value, dict | list) else f" (got {value!r})"
         field = ".".join(str(p) for p in loc) or "(record)"
-        raise RecordError(f"{source}: record {int(index) + 1}: {field}: {err['msg']}{shown} "
-                          f"[{kind} contract: tutorforge/core/records.py]") from None
+        raise RecordError(
+            f"{source}: record {int(index) + 1}: {field}: {err['msg']}{shown} "
+            f"[{kind} contract: tutorforge/core/records.py]"
+        ) from None
 
 
 def read_records(path: str | Path, kind: str) -> list[dict[str, Any]]:

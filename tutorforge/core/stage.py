@@ -28,12 +28,22 @@ class StageError(RuntimeError):
 def stage_parser(prog: str, doc: str | None) -> argparse.ArgumentParser:
     """The argument parser every stage shares."""
     first = (doc or "").strip().split("\n\n")[0]
-    ap = argparse.ArgumentParser(prog=prog, description=first,
-                                 epilog="KEY is a full params path, as in `dvc exp run -S` (e.g. sft.max_steps=20); "
-                                        "VALUE is YAML (true, 1e-4, [a, b], '').")
+    ap = argparse.ArgumentParser(
+        prog=prog,
+        description=first,
+        epilog="KEY is a full params path, as in `dvc exp run -S` (e.g. sft.max_steps=20); "
+        "VALUE is YAML (true, 1e-4, [a, b], '').",
+    )
     ap.add_argument("-p", "--params", default=str(DEFAULT_PARAMS), help="params file (default: %(default)s)")
-    ap.add_argument("-S", "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                    help="override one param (repeatable)")
+    ap.add_argument(
+        "-S",
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override one param (repeatable)",
+    )
     return ap
 
 
@@ -43,8 +53,9 @@ def load_stage_config(cls: type[C], section: str, argv: Sequence[str] | None = N
     return load_config(cls, section, args.params, args.overrides)
 
 
-def stage_main(cls: type[C], section: str, run: Callable[[C], Any], argv: Sequence[str] | None = None,
-               doc: str | None = None) -> int:
+def stage_main(
+    cls: type[C], section: str, run: Callable[[C], Any], argv: Sequence[str] | None = None, doc: str | None = None
+) -> int:
     """Validate params, then `run(cfg)`; returns the process exit code (0 ok, 1 StageError, 2 bad params)."""
     try:
         cfg = load_stage_config(cls, section, argv, doc)

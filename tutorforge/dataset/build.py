@@ -1,8 +1,7 @@
 """Sections + synthetic + annotated examples -> deduplicated, decontaminated train/validation/test splits.
 
-    python -m stages.dataset                                   # params.yaml [dataset] + seed
-    python -m stages.dataset --sections artifacts/segment/sections.jsonl --synth artifacts/synth/examples.jsonl \
-        --annotations artifacts/annotations/examples.jsonl --output artifacts/dataset --seed 7
+    pretrain, sft, report = build(DatasetConfig(), sections, synth, annotations, rejected_ids, subject_labels)
+    python -m stages.dataset                                   # the stage (reads/writes artifacts/dataset)
 
 Steps, all deterministic for a given seed:
  1. split BY SECTION: hash(seed, section_id) vs `split_ratios`; every example follows its section, so no section's
@@ -14,21 +13,18 @@ Steps, all deterministic for a given seed:
  4. decontamination: a training text/example sharing a word n-gram with any validation/test item is dropped;
  5. mixing: at most `synth_per_annotation` x #annotation examples synthetic examples in train (hash-sampled);
  6. chat format: messages (never pre-rendered), a system message from params added where missing.
-Outputs: artifacts/dataset/pretrain/{train,validation,test}.jsonl, sft/{split}.jsonl, data_report.json (what was
-removed and why, with ids), metrics.json (flat numbers for `dvc metrics`).
+`build` returns pretrain and sft records per split and a report (what was removed and why, with ids); `metrics`
+flattens the report for `dvc metrics`.
 """
 
 from __future__ import annotations
 
-import argparse
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from tutorforge.core.config import config_dict, load_config
+from tutorforge.core.config import Fraction, NonNegFloat, NonNegInt, PositiveInt, config_dict, section
 from tutorforge.core.ids import stable_id
-from tutorforge.core.io import atomic_dir, read_json, read_jsonl, write_json, write_jsonl
 from tutorforge.core.logs import get_logger
 from tutorforge.text import dedup as td
 
@@ -37,6 +33,7 @@ SPLITS = ("train", "validation", "test")
 ROLES = {"system", "user", "assistant", "tool"}
 
 
+@section("dataset")
 @dataclass
 class DatasetConfig:
     sections: str = "artifacts/segment/sections.jsonl"
@@ -53,36 +50,42 @@ class DatasetConfig:
     """Output directory (pretrain/, sft/, data_report.json, metrics.json)."""
     seed: int = 1337
     """Shared seed: section split hash and mixing sample."""
-    split_ratios: dict[str, float] = field(default_factory=lambda: {"train": 0.8, "validation": 0.1, "test": 0.1})
+    split_ratios: dict[str, Fraction] = field(default_factory=lambda: {"train": 0.8, "validation": 0.1, "test": 0.1})
     """Fraction of sections per split (must sum to 1)."""
     eval_kinds: list[str] = field(default_factory=lambda: ["qa", "mc", "socratic"])
     """Kinds each held-out split must contain (a train section holding one is moved there if needed)."""
-    synth_per_annotation: float | None = 20.0
+    synth_per_annotation: NonNegFloat | None = 20.0
     """Mixing: at most this many synthetic train examples per annotation train example (null = no cap)."""
-    min_synth_train: int = 200
+    min_synth_train: NonNegInt = 200
     """...but never cap the synthetic train examples below this many."""
-    system_prompt: str = ("You are TutorForge, a patient school tutor. Answer from the textbook, explain step by "
-                          "step, and in Socratic mode guide the student with questions instead of giving the answer.")
+    system_prompt: str = (
+        "You are TutorForge, a patient school tutor. Answer from the textbook, explain step by "
+        "step, and in Socratic mode guide the student with questions instead of giving the answer."
+    )
     """System message added to examples that have none."""
-    min_section_chars: int = 200
+    min_section_chars: NonNegInt = 200
     """Sections shorter than this are not used as pretraining text (their examples stay)."""
-    dedup_threshold: float = 0.8
+    dedup_threshold: Fraction = 0.8
     """MinHash LSH: estimated Jaccard similarity of word shingles at which an item is a near-duplicate."""
-    num_perm: int = 128
+    num_perm: PositiveInt = 128
     """MinHash permutations."""
-    shingle_size: int = 3
+    shingle_size: PositiveInt = 3
     """Words per shingle (3 suits short instruction examples: one changed word in 40 keeps Jaccard ~0.85)."""
-    decontam_ngram: int = 13
+    decontam_ngram: PositiveInt = 13
     """Word n-gram length for decontamination."""
-    decontam_max_sections: int = 3
+    decontam_max_sections: NonNegInt = 3
     """Template detection: a word run found in more than this many sections (any split) is boilerplate..."""
-    decontam_boilerplate_words: int = 6
+    decontam_boilerplate_words: PositiveInt = 6
     """...where a run is this many words; n-grams containing a boilerplate run are not used for decontamination."""
+
+    def __post_init__(self) -> None:
+        if abs(sum(self.split_ratios.values()) - 1) > 1e-6 or set(self.split_ratios) - set(SPLITS):
+            raise ValueError(f"dataset.split_ratios: must be over {SPLITS} and sum to 1, got {self.split_ratios}")
 
 
 def split_of(section_id: str, seed: int, ratios: dict[str, float]) -> str:
     """Deterministic, per-section split: a 64-bit hash of (seed, section_id) against the cumulative ratios."""
-    u = int(stable_id(seed, "split", section_id), 16) / 16 ** 16
+    u = int(stable_id(seed, "split", section_id), 16) / 16**16
     acc = 0.0
     for s in SPLITS:
         acc += ratios.get(s, 0.0)
@@ -115,32 +118,22 @@ def _check_example(ex: dict) -> str | None:
     return None
 
 
-def _load_examples(path: str, source: str) -> list[dict]:
-    if not path:
-        return []
-    if not Path(path).exists():
-        raise FileNotFoundError(f"{source} examples not found: {path} (set dataset.{source}: '' to run without)")
-    out = []
-    for i, ex in enumerate(read_jsonl(path), 1):
-        for k in ("example_id", "kind", "messages", "section_id"):
-            if k not in ex:
-                raise ValueError(f"{path}: record {i}: missing '{k}'")
-        out.append(ex)
-    return out
-
-
-def build(cfg: DatasetConfig, sections: list[dict], synth: list[dict], ann: list[dict], rejected_ids: set[str],
-          subject_labels: dict[str, str] | None = None) -> tuple[dict[str, list[dict]], dict[str, list[dict]],
-                                                                  dict[str, Any]]:
+def build(
+    cfg: DatasetConfig,
+    sections: list[dict],
+    synth: list[dict],
+    ann: list[dict],
+    rejected_ids: set[str],
+    subject_labels: dict[str, str] | None = None,
+) -> tuple[dict[str, list[dict]], dict[str, list[dict]], dict[str, Any]]:
     """The pure part: returns (pretrain by split, sft by split, report)."""
     subject_labels = subject_labels or {}
     sections = [{**s, "subject": subject_labels.get(s["section_id"], s.get("subject"))} for s in sections]
     synth = [{**e, "subject": subject_labels.get(e["section_id"], e.get("subject"))} for e in synth]
-    if abs(sum(cfg.split_ratios.values()) - 1) > 1e-6 or set(cfg.split_ratios) - set(SPLITS):
-        raise ValueError(f"dataset.split_ratios must be over {SPLITS} and sum to 1, got {cfg.split_ratios}")
     sections = sorted(sections, key=lambda s: s["section_id"])
-    removed: dict[str, list[dict]] = {k: [] for k in ("filter", "exact_dup", "near_dup", "decontamination",
-                                                       "mixing_cap", "review")}
+    removed: dict[str, list[dict]] = {
+        k: [] for k in ("filter", "exact_dup", "near_dup", "decontamination", "mixing_cap", "review")
+    }
     # 1. split by section (examples follow); guarantee held-out kinds
     split = {s["section_id"]: split_of(s["section_id"], cfg.seed, cfg.split_ratios) for s in sections}
     examples = sorted(ann, key=lambda e: e["example_id"]) + sorted(synth, key=lambda e: e["example_id"])
@@ -157,8 +150,11 @@ def build(cfg: DatasetConfig, sections: list[dict], synth: list[dict], ann: list
         for kind in cfg.eval_kinds:
             if any(kind in kinds_by_section.get(s, ()) for s, sp in split.items() if sp == target):
                 continue
-            donors = sorted((stable_id(cfg.seed, "split", s), s) for s, sp in split.items()
-                            if sp == "train" and kind in kinds_by_section.get(s, ()))
+            donors = sorted(
+                (stable_id(cfg.seed, "split", s), s)
+                for s, sp in split.items()
+                if sp == "train" and kind in kinds_by_section.get(s, ())
+            )
             if donors:
                 split[donors[0][1]] = target
                 moved.append({"section_id": donors[0][1], "to": target, "for_kind": kind})
@@ -169,8 +165,15 @@ def build(cfg: DatasetConfig, sections: list[dict], synth: list[dict], ann: list
         if len(s["text"].strip()) < cfg.min_section_chars:
             removed["filter"].append({"id": s["section_id"], "set": "pretrain", "reason": "short section"})
         else:
-            pre.append({"section_id": s["section_id"], "doc_id": s["doc_id"], "subject": s.get("subject"),
-                        "text": s["text"], "split": split[s["section_id"]]})
+            pre.append(
+                {
+                    "section_id": s["section_id"],
+                    "doc_id": s["doc_id"],
+                    "subject": s.get("subject"),
+                    "text": s["text"],
+                    "split": split[s["section_id"]],
+                }
+            )
     reviewed = {(e.get("meta") or {}).get("reviewed_example_id") for e in ann} - {None}
     sft = []
     seen_ids: set[str] = set()
@@ -183,19 +186,28 @@ def build(cfg: DatasetConfig, sections: list[dict], synth: list[dict], ann: list
             continue
         seen_ids.add(e["example_id"])
         if e.get("source") != "annotation" and e["example_id"] in rejected_ids | reviewed:
-            removed["review"].append({"id": e["example_id"], "reason": "rejected in review" if e["example_id"]
-                                      in rejected_ids else "replaced by its reviewed version"})
+            removed["review"].append(
+                {
+                    "id": e["example_id"],
+                    "reason": "rejected in review"
+                    if e["example_id"] in rejected_ids
+                    else "replaced by its reviewed version",
+                }
+            )
             continue
         sft.append({**e, "split": split[e["section_id"]]})
     # 3. exact + near dedup, held-out first, annotations before synthetic
     pre.sort(key=lambda r: (prio[r["split"]], r["section_id"]))
     sft.sort(key=lambda r: (prio[r["split"]], r.get("source") != "annotation", r["example_id"]))
-    for name, recs, key, text in (("pretrain", pre, "section_id", lambda r: r["text"]),
-                                  ("sft", sft, "example_id", example_text)):
+    for name, recs, key, text in (
+        ("pretrain", pre, "section_id", lambda r: r["text"]),
+        ("sft", sft, "example_id", example_text),
+    ):
         items = [(r[key], text(r)) for r in recs]
         ex = td.exact_dedup(items)
-        near = td.minhash_dedup([it for it in items if it[0] not in ex], cfg.dedup_threshold, cfg.num_perm,
-                                cfg.shingle_size, seed=cfg.seed)
+        near = td.minhash_dedup(
+            [it for it in items if it[0] not in ex], cfg.dedup_threshold, cfg.num_perm, cfg.shingle_size, seed=cfg.seed
+        )
         removed["exact_dup"] += [{"id": i, "set": name, "duplicate_of": k} for i, k in ex.items()]
         removed["near_dup"] += [{"id": i, "set": name, "duplicate_of": k, "jaccard": j} for i, (k, j) in near.items()]
         recs[:] = [r for r in recs if r[key] not in ex and r[key] not in near]
@@ -211,7 +223,9 @@ def build(cfg: DatasetConfig, sections: list[dict], synth: list[dict], ann: list
     train_items = [(("pretrain", r["section_id"]), r["section_id"], r["text"]) for r in pre if r["split"] == "train"]
     train_items += [(("sft", r["example_id"]), r["section_id"], example_text(r)) for r in sft if r["split"] == "train"]
     dirty = index.decontaminate(train_items)
-    removed["decontamination"] += [{"id": i, "set": name, "eval_item": e, "ngram": g} for (name, i), (e, g) in dirty.items()]
+    removed["decontamination"] += [
+        {"id": i, "set": name, "eval_item": e, "ngram": g} for (name, i), (e, g) in dirty.items()
+    ]
     pre[:] = [r for r in pre if ("pretrain", r["section_id"]) not in dirty]
     sft[:] = [r for r in sft if ("sft", r["example_id"]) not in dirty]
     # 5. mixing cap on synthetic train examples
@@ -227,8 +241,13 @@ def build(cfg: DatasetConfig, sections: list[dict], synth: list[dict], ann: list
     for r in sft:
         if r["messages"][0]["role"] != "system" and cfg.system_prompt:
             r["messages"] = [{"role": "system", "content": cfg.system_prompt}, *r["messages"]]
-    pre_out = {s: sorted(({k: r[k] for k in ("section_id", "doc_id", "subject", "text")} for r in pre
-                          if r["split"] == s), key=lambda r: r["section_id"]) for s in SPLITS}
+    pre_out = {
+        s: sorted(
+            ({k: r[k] for k in ("section_id", "doc_id", "subject", "text")} for r in pre if r["split"] == s),
+            key=lambda r: r["section_id"],
+        )
+        for s in SPLITS
+    }
     sft_out = {s: sorted((r for r in sft if r["split"] == s), key=lambda r: r["example_id"]) for s in SPLITS}
     for v in removed.values():
         v.sort(key=lambda d: (d.get("set", ""), d["id"]))
@@ -242,25 +261,41 @@ def _report(cfg, sections, examples, split, moved, unknown, pre_out, sft_out, re
         return dict(sorted(Counter(str(r.get(key)) for r in recs).items()))
 
     sft_all = [r for s in SPLITS for r in sft_out[s]]
-    rem_counts = {f"{k}_{st}": sum(d.get("set", "sft") == st for d in v) for k, v in removed.items()
-                  for st in ("pretrain", "sft")}
+    rem_counts = {
+        f"{k}_{st}": sum(d.get("set", "sft") == st for d in v) for k, v in removed.items() for st in ("pretrain", "sft")
+    }
     heldout = {s: cnt(sft_out[s], "kind") for s in ("validation", "test")}
     missing = {s: [k for k in cfg.eval_kinds if k not in heldout[s]] for s in heldout if cfg.split_ratios.get(s)}
     if any(missing.values()):
         log.warning("held-out splits lack eval kinds: %s", missing)
     return {
         "config": config_dict(cfg),
-        "inputs": {"sections": len(sections), "examples": len(examples),
-                   "examples_by_source": cnt(examples, "source")},
+        "inputs": {"sections": len(sections), "examples": len(examples), "examples_by_source": cnt(examples, "source")},
         "sections_per_split": dict(sorted(Counter(split[s["section_id"]] for s in sections).items())),
-        "sections_moved_for_eval_kinds": moved, "examples_with_unknown_section": unknown,
+        "sections_moved_for_eval_kinds": moved,
+        "examples_with_unknown_section": unknown,
         "heldout_kinds_missing": missing,
-        "pretrain": {s: {"records": len(pre_out[s]), "by_subject": cnt(pre_out[s], "subject"),
-                         "chars": sum(len(r["text"]) for r in pre_out[s])} for s in SPLITS},
-        "sft": {s: {"records": len(sft_out[s]), "by_subject": cnt(sft_out[s], "subject"),
-                    "by_source": cnt(sft_out[s], "source"), "by_kind": cnt(sft_out[s], "kind")} for s in SPLITS},
-        "sft_by_kind": cnt(sft_all, "kind"), "sft_by_source": cnt(sft_all, "source"),
-        "removed_counts": rem_counts, "removed": removed,
+        "pretrain": {
+            s: {
+                "records": len(pre_out[s]),
+                "by_subject": cnt(pre_out[s], "subject"),
+                "chars": sum(len(r["text"]) for r in pre_out[s]),
+            }
+            for s in SPLITS
+        },
+        "sft": {
+            s: {
+                "records": len(sft_out[s]),
+                "by_subject": cnt(sft_out[s], "subject"),
+                "by_source": cnt(sft_out[s], "source"),
+                "by_kind": cnt(sft_out[s], "kind"),
+            }
+            for s in SPLITS
+        },
+        "sft_by_kind": cnt(sft_all, "kind"),
+        "sft_by_source": cnt(sft_all, "source"),
+        "removed_counts": rem_counts,
+        "removed": removed,
         "decontamination_boilerplate_ngrams": index.n_boilerplate,
     }
 
@@ -273,51 +308,3 @@ def metrics(report: dict[str, Any]) -> dict[str, float]:
     m |= {f"sft_source_{k.replace(':', '_')}": n for k, n in report["sft_by_source"].items()}
     m |= {f"removed_{k}": n for k, n in report["removed_counts"].items()}
     return dict(sorted(m.items()))
-
-
-def run(cfg: DatasetConfig) -> dict[str, Any]:
-    sections = list(read_jsonl(cfg.sections))
-    synth = _load_examples(cfg.synth, "synth")
-    ann = _load_examples(cfg.annotations, "annotations")
-    rejected: set[str] = set()
-    if cfg.annotations_report and Path(cfg.annotations_report).exists():
-        rejected = {r["reviewed_example_id"] for r in read_json(cfg.annotations_report).get("rejected_reviews", [])
-                    if r.get("reviewed_example_id")}
-    labels = {}
-    if cfg.labels and Path(cfg.labels).exists():
-        labels = {r["section_id"]: r["subject"] for r in read_jsonl(cfg.labels) if r.get("subject")}
-    log.info("inputs: %d sections, %d synthetic + %d annotated examples, %d subject labels", len(sections),
-             len(synth), len(ann), len(labels))
-    pre, sft, report = build(cfg, sections, synth, ann, rejected, labels)
-    out = Path(cfg.output_dir)
-    for name, data in (("pretrain", pre), ("sft", sft)):
-        with atomic_dir(out / name) as d:
-            for s in SPLITS:
-                write_jsonl(d / f"{s}.jsonl", data[s])
-    write_json(out / "data_report.json", report)
-    write_json(out / "metrics.json", metrics(report))
-    log.info("pretrain %s | sft %s | removed %s -> %s", {s: len(pre[s]) for s in SPLITS},
-             {s: len(sft[s]) for s in SPLITS}, {k: v for k, v in report["removed_counts"].items() if v}, out)
-    return report
-
-
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--params", default="params.yaml")
-    for flag in ("sections", "synth", "annotations", "annotations-report", "labels", "output"):
-        p.add_argument(f"--{flag}")
-    p.add_argument("--seed", type=int)
-    a = p.parse_args(argv)
-    cfg = load_config(DatasetConfig, "dataset", a.params, sections=a.sections, synth=a.synth,
-                      annotations=a.annotations, annotations_report=a.annotations_report, labels=a.labels,
-                      output_dir=a.output,
-                      seed=a.seed)
-    try:
-        run(cfg)
-    except (ValueError, FileNotFoundError) as e:
-        raise SystemExit(f"error: {e} (previous outputs left untouched)") from None
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -38,8 +38,9 @@ def sliding_windows(ids: list[int], block_size: int, stride: int) -> list[tuple[
     return windows
 
 
-def score_sequences(model: Any, items: list[tuple[list[int], list[bool]]], batch_size: int = 8,
-                    pad_id: int = 0) -> list[Scored]:
+def score_sequences(
+    model: Any, items: list[tuple[list[int], list[bool]]], batch_size: int = 8, pad_id: int = 0
+) -> list[Scored]:
     """Sum of -log p(token | previous tokens) over each item's masked tokens, batched with right padding.
 
     Items are processed longest-first (so batches pad little) and returned in input order. Position 0 is never
@@ -111,8 +112,9 @@ def stop_token_ids(tokenizer: Any, model: Any = None) -> list[int]:
             ids.update(int(x) for x in source)
     if getattr(tokenizer, "chat_template", None):
         marker = "\x00ANSWER\x00"
-        _, answer = chat_prompt_answer(tokenizer, [{"role": "user", "content": "q"},
-                                                   {"role": "assistant", "content": marker}])
+        _, answer = chat_prompt_answer(
+            tokenizer, [{"role": "user", "content": "q"}, {"role": "assistant", "content": marker}]
+        )
         tail = answer.split(marker, 1)[-1]
         tail_ids = encode(tokenizer, tail) if tail.strip() else []
         special = set(getattr(tokenizer, "all_special_ids", []))
@@ -122,8 +124,15 @@ def stop_token_ids(tokenizer: Any, model: Any = None) -> list[int]:
     return sorted(ids)
 
 
-def generate_greedy(model: Any, tokenizer: Any, prompts: list[str], max_new_tokens: int = 48, batch_size: int = 8,
-                    max_length: int | None = None, stop_ids: list[int] | None = None) -> list[dict[str, Any]]:
+def generate_greedy(
+    model: Any,
+    tokenizer: Any,
+    prompts: list[str],
+    max_new_tokens: int = 48,
+    batch_size: int = 8,
+    max_length: int | None = None,
+    stop_ids: list[int] | None = None,
+) -> list[dict[str, Any]]:
     """Greedy-decode each prompt (batched, left-padded); returns {text, new_tokens, latency_s, batch} per prompt in order.
 
     Prompts are left-truncated to fit max_length - max_new_tokens. A response's latency is the wall time of its
@@ -149,8 +158,14 @@ def generate_greedy(model: Any, tokenizer: Any, prompts: list[str], max_new_toke
                 ids[row, width - len(encoded[i]) :] = torch.tensor(encoded[i], dtype=torch.long)
                 attn[row, width - len(encoded[i]) :] = 1
             t0 = time.perf_counter()
-            gen = model.generate(input_ids=ids, attention_mask=attn, do_sample=False, max_new_tokens=max_new_tokens,
-                                 eos_token_id=stop or None, pad_token_id=pad_id)
+            gen = model.generate(
+                input_ids=ids,
+                attention_mask=attn,
+                do_sample=False,
+                max_new_tokens=max_new_tokens,
+                eos_token_id=stop or None,
+                pad_token_id=pad_id,
+            )
             latency = time.perf_counter() - t0
             for row, i in enumerate(idx):
                 new = gen[row, width:].tolist()

@@ -1,33 +1,28 @@
 """Label Studio export snapshots -> section labels + instruction examples (+ a report).
 
-    python -m stages.annotations                                  # params.yaml [annotations]
-    python -m stages.annotations --input 'data/annotations/*.json' --sections artifacts/segment/sections.jsonl \
-        --output artifacts/annotations --conflict-rule majority
+    labels, examples, report = build(AnnotationsConfig(), sorted(Path("data/annotations").glob("*.json")))
+    python -m stages.annotations                                  # the stage (writes artifacts/annotations)
 
-Reads every snapshot (`data/annotations/*.json`, Label Studio's own JSON export, unchanged), dedupes tasks by
-`data.external_id` (the newer snapshot wins; a snapshot's age is its newest timestamp, then its file name),
-resolves several annotations of one task (`conflict_rule`: latest | majority; ties -> latest; ground-truth
-annotations first), drops cancelled annotations and rejected reviews, and matches each task to its section by
-`section_id` (optionally re-linking by file + heading when a section id changed). Annotations whose section no
-longer exists are reported, never fatal. A malformed export stops the stage with an error naming the file and
-the task before anything is written, so the previous outputs stay byte-identical.
-
-Outputs: artifacts/annotations/labels.jsonl, examples.jsonl (example records, `source: "annotation"`), report.json.
+Reads every snapshot (Label Studio's own JSON export, unchanged), dedupes tasks by `data.external_id` (the newer
+snapshot wins; a snapshot's age is its newest timestamp, then its file name), resolves several annotations of one
+task (`conflict_rule`: latest | majority; ties -> latest; ground-truth annotations first), drops cancelled
+annotations and rejected reviews, and matches each task to its section by `section_id` (optionally re-linking by
+file + heading when a section id changed). Annotations whose section no longer exists are reported, never fatal. A
+malformed export raises ExportError naming the file and the task before anything is returned, so the stage writes
+nothing and the previous outputs stay byte-identical.
 """
 
 from __future__ import annotations
 
-import argparse
-import glob
-import json
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tutorforge.core.config import config_dict, load_config
+from tutorforge.core.config import config_dict, section
 from tutorforge.core.ids import sha256_file
-from tutorforge.core.io import read_jsonl, write_json, write_jsonl
+from tutorforge.core.io import read_jsonl
 from tutorforge.core.logs import get_logger, progress
 from tutorforge.labelstudio import export as ax
 from tutorforge.labelstudio.schema import heading_of
@@ -35,10 +30,12 @@ from tutorforge.labelstudio.schema import heading_of
 log = get_logger(__name__)
 
 
+@section("annotations")
 @dataclass
 class AnnotationsConfig:
-    input_glob: str = "data/annotations/*.json"
-    """Label Studio JSON export snapshots (all are read; newer snapshot wins per task external id)."""
+    input: str = "data/annotations"
+    """Folder of Label Studio JSON export snapshots; every *.json in it is read (newer snapshot wins per task external
+    id)."""
     sections: str = "artifacts/segment/sections.jsonl"
     """Sections the annotations refer to (matched by section_id)."""
     output_dir: str = "artifacts/annotations"
@@ -54,10 +51,15 @@ class AnnotationsConfig:
     subjects: list[str] = field(default_factory=lambda: ["biology", "chemistry", "physics", "mathematics"])
     """Allowed subject labels (shared key)."""
 
+    def __post_init__(self) -> None:
+        if self.conflict_rule not in ("latest", "majority"):
+            raise ValueError(f"annotations.conflict_rule: must be latest|majority, got {self.conflict_rule!r}")
 
-def _load_sections(path: str | Path) -> tuple[dict[str, dict], dict[tuple[str, str], list[str]]]:
+
+def _load_sections(path: str | Path) -> tuple[dict[str, dict], dict[tuple[str | None, str | None], list[str]]]:
     by_id: dict[str, dict] = {}
-    by_heading: dict[tuple[str, str], list[str]] = {}
+    # keyed (file, heading); optional in a task's data, so lookups may carry None (which never matches)
+    by_heading: dict[tuple[str | None, str | None], list[str]] = {}
     if not Path(path).exists():
         log.warning("sections file %s missing: every annotation will be reported as orphaned", path)
         return by_id, by_heading
@@ -67,7 +69,7 @@ def _load_sections(path: str | Path) -> tuple[dict[str, dict], dict[tuple[str, s
     return by_id, by_heading
 
 
-def build(cfg: AnnotationsConfig, files: list[str]) -> tuple[list[dict], list[dict], dict[str, Any]]:
+def build(cfg: AnnotationsConfig, files: Sequence[str | Path]) -> tuple[list[dict], list[dict], dict[str, Any]]:
     """Parse + validate all snapshots, then resolve tasks into (labels, examples, report). Raises ExportError."""
     snapshots = [ax.load_snapshot(f) for f in progress(files, "validate snapshots", logger=log)]
     snapshots.sort(key=lambda s: (s.time, s.name))  # oldest first, so later ones overwrite
@@ -82,8 +84,13 @@ def build(cfg: AnnotationsConfig, files: list[str]) -> tuple[list[dict], list[di
     labels: dict[str, dict] = {}  # section_id -> label (the last resolved task per section wins, by external id order)
     examples: list[dict] = []
     rep: dict[str, Any] = {
-        "orphans": [], "relinked": [], "disagreements": [], "rejected_reviews": [], "incomplete": [],
-        "socratic_leaks": [], "invalid_labels": [],
+        "orphans": [],
+        "relinked": [],
+        "disagreements": [],
+        "rejected_reviews": [],
+        "incomplete": [],
+        "socratic_leaks": [],
+        "invalid_labels": [],
     }
     counts: Counter[str] = Counter()
     multi: list[dict] = []  # tasks with several live annotations (agreeing or not)
@@ -99,10 +106,16 @@ def build(cfg: AnnotationsConfig, files: list[str]) -> tuple[list[dict], list[di
             continue
         winner, how = ax.resolve(t.kind, cands, cfg.conflict_rule, cfg.prefer_ground_truth)
         if len(cands) > 1:
-            multi.append({
-                "external_id": t.external_id, "task_id": t.task_id, "n_annotations": len(cands),
-                "distinct_answers": len({ax.answer_key(t.kind, a) for a in cands}), "resolved_by": how,
-                "winner_annotation_id": winner.id})
+            multi.append(
+                {
+                    "external_id": t.external_id,
+                    "task_id": t.task_id,
+                    "n_annotations": len(cands),
+                    "distinct_answers": len({ax.answer_key(t.kind, a) for a in cands}),
+                    "resolved_by": how,
+                    "winner_annotation_id": winner.id,
+                }
+            )
             if multi[-1]["distinct_answers"] > 1:
                 rep["disagreements"].append(multi[-1])
         sid = t.data["section_id"]
@@ -113,9 +126,16 @@ def build(cfg: AnnotationsConfig, files: list[str]) -> tuple[list[dict], list[di
                 relinked_from, sid = sid, cand_ids[0]
                 rep["relinked"].append({"external_id": t.external_id, "from": relinked_from, "to": sid})
             else:
-                rep["orphans"].append({"external_id": t.external_id, "task_id": t.task_id, "section_id": sid,
-                                       "file": t.data.get("file"), "heading": t.data.get("heading"),
-                                       "snapshot": t.snapshot})
+                rep["orphans"].append(
+                    {
+                        "external_id": t.external_id,
+                        "task_id": t.task_id,
+                        "section_id": sid,
+                        "file": t.data.get("file"),
+                        "heading": t.data.get("heading"),
+                        "snapshot": t.snapshot,
+                    }
+                )
                 continue
         t.section_id, t.winner, t.how, t.n_candidates, t.relinked_from = sid, winner, how, len(cands), relinked_from
         if t.kind == "section_label":
@@ -123,17 +143,23 @@ def build(cfg: AnnotationsConfig, files: list[str]) -> tuple[list[dict], list[di
             if payload.get("subject") not in cfg.subjects or payload.get("difficulty") not in ax.DIFFICULTIES:
                 rep["invalid_labels"].append({"external_id": t.external_id, **payload})
                 continue
-            labels[sid] = {"section_id": sid, "external_id": t.external_id, **payload,
-                           "provenance": ax.provenance(t)}
+            labels[sid] = {"section_id": sid, "external_id": t.external_id, **payload, "provenance": ax.provenance(t)}
     for t in ordered:
         if t.kind == "section_label" or t.winner is None:
             continue
+        assert t.section_id is not None  # set together with t.winner in pass 1 (data.section_id is a validated str)
         sec = sections[t.section_id]
         subject = labels.get(t.section_id, {}).get("subject") or sec.get("subject") or t.data.get("subject")
         made, problem = ax.to_examples(t, subject)
         if problem:
-            rep[problem[0]].append({"external_id": t.external_id, "task_id": t.task_id, "reason": problem[1],
-                                    "reviewed_example_id": t.data.get("example_id")})
+            rep[problem[0]].append(
+                {
+                    "external_id": t.external_id,
+                    "task_id": t.task_id,
+                    "reason": problem[1],
+                    "reviewed_example_id": t.data.get("example_id"),
+                }
+            )
             if problem[0] != "socratic_leaks" or cfg.drop_socratic_leaks:
                 continue
         examples.extend(made)
@@ -145,57 +171,23 @@ def build(cfg: AnnotationsConfig, files: list[str]) -> tuple[list[dict], list[di
     label_list = [labels[k] for k in sorted(labels)]
     report = {
         "config": config_dict(cfg),
-        "snapshots": [{"file": s.name, "sha256": sha256_file(s.path), "tasks": len(s.tasks), "time": s.time}
-                      for s in snapshots],
-        "tasks_total": len(tasks), "tasks_superseded": superseded,
-        "labels": len(label_list), "examples": len(examples),
+        "snapshots": [
+            {"file": s.name, "sha256": sha256_file(s.path), "tasks": len(s.tasks), "time": s.time} for s in snapshots
+        ],
+        "tasks_total": len(tasks),
+        "tasks_superseded": superseded,
+        "labels": len(label_list),
+        "examples": len(examples),
         "examples_by_kind": dict(sorted(Counter(e["kind"] for e in examples).items())),
         "examples_by_subject": dict(sorted(Counter(str(e["subject"]) for e in examples).items())),
         "counts": dict(sorted(counts.items())),
-        "annotators": {k: {"annotations": len(v), "mean_lead_time_s": round(sum(v) / len(v), 1)}
-                       for k, v in sorted(per_annotator.items())},
+        "annotators": {
+            k: {"annotations": len(v), "mean_lead_time_s": round(sum(v) / len(v), 1)}
+            for k, v in sorted(per_annotator.items())
+        },
         "multi_annotated_tasks": len(multi),
         "agreement_rate": round(sum(d["distinct_answers"] == 1 for d in multi) / len(multi), 4) if multi else None,
         **{k: v for k, v in rep.items()},
         **{f"n_{k}": len(v) for k, v in rep.items()},
     }
     return label_list, examples, report
-
-
-def run(cfg: AnnotationsConfig) -> dict[str, Any]:
-    files = sorted(glob.glob(cfg.input_glob))
-    if not files:
-        raise ax.ExportError(f"no snapshot matches {cfg.input_glob!r}")
-    log.info("reading %d snapshot(s): %s", len(files), ", ".join(Path(f).name for f in files))
-    labels, examples, report = build(cfg, files)  # everything validated before anything is written
-    out = Path(cfg.output_dir)
-    write_jsonl(out / "labels.jsonl", labels)
-    write_jsonl(out / "examples.jsonl", examples)
-    write_json(out / "report.json", report)
-    log.info("wrote %d labels, %d examples (%s); %d orphan(s), %d disagreement(s) -> %s", len(labels), len(examples),
-             report["examples_by_kind"], report["n_orphans"], report["n_disagreements"], out)
-    return report
-
-
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--params", default="params.yaml")
-    p.add_argument("--input", dest="input_glob", help="glob of Label Studio JSON export snapshots")
-    p.add_argument("--sections")
-    p.add_argument("--output", dest="output_dir")
-    p.add_argument("--conflict-rule", choices=["latest", "majority"])
-    a = p.parse_args(argv)
-    cfg = load_config(AnnotationsConfig, "annotations", a.params, input_glob=a.input_glob, sections=a.sections,
-                      output_dir=a.output_dir, conflict_rule=a.conflict_rule)
-    if cfg.conflict_rule not in ("latest", "majority"):
-        raise SystemExit(f"error: annotations.conflict_rule must be latest|majority, got {cfg.conflict_rule!r}")
-    try:
-        run(cfg)
-    except (ax.ExportError, json.JSONDecodeError) as e:
-        log.error("%s", e)
-        raise SystemExit(f"error: {e} (previous outputs left untouched)") from None
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tutorforge.core.config import NonNegFloat, NonNegInt, PositiveFloat, PositiveInt, section
 from tutorforge.core.io import atomic_open
 from tutorforge.core.logs import get_logger
 
@@ -47,26 +48,28 @@ class Settings:
     """Seconds per HTTP request."""
 
 
+@section("label_studio")
 @dataclass
 class LabelStudioConfig:
     """params.yaml [label_studio]: connection behaviour and where pulled snapshots go (URL/token: env only)."""
 
-    attempts: int = 4
+    attempts: PositiveInt = 4
     """Tries per request (connection errors, timeouts, 429, 5xx); env TUTORFORGE_LS_ATTEMPTS overrides."""
-    base_delay: float = 1.0
+    base_delay: NonNegFloat = 1.0
     """Backoff base in seconds (doubles per retry); env TUTORFORGE_LS_BASE_DELAY overrides."""
-    timeout: float = 30.0
+    timeout: PositiveFloat = 30.0
     """Seconds per HTTP request; env TUTORFORGE_LS_TIMEOUT overrides."""
     snapshot_dir: str = "data/annotations"
     """`pull` writes <snapshot_dir>/<project kind>.json (DVC-tracked input of the annotations stage)."""
     kinds: list[str] = field(default_factory=lambda: ["section_label", "qa", "socratic", "review"])
     """Project kinds that bootstrap creates and pull exports."""
-    push_limit: int = 0
+    push_limit: NonNegInt = 0
     """`push` sends at most this many tasks per kind (0 = all)."""
 
 
-def settings_from_env(url: str | None = None, api_key: str | None = None,
-                      cfg: LabelStudioConfig | None = None) -> Settings:
+def settings_from_env(
+    url: str | None = None, api_key: str | None = None, cfg: LabelStudioConfig | None = None
+) -> Settings:
     """Explicit values > environment > params. Missing URL/token -> LabelStudioError naming the variable."""
     cfg = cfg or LabelStudioConfig()
     url = url or os.environ.get(URL_ENV, "")
@@ -76,8 +79,13 @@ def settings_from_env(url: str | None = None, api_key: str | None = None,
     if not key:
         raise LabelStudioError(f"set {KEY_ENV} to your Label Studio access token (Account & Settings -> Access Token)")
     env = os.environ.get
-    return Settings(url.rstrip("/"), key, int(env("TUTORFORGE_LS_ATTEMPTS", cfg.attempts)),
-                    float(env("TUTORFORGE_LS_BASE_DELAY", cfg.base_delay)), float(env("TUTORFORGE_LS_TIMEOUT", cfg.timeout)))
+    return Settings(
+        url.rstrip("/"),
+        key,
+        int(env("TUTORFORGE_LS_ATTEMPTS", cfg.attempts)),
+        float(env("TUTORFORGE_LS_BASE_DELAY", cfg.base_delay)),
+        float(env("TUTORFORGE_LS_TIMEOUT", cfg.timeout)),
+    )
 
 
 class Client:
@@ -106,21 +114,33 @@ class Client:
                 if e.status_code in (401, 403):
                     raise LabelStudioError(
                         f"Label Studio at {self.url} refused the token (HTTP {e.status_code}) while trying to {what}: "
-                        f"set {KEY_ENV} to a valid access token of a user with access") from None
+                        f"set {KEY_ENV} to a valid access token of a user with access"
+                    ) from None
                 if e.status_code is None or not (e.status_code >= 500 or e.status_code == 429):
-                    raise LabelStudioError(f"Label Studio at {self.url}: {what} failed with HTTP {e.status_code}: "
-                                           f"{str(e.body)[:300]}") from None
+                    raise LabelStudioError(
+                        f"Label Studio at {self.url}: {what} failed with HTTP {e.status_code}: {str(e.body)[:300]}"
+                    ) from None
                 last = e
             except (httpx.TransportError, OSError) as e:
                 last = e
             if attempt < s.attempts:
                 delay = s.base_delay * 2 ** (attempt - 1)
-                log.warning("Label Studio at %s: %s failed (%s: %s); retry %d/%d in %.1fs", self.url, what,
-                            type(last).__name__, str(last)[:120], attempt, s.attempts - 1, delay)
+                log.warning(
+                    "Label Studio at %s: %s failed (%s: %s); retry %d/%d in %.1fs",
+                    self.url,
+                    what,
+                    type(last).__name__,
+                    str(last)[:120],
+                    attempt,
+                    s.attempts - 1,
+                    delay,
+                )
                 time.sleep(delay)
-        raise LabelStudioError(f"Label Studio at {self.url} not reachable: {what} failed after {s.attempts} attempt(s) "
-                               f"({type(last).__name__}: {str(last)[:200]}); is the server running and "
-                               f"{URL_ENV} right?")
+        raise LabelStudioError(
+            f"Label Studio at {self.url} not reachable: {what} failed after {s.attempts} attempt(s) "
+            f"({type(last).__name__}: {str(last)[:200]}); is the server running and "
+            f"{URL_ENV} right?"
+        )
 
 
 def connect(settings: Settings | None = None) -> Client:
@@ -131,6 +151,7 @@ def connect(settings: Settings | None = None) -> Client:
 
 
 # --- projects -------------------------------------------------------------------------------------------------
+
 
 def find_projects(client: Client) -> dict[str, int]:
     """title -> project id (first match wins)."""
@@ -145,13 +166,20 @@ def bootstrap(client: Client, kinds: dict[str, Any]) -> dict[str, dict[str, Any]
     existing = find_projects(client)
     out: dict[str, dict[str, Any]] = {}
     for name, k in kinds.items():
-        fields = {"title": k.title, "label_config": k.label_config, "expert_instruction": k.instructions,
-                  "show_instruction": True}
+        fields = {
+            "title": k.title,
+            "label_config": k.label_config,
+            "expert_instruction": k.instructions,
+            "show_instruction": True,
+        }
         if k.title in existing:
             pid = existing[k.title]
             p = client.call(f"read project {pid}", client.sdk.projects.get, pid)
-            same = (p.label_config or "").strip() == k.label_config.strip() and \
-                (p.expert_instruction or "") == k.instructions and bool(p.show_instruction)
+            same = (
+                (p.label_config or "").strip() == k.label_config.strip()
+                and (p.expert_instruction or "") == k.instructions
+                and bool(p.show_instruction)
+            )
             if not same:
                 client.call(f"update project {pid}", client.sdk.projects.update, pid, **fields)
             out[name] = {"id": pid, "title": k.title, "action": "unchanged" if same else "updated"}
@@ -171,10 +199,13 @@ def project_id(client: Client, kind: Any) -> int:
 
 # --- tasks -----------------------------------------------------------------------------------------------------
 
+
 def list_tasks(client: Client, pid: int) -> dict[str, Any]:
     """external_id -> task (with annotations and predictions) for every task of the project."""
+
     def fetch() -> list[Any]:
         return list(client.sdk.tasks.list(project=pid, fields="all", page_size=500))
+
     out: dict[str, Any] = {}
     for t in client.call(f"list tasks of project {pid}", fetch):
         ext = (t.data or {}).get("external_id")
@@ -214,19 +245,31 @@ def push_tasks(client: Client, kind: Any, tasks: list[dict], batch: int = 200) -
             for p in old_preds:
                 client.call(f"delete prediction {p['id']}", client.sdk.predictions.delete, p["id"])
             for p in t.get("predictions", []):
-                client.call(f"add prediction to task {old.id}", client.sdk.predictions.create, task=old.id,
-                            result=p["result"], score=p.get("score"), model_version=p.get("model_version"))
+                client.call(
+                    f"add prediction to task {old.id}",
+                    client.sdk.predictions.create,
+                    task=old.id,
+                    result=p["result"],
+                    score=p.get("score"),
+                    model_version=p.get("model_version"),
+                )
         counts["updated" if data_changed or preds_changed else "unchanged"] += 1
     for i in range(0, len(new), batch):
-        chunk = new[i:i + batch]
-        client.call(f"import {len(chunk)} task(s) into project {pid}", client.sdk.projects.import_tasks, pid,
-                    request=chunk, return_task_ids=True)
+        chunk = new[i : i + batch]
+        client.call(
+            f"import {len(chunk)} task(s) into project {pid}",
+            client.sdk.projects.import_tasks,
+            pid,
+            request=chunk,
+            return_task_ids=True,
+        )
         counts["created"] += len(chunk)
     log.info("push %s -> project %d: %s", kind.name, pid, counts)
     return counts
 
 
 # --- pull ------------------------------------------------------------------------------------------------------
+
 
 def _index(export: list[dict]) -> dict[str, dict[int, str]]:
     """external_id -> {annotation id: updated_at} (task-level data changes count as a change too)."""
@@ -243,8 +286,12 @@ def diff_exports(old: list[dict], new: list[dict]) -> dict[str, list[str]]:
     """What changed between two exports, by task external id: new / changed / deleted / newly annotated."""
     a, b = _index(old), _index(new)
     annotated = [e for e in sorted(b) if len(b[e]) > 1 and len(a.get(e, {-1: ""})) <= 1]
-    return {"new": sorted(set(b) - set(a)), "deleted": sorted(set(a) - set(b)),
-            "changed": sorted(e for e in set(a) & set(b) if a[e] != b[e]), "newly_annotated": annotated}
+    return {
+        "new": sorted(set(b) - set(a)),
+        "deleted": sorted(set(a) - set(b)),
+        "changed": sorted(e for e in set(a) & set(b) if a[e] != b[e]),
+        "newly_annotated": annotated,
+    }
 
 
 def pull(client: Client, kind: Any, out_path: str | Path) -> dict[str, Any]:
@@ -259,6 +306,7 @@ def pull(client: Client, kind: Any, out_path: str | Path) -> dict[str, Any]:
     def download() -> bytes:
         chunks = client.sdk.projects.exports.download_sync(pid, export_type="JSON", download_all_tasks=True)
         return b"".join(chunks)
+
     raw = client.call(f"export project {pid}", download)
     try:
         export = json.loads(raw)
@@ -272,30 +320,48 @@ def pull(client: Client, kind: Any, out_path: str | Path) -> dict[str, Any]:
             old = json.loads(out_path.read_text(encoding="utf-8"))
         except (json.JSONDecodeError, UnicodeDecodeError):
             log.warning("previous snapshot %s unreadable: diffing against nothing", out_path)
-    summary: dict[str, Any] = {"project": pid, "kind": kind.name, "file": str(out_path), "tasks": len(export),
-                               "annotations": sum(len(t.get("annotations") or []) for t in export),
-                               **diff_exports(old, export)}
+    summary: dict[str, Any] = {
+        "project": pid,
+        "kind": kind.name,
+        "file": str(out_path),
+        "tasks": len(export),
+        "annotations": sum(len(t.get("annotations") or []) for t in export),
+        **diff_exports(old, export),
+    }
     with atomic_open(out_path, "wb") as f:
         f.write(raw)
-    log.info("pulled %s: %d tasks, %d annotations; new %d, changed %d, deleted %d -> %s", kind.name, len(export),
-             summary["annotations"], len(summary["new"]), len(summary["changed"]), len(summary["deleted"]), out_path)
+    log.info(
+        "pulled %s: %d tasks, %d annotations; new %d, changed %d, deleted %d -> %s",
+        kind.name,
+        len(export),
+        summary["annotations"],
+        len(summary["new"]),
+        len(summary["changed"]),
+        len(summary["deleted"]),
+        out_path,
+    )
     return summary
 
 
 # --- task builders (sections, synthetic questions, selections) -------------------------------------------------
+
 
 def choices_result(from_name: str, to_name: str, value: str) -> list[dict]:
     return [{"from_name": from_name, "to_name": to_name, "type": "choices", "value": {"choices": [value]}}]
 
 
 def textarea_result(pairs: dict[str, str], to_name: str = "text") -> list[dict]:
-    return [{"from_name": k, "to_name": to_name, "type": "textarea", "value": {"text": [v]}} for k, v in pairs.items()
-            if v]
+    return [
+        {"from_name": k, "to_name": to_name, "type": "textarea", "value": {"text": [v]}} for k, v in pairs.items() if v
+    ]
 
 
 def prediction(result: list[dict], model_version: str, score: float | None) -> dict:
-    return {"model_version": model_version, "score": None if score is None else round(float(score), 6),
-            "result": result}
+    return {
+        "model_version": model_version,
+        "score": None if score is None else round(float(score), 6),
+        "result": result,
+    }
 
 
 def question_and_answer(example: dict) -> tuple[str, str]:
@@ -306,8 +372,9 @@ def question_and_answer(example: dict) -> tuple[str, str]:
     return q, a
 
 
-def build_tasks(kind: str, sections: list[dict], synth: list[dict], question_kinds: tuple[str, ...] = ("qa",),
-                limit: int = 0) -> list[dict]:
+def build_tasks(
+    kind: str, sections: list[dict], synth: list[dict], question_kinds: tuple[str, ...] = ("qa",), limit: int = 0
+) -> list[dict]:
     """Tasks for one project kind, with model outputs as predictions.
 
     section_label: every section, the segmenter's subject as a prediction (score = its subject_confidence);
@@ -323,30 +390,39 @@ def build_tasks(kind: str, sections: list[dict], synth: list[dict], question_kin
         for e in sorted(synth, key=lambda e: (e.get("section_id") or "", e["example_id"])):
             q, a = question_and_answer(e)
             if e.get("kind") in question_kinds and q and a and e.get("section_id") in by_id:
-                data = section_task_data("review", by_id[e["section_id"]], e["example_id"], question=q,
-                                         model_answer=a, example_id=e["example_id"])
+                data = section_task_data(
+                    "review",
+                    by_id[e["section_id"]],
+                    e["example_id"],
+                    question=q,
+                    model_answer=a,
+                    example_id=e["example_id"],
+                )
                 tasks.append({"data": data, "predictions": []})
     else:
-        first_qa: dict[str, dict] = {}
+        first_qa: dict[str | None, dict] = {}  # a synthetic example without section_id is keyed None (never looked up)
         for e in sorted(synth, key=lambda e: e["example_id"]):
             if e.get("kind") == "qa":
                 first_qa.setdefault(e.get("section_id"), e)
         for s in sections:
             preds: list[dict] = []
             if kind == "section_label" and s.get("subject"):
-                preds = [prediction(choices_result("subject", "text", s["subject"]), "segment",
-                                    s.get("subject_confidence"))]
+                preds = [
+                    prediction(choices_result("subject", "text", s["subject"]), "segment", s.get("subject_confidence"))
+                ]
             elif kind == "qa" and s["section_id"] in first_qa:
                 e = first_qa[s["section_id"]]
                 q, a = question_and_answer(e)
-                preds = [prediction(textarea_result({"question": q, "answer": a}), str(e.get("source") or "synth"),
-                                    None)]
+                preds = [
+                    prediction(textarea_result({"question": q, "answer": a}), str(e.get("source") or "synth"), None)
+                ]
             tasks.append({"data": section_task_data(kind, s), "predictions": preds})
     return tasks[:limit] if limit else tasks
 
 
-def selection_tasks(selection: list[dict], sections: list[dict], synth: list[dict], model_version: str) -> \
-        dict[str, list[dict]]:
+def selection_tasks(
+    selection: list[dict], sections: list[dict], synth: list[dict], model_version: str
+) -> dict[str, list[dict]]:
     """Tasks per project kind for a selection (tutorforge/selection/select.py): the prediction's score is the model's confidence
     (sort by it in the Data Manager), data.selection_round / selection_score / selection_reasons tag the round."""
     from tutorforge.labelstudio.schema import section_task_data
@@ -359,7 +435,11 @@ def selection_tasks(selection: list[dict], sections: list[dict], synth: list[dic
         if s is None:
             log.warning("selection item %s: section %s no longer exists, skipped", r["item_id"], r["section_id"])
             continue
-        tag = {"selection_round": r["round"], "selection_score": r["score"], "selection_reasons": "; ".join(r["reasons"])}
+        tag = {
+            "selection_round": r["round"],
+            "selection_score": r["score"],
+            "selection_reasons": "; ".join(r["reasons"]),
+        }
         if r["kind"] == "section_label":
             data = section_task_data("section_label", s, **tag)
             preds = [prediction(choices_result("subject", "text", p["subject"]), model_version, p["confidence"])]
@@ -369,8 +449,15 @@ def selection_tasks(selection: list[dict], sections: list[dict], synth: list[dic
                 log.warning("selection item %s: example %s no longer exists, skipped", r["item_id"], r["example_id"])
                 continue
             q, _ = question_and_answer(e)
-            data = section_task_data("review", s, r["example_id"], question=q, model_answer=p["answer"] or "(empty)",
-                                     example_id=r["example_id"], **tag)
+            data = section_task_data(
+                "review",
+                s,
+                r["example_id"],
+                question=q,
+                model_answer=p["answer"] or "(empty)",
+                example_id=r["example_id"],
+                **tag,
+            )
             preds = [prediction(choices_result("verdict", "model_answer", "accept"), model_version, p["confidence"])]
         assert data["external_id"] == r["item_id"], (data["external_id"], r["item_id"])
         out[r["kind"]].append({"data": data, "predictions": preds})

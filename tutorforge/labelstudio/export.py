@@ -19,8 +19,20 @@ from typing import Any
 from tutorforge.core.ids import stable_id
 from tutorforge.labelstudio.schema import DIFFICULTIES, SOCRATIC_TURNS, VERDICTS, infer_kind, project_kinds
 
-__all__ = ["DIFFICULTIES", "VERDICTS", "ExportError", "Annotation", "Task", "Snapshot", "load_snapshot", "resolve",
-           "answer_key", "payload", "to_examples", "provenance"]
+__all__ = [
+    "DIFFICULTIES",
+    "VERDICTS",
+    "ExportError",
+    "Annotation",
+    "Task",
+    "Snapshot",
+    "load_snapshot",
+    "resolve",
+    "answer_key",
+    "payload",
+    "to_examples",
+    "provenance",
+]
 
 KINDS = tuple(project_kinds())
 
@@ -86,7 +98,9 @@ def _need(obj: dict, key: str, types: type | tuple[type, ...], where: str, optio
     v = obj[key]
     if optional and v is None:
         return None
-    if not isinstance(v, types) or (isinstance(v, bool) and bool not in (types if isinstance(types, tuple) else (types,))):
+    if not isinstance(v, types) or (
+        isinstance(v, bool) and bool not in (types if isinstance(types, tuple) else (types,))
+    ):
         want = "/".join(t.__name__ for t in (types if isinstance(types, tuple) else (types,)))
         raise ExportError(f"{where}: field '{key}' must be {want}, got {type(v).__name__}")
     return v
@@ -153,14 +167,18 @@ def load_snapshot(path: str | Path) -> Snapshot:
         _need(data, "section_id", str, f"{where}: data")
         for k in ("file", "heading"):
             _need(data, k, str, f"{where}: data", optional=True)
-        anns = [_parse_annotation(a, f"{where}: annotations[{j}]")
-                for j, a in enumerate(_need(t, "annotations", list, where))]
+        anns = [
+            _parse_annotation(a, f"{where}: annotations[{j}]")
+            for j, a in enumerate(_need(t, "annotations", list, where))
+        ]
         _need(t, "predictions", list, where, optional=True)
         names = {r["from_name"] for a in anns for r in a.result}
         kind = data.get("kind") or infer_kind(names)
         if kind not in KINDS:
-            raise ExportError(f"{where}: cannot tell the project kind (data.kind={data.get('kind')!r}, "
-                              f"controls={sorted(names)}); expected one of {list(KINDS)}")
+            raise ExportError(
+                f"{where}: cannot tell the project kind (data.kind={data.get('kind')!r}, "
+                f"controls={sorted(names)}); expected one of {list(KINDS)}"
+            )
         if kind == "review":
             for k in ("question", "model_answer"):
                 _need(data, k, str, f"{where}: data")
@@ -168,8 +186,18 @@ def load_snapshot(path: str | Path) -> Snapshot:
         if isinstance(t.get("updated_at"), str):
             newest.append(_ts(t["updated_at"], where, "updated_at"))
         live = [a for a in anns if not a.cancelled]
-        snap.tasks.append(Task(tid, ext, kind, data, live, len(anns) - len(live), path.name,
-                               t.get("project") if isinstance(t.get("project"), int) else None))
+        snap.tasks.append(
+            Task(
+                tid,
+                ext,
+                kind,
+                data,
+                live,
+                len(anns) - len(live),
+                path.name,
+                t.get("project") if isinstance(t.get("project"), int) else None,
+            )
+        )
     snap.time = max(newest).isoformat() if newest else ""
     return snap
 
@@ -196,8 +224,11 @@ def payload(kind: str, a: Annotation) -> dict[str, Any]:
         return {"question": _text(a, "question"), "answer": _text(a, "answer"), "distractors": distractors}
     if kind == "socratic":
         turns = [(f"hint_{i}", f"student_{i}") for i in range(1, SOCRATIC_TURNS + 1)]
-        return {"student_opening": _text(a, "student_opening"), "withheld_answer": _text(a, "withheld_answer"),
-                "turns": [[_text(a, h), _text(a, s)] for h, s in turns]}
+        return {
+            "student_opening": _text(a, "student_opening"),
+            "withheld_answer": _text(a, "withheld_answer"),
+            "turns": [[_text(a, h), _text(a, s)] for h, s in turns],
+        }
     return {"verdict": (_values(a, "verdict") or [None])[0], "edited_answer": _text(a, "edited_answer")}
 
 
@@ -210,7 +241,9 @@ def answer_key(kind: str, a: Annotation) -> str:
     p = payload(kind, a)
     if kind == "review" and p["verdict"] != "edit":
         p["edited_answer"] = ""
-    return json.dumps(p, sort_keys=True, default=str) if kind == "section_label" else _norm(json.dumps(p, sort_keys=True))
+    return (
+        json.dumps(p, sort_keys=True, default=str) if kind == "section_label" else _norm(json.dumps(p, sort_keys=True))
+    )
 
 
 def _latest(cands: list[Annotation]) -> Annotation:
@@ -236,16 +269,35 @@ def resolve(kind: str, cands: list[Annotation], rule: str, prefer_ground_truth: 
 def provenance(t: Task) -> dict[str, Any]:
     a = t.winner
     assert a is not None
-    return {"annotator": a.annotator, "annotation_id": a.id, "task_id": t.task_id, "external_id": t.external_id,
-            "created_at": a.created_at, "updated_at": a.updated_at, "lead_time": a.lead_time,
-            "ground_truth": a.ground_truth, "snapshot": t.snapshot, "project": t.project, "project_kind": t.kind,
-            "n_annotations": t.n_candidates, "resolved_by": t.how, "relinked_from": t.relinked_from}
+    return {
+        "annotator": a.annotator,
+        "annotation_id": a.id,
+        "task_id": t.task_id,
+        "external_id": t.external_id,
+        "created_at": a.created_at,
+        "updated_at": a.updated_at,
+        "lead_time": a.lead_time,
+        "ground_truth": a.ground_truth,
+        "snapshot": t.snapshot,
+        "project": t.project,
+        "project_kind": t.kind,
+        "n_annotations": t.n_candidates,
+        "resolved_by": t.how,
+        "relinked_from": t.relinked_from,
+    }
 
 
 def _record(t: Task, kind: str, messages: list[dict], subject: str | None, meta: dict, suffix: str = "") -> dict:
-    return {"example_id": stable_id("annotation", t.external_id, suffix), "kind": kind, "messages": messages,
-            "subject": subject, "section_id": t.section_id, "source": "annotation", "provenance": provenance(t),
-            "meta": meta}
+    return {
+        "example_id": stable_id("annotation", t.external_id, suffix),
+        "kind": kind,
+        "messages": messages,
+        "subject": subject,
+        "section_id": t.section_id,
+        "source": "annotation",
+        "provenance": provenance(t),
+        "meta": meta,
+    }
 
 
 def to_examples(t: Task, subject: str | None) -> tuple[list[dict], tuple[str, str] | None]:
@@ -255,8 +307,15 @@ def to_examples(t: Task, subject: str | None) -> tuple[list[dict], tuple[str, st
     if t.kind == "qa":
         if not p["question"] or not p["answer"]:
             return [], ("incomplete", "question or answer empty")
-        out = [_record(t, "qa", [{"role": "user", "content": p["question"]},
-                                 {"role": "assistant", "content": p["answer"]}], subject, {})]
+        out = [
+            _record(
+                t,
+                "qa",
+                [{"role": "user", "content": p["question"]}, {"role": "assistant", "content": p["answer"]}],
+                subject,
+                {},
+            )
+        ]
         if len(p["distractors"]) >= 2:
             options = [p["answer"], *p["distractors"]]
             order = sorted(range(len(options)), key=lambda i: stable_id(t.external_id, "mc", i))
@@ -264,9 +323,19 @@ def to_examples(t: Task, subject: str | None) -> tuple[list[dict], tuple[str, st
             ans = options.index(p["answer"])
             letters = "ABCDEFGH"
             prompt = p["question"] + "\n" + "\n".join(f"{letters[i]}. {o}" for i, o in enumerate(options))
-            out.append(_record(t, "mc", [{"role": "user", "content": prompt},
-                                         {"role": "assistant", "content": f"{letters[ans]}. {p['answer']}"}],
-                               subject, {"options": options, "answer_index": ans}, "mc"))
+            out.append(
+                _record(
+                    t,
+                    "mc",
+                    [
+                        {"role": "user", "content": prompt},
+                        {"role": "assistant", "content": f"{letters[ans]}. {p['answer']}"},
+                    ],
+                    subject,
+                    {"options": options, "answer_index": ans},
+                    "mc",
+                )
+            )
         return out, None
     if t.kind == "socratic":
         if not p["student_opening"] or not p["turns"][0][0]:
@@ -281,9 +350,17 @@ def to_examples(t: Task, subject: str | None) -> tuple[list[dict], tuple[str, st
             msgs.append({"role": "user", "content": reply})
         if msgs[-1]["role"] == "user":
             msgs.pop()
-        rec = _record(t, "socratic", msgs, subject, {"withheld_answer": p["withheld_answer"],
-                                                     "reference_answer": p["withheld_answer"],
-                                                     "tutor_turns": sum(m["role"] == "assistant" for m in msgs)})
+        rec = _record(
+            t,
+            "socratic",
+            msgs,
+            subject,
+            {
+                "withheld_answer": p["withheld_answer"],
+                "reference_answer": p["withheld_answer"],
+                "tutor_turns": sum(m["role"] == "assistant" for m in msgs),
+            },
+        )
         ans = _norm(p["withheld_answer"])
         if ans and any(f" {ans} " in f" {_norm(m['content'])} " for m in msgs if m["role"] == "assistant"):
             return [rec], ("socratic_leaks", "a tutor turn states the withheld answer")
@@ -298,5 +375,12 @@ def to_examples(t: Task, subject: str | None) -> tuple[list[dict], tuple[str, st
     if not answer.strip():
         return [], ("incomplete", "verdict edit without edited text")
     meta = {"verdict": verdict, "reviewed_example_id": t.data.get("example_id")}
-    return [_record(t, "qa", [{"role": "user", "content": t.data["question"]},
-                              {"role": "assistant", "content": answer}], subject, meta)], None
+    return [
+        _record(
+            t,
+            "qa",
+            [{"role": "user", "content": t.data["question"]}, {"role": "assistant", "content": answer}],
+            subject,
+            meta,
+        )
+    ], None

@@ -23,8 +23,14 @@ def ts(minutes: float) -> str:
 
 
 def _item(from_name: str, to_name: str, rtype: str, value: dict, seed: str, origin: str = "manual") -> dict:
-    return {"value": value, "id": stable_id(seed, from_name, length=10), "from_name": from_name, "to_name": to_name,
-            "type": rtype, "origin": origin}
+    return {
+        "value": value,
+        "id": stable_id(seed, from_name, length=10),
+        "from_name": from_name,
+        "to_name": to_name,
+        "type": rtype,
+        "origin": origin,
+    }
 
 
 def results(kind: str, p: dict[str, Any], seed: str, origin: str = "manual") -> list[dict]:
@@ -60,38 +66,102 @@ def results(kind: str, p: dict[str, Any], seed: str, origin: str = "manual") -> 
     return out
 
 
-def annotation(ann_id: int, task_id: int, annotator: int, result: list[dict], minutes: float, lead_time: float,
-               project: int, cancelled: bool = False, ground_truth: bool = False) -> dict:
+def annotation(
+    ann_id: int,
+    task_id: int,
+    annotator: int,
+    result: list[dict],
+    minutes: float,
+    lead_time: float,
+    project: int,
+    cancelled: bool = False,
+    ground_truth: bool = False,
+) -> dict:
     """One annotation object as Label Studio exports it."""
     return {
-        "id": ann_id, "completed_by": annotator, "result": result, "was_cancelled": cancelled,
-        "ground_truth": ground_truth, "created_at": ts(minutes), "updated_at": ts(minutes + lead_time / 60),
-        "draft_created_at": None, "lead_time": lead_time, "prediction": {}, "result_count": len(result),
-        "unique_id": stable_id("annotation", project, task_id, ann_id, length=32), "import_id": None,
-        "last_action": None, "bulk_created": False, "task": task_id, "project": project, "updated_by": annotator,
-        "parent_prediction": None, "parent_annotation": None, "last_created_by": None,
+        "id": ann_id,
+        "completed_by": annotator,
+        "result": result,
+        "was_cancelled": cancelled,
+        "ground_truth": ground_truth,
+        "created_at": ts(minutes),
+        "updated_at": ts(minutes + lead_time / 60),
+        "draft_created_at": None,
+        "lead_time": lead_time,
+        "prediction": {},
+        "result_count": len(result),
+        "unique_id": stable_id("annotation", project, task_id, ann_id, length=32),
+        "import_id": None,
+        "last_action": None,
+        "bulk_created": False,
+        "task": task_id,
+        "project": project,
+        "updated_by": annotator,
+        "parent_prediction": None,
+        "parent_annotation": None,
+        "last_created_by": None,
     }
 
 
-def prediction(pred_id: int, task_id: int, result: list[dict], minutes: float, project: int,
-               model_version: str = "synth-deterministic", score: float | None = None) -> dict:
-    return {"id": pred_id, "result": result, "model_version": model_version, "created_ago": "0 minutes",
-            "score": score, "cluster": None, "neighbors": None, "mislabeling": 0.0, "created_at": ts(minutes),
-            "updated_at": ts(minutes), "model": None, "model_run": None, "task": task_id, "project": project}
+def prediction(
+    pred_id: int,
+    task_id: int,
+    result: list[dict],
+    minutes: float,
+    project: int,
+    model_version: str = "synth-deterministic",
+    score: float | None = None,
+) -> dict:
+    return {
+        "id": pred_id,
+        "result": result,
+        "model_version": model_version,
+        "created_ago": "0 minutes",
+        "score": score,
+        "cluster": None,
+        "neighbors": None,
+        "mislabeling": 0.0,
+        "created_at": ts(minutes),
+        "updated_at": ts(minutes),
+        "model": None,
+        "model_run": None,
+        "task": task_id,
+        "project": project,
+    }
 
 
-def task(task_id: int, inner_id: int, data: dict, annotations: list[dict], project: int, minutes: float,
-         predictions: list[dict] | None = None) -> dict:
+def task(
+    task_id: int,
+    inner_id: int,
+    data: dict,
+    annotations: list[dict],
+    project: int,
+    minutes: float,
+    predictions: list[dict] | None = None,
+) -> dict:
     """One task object as Label Studio's JSON export writes it."""
     predictions = predictions or []
-    last = max([minutes] + [(datetime.fromisoformat(a["updated_at"]) - EPOCH).total_seconds() / 60
-                            for a in annotations])
+    last = max(
+        [minutes] + [(datetime.fromisoformat(a["updated_at"]) - EPOCH).total_seconds() / 60 for a in annotations]
+    )
     return {
-        "id": task_id, "annotations": annotations, "file_upload": None, "drafts": [], "predictions": predictions,
-        "data": data, "meta": {}, "created_at": ts(minutes), "updated_at": ts(last), "inner_id": inner_id,
+        "id": task_id,
+        "annotations": annotations,
+        "file_upload": None,
+        "drafts": [],
+        "predictions": predictions,
+        "data": data,
+        "meta": {},
+        "created_at": ts(minutes),
+        "updated_at": ts(last),
+        "inner_id": inner_id,
         "total_annotations": sum(not a["was_cancelled"] for a in annotations),
         "cancelled_annotations": sum(a["was_cancelled"] for a in annotations),
-        "total_predictions": len(predictions), "comment_count": 0, "unresolved_comment_count": 0,
-        "last_comment_updated_at": None, "project": project, "updated_by": annotations[-1]["completed_by"]
-        if annotations else None, "comment_authors": [],
+        "total_predictions": len(predictions),
+        "comment_count": 0,
+        "unresolved_comment_count": 0,
+        "last_comment_updated_at": None,
+        "project": project,
+        "updated_by": annotations[-1]["completed_by"] if annotations else None,
+        "comment_authors": [],
     }

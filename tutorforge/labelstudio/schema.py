@@ -68,10 +68,13 @@ _REQUIRED = ' required="true"'
 _SOCRATIC_TURNS_XML = "\n".join(
     f'  <Header value="Tutor hint {i}"/>\n'
     f'  <TextArea name="hint_{i}" toName="text" rows="2" maxSubmissions="1" editable="true"'
-    f'{_REQUIRED if i == 1 else ""}/>'
-    + (f'\n  <Header value="Student reply {i}"/>\n'
-       f'  <TextArea name="student_{i}" toName="text" rows="2" maxSubmissions="1" editable="true"/>'
-       if i < SOCRATIC_TURNS else "")
+    f"{_REQUIRED if i == 1 else ''}/>"
+    + (
+        f'\n  <Header value="Student reply {i}"/>\n'
+        f'  <TextArea name="student_{i}" toName="text" rows="2" maxSubmissions="1" editable="true"/>'
+        if i < SOCRATIC_TURNS
+        else ""
+    )
     for i in range(1, SOCRATIC_TURNS + 1)
 )
 
@@ -113,33 +116,55 @@ class ProjectKind:
     """from_name values this kind's results use (disjoint across kinds, so the kind can be inferred)."""
 
 
-def project_kinds(subjects: tuple[str, ...] = ("biology", "chemistry", "physics", "mathematics")) -> dict[str, ProjectKind]:
+def project_kinds(
+    subjects: tuple[str, ...] = ("biology", "chemistry", "physics", "mathematics"),
+) -> dict[str, ProjectKind]:
     """The registry, with the subject choices taken from params (`subjects`)."""
     socratic_controls = ("student_opening", "withheld_answer") + tuple(
-        n for i in range(1, SOCRATIC_TURNS + 1) for n in (f"hint_{i}", f"student_{i}") if n != f"student_{SOCRATIC_TURNS}")
+        n
+        for i in range(1, SOCRATIC_TURNS + 1)
+        for n in (f"hint_{i}", f"student_{i}")
+        if n != f"student_{SOCRATIC_TURNS}"
+    )
     kinds = [
         ProjectKind(
-            "section_label", "TutorForge - section subject and difficulty", section_label_config(tuple(subjects)),
+            "section_label",
+            "TutorForge - section subject and difficulty",
+            section_label_config(tuple(subjects)),
             "Read the section. Pick the school subject it belongs to and how hard it is for the target grade "
             "(easy: recall of a definition; medium: needs one reasoning step; hard: several steps or a calculation).",
-            SECTION_FIELDS, ("subject", "difficulty")),
+            SECTION_FIELDS,
+            ("subject", "difficulty"),
+        ),
         ProjectKind(
-            "qa", "TutorForge - question/answer pairs", QA_CONFIG,
+            "qa",
+            "TutorForge - question/answer pairs",
+            QA_CONFIG,
             "Write one question a student might ask about this section and a correct, self-contained answer that "
             "can be checked against the section text alone. If the fields are pre-filled by a model, correct them. "
             "Optionally add three plausible wrong answers (one per line) to make a multiple-choice item.",
-            SECTION_FIELDS, ("question", "answer", "distractors")),
+            SECTION_FIELDS,
+            ("question", "answer", "distractors"),
+        ),
         ProjectKind(
-            "socratic", "TutorForge - Socratic hint dialogues", SOCRATIC_CONFIG,
+            "socratic",
+            "TutorForge - Socratic hint dialogues",
+            SOCRATIC_CONFIG,
             "Write a student's question about the section and the answer the tutor must not reveal. Then write up "
             "to four tutor hints, each a question or nudge that moves the student one step closer, with the "
             "student's reply in between. Never state the answer; the last hint should let the student finish alone.",
-            SECTION_FIELDS, socratic_controls),
+            SECTION_FIELDS,
+            socratic_controls,
+        ),
         ProjectKind(
-            "review", "TutorForge - review model answers", REVIEW_CONFIG,
+            "review",
+            "TutorForge - review model answers",
+            REVIEW_CONFIG,
             "Check the model's answer against the section text. Accept it if it is correct and clear, choose 'edit' "
             "and write the corrected answer if it is fixable, reject it if it is wrong or off-topic.",
-            REVIEW_FIELDS, ("verdict", "edited_answer")),
+            REVIEW_FIELDS,
+            ("verdict", "edited_answer"),
+        ),
     ]
     return {k.name: k for k in kinds}
 

@@ -1,5 +1,6 @@
-"""Orchestration plumbing for flows/ and the CLI: the DVC stage DAG and runner (dvc_runner), SkyPilot checks and
-cost plans (skypilot), the DVC remote and checkpoint mirroring (dvc_remote), orchestration settings (settings).
+"""Orchestration plumbing for flows/ and the CLI: the DVC stage DAG and runner (dvc_runner), orchestration settings
+(settings), SkyPilot checks and cost plans (skypilot), managed cloud-job commands (cloud_jobs), operator command lines
+(commands), run reports (run_summary), the DVC remote and checkpoint mirroring (dvc_remote).
 
 A stage result of the runner:
 

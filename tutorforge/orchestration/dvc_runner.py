@@ -5,13 +5,15 @@
     run_stage("ingest", repo=".", on_line=print)  # `dvc repro --single-item ingest`; waits for DVC's repo lock
 
 Nothing here re-implements a stage: the order comes from dvc.yaml (outs -> deps, topological sort; ties keep the
-file's order) and each stage is `dvc repro --single-item <stage>`, whose own output says whether it ran, was
-unchanged (skipped) or was restored from the run cache.
+file's order; `${section.key}` paths resolved from params.yaml and `vars:` as DVC does) and each stage is
+`dvc repro --single-item <stage>`, whose own output says whether it ran, was unchanged (skipped) or was restored
+from the run cache.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -20,11 +22,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
+from tutorforge.core.config import read_params, yaml_load
 
 LOCK_MARKERS = ("Unable to acquire lock", "is busy")
 SKIPPED_MARKER = "didn't change, skipping"
 CACHED_MARKER = "is cached - skipping run"
+TEMPLATE = re.compile(r"\$\{\s*([^}]+?)\s*\}")
 
 
 class StageFailed(RuntimeError):
@@ -65,14 +68,55 @@ def _overlaps(a: str, b: str) -> bool:
     return a == b or a.startswith(b + "/") or b.startswith(a + "/")
 
 
+def template_context(dvc_yaml: str | Path, doc: dict[str, Any]) -> dict[str, Any]:
+    """What `${...}` in dvc.yaml can name: params.yaml next to it, then each `vars:` entry (a file or a mapping)."""
+    base = Path(dvc_yaml).parent
+    ctx = read_params(base / "params.yaml")
+    for entry in doc.get("vars") or []:
+        if isinstance(entry, dict):
+            ctx = {**ctx, **entry}
+        else:  # "file.yaml" or "file.yaml:key1,key2"
+            name, _, keys = str(entry).partition(":")
+            data = read_params(base / name)
+            ctx = {**ctx, **({k: data[k] for k in keys.split(",") if k in data} if keys else data)}
+    return ctx
+
+
+def _lookup(ctx: dict[str, Any], key: str, where: str) -> Any:
+    node: Any = ctx
+    for part in key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            raise ValueError(f"{where}: ${{{key}}} is not defined in params.yaml or vars")
+        node = node[part]
+    return node
+
+
+def interpolate(value: Any, ctx: dict[str, Any], where: str) -> Any:
+    """`value` with every `${key}` replaced (a whole-string `${key}` keeps the value's type), keys included."""
+    if isinstance(value, str):
+        whole = TEMPLATE.fullmatch(value)
+        if whole:
+            return _lookup(ctx, whole.group(1), where)
+        return TEMPLATE.sub(lambda m: str(_lookup(ctx, m.group(1), where)), value)
+    if isinstance(value, list):
+        return [interpolate(v, ctx, where) for v in value]
+    if isinstance(value, dict):
+        return {interpolate(k, ctx, where): interpolate(v, ctx, where) for k, v in value.items()}
+    return value
+
+
 def load_stages(dvc_yaml: str | Path = "dvc.yaml") -> dict[str, dict[str, Any]]:
-    """The `stages:` mapping of dvc.yaml (foreach/matrix stages are refused: run them through `dvc repro`)."""
-    doc = yaml.safe_load(Path(dvc_yaml).read_text(encoding="utf-8")) or {}
+    """The `stages:` mapping of dvc.yaml with `${...}` resolved (foreach/matrix stages are refused: run them through
+    `dvc repro`)."""
+    doc = yaml_load(Path(dvc_yaml).read_text(encoding="utf-8")) or {}
     stages = doc.get("stages") or {}
     for name, st in stages.items():
         if not isinstance(st, dict) or "cmd" not in st:
             raise ValueError(f"{dvc_yaml}: stage {name!r} has no cmd (foreach/matrix stages are not supported here)")
-    return stages
+    if not any(TEMPLATE.search(str(st)) for st in stages.values()):
+        return stages
+    ctx = template_context(dvc_yaml, doc)
+    return {name: interpolate(st, ctx, f"{dvc_yaml}: stage {name!r}") for name, st in stages.items()}
 
 
 def stage_graph(stages: dict[str, dict[str, Any]]) -> dict[str, list[str]]:
@@ -143,13 +187,22 @@ def dvc_exe() -> str:
     return str(exe) if exe.exists() else "dvc"
 
 
-def stream(cmd: list[str], cwd: str | Path, on_line: Callable[[str], None], env: dict[str, str] | None = None
-           ) -> tuple[int, list[str]]:
+def stream(
+    cmd: list[str], cwd: str | Path, on_line: Callable[[str], None], env: dict[str, str] | None = None
+) -> tuple[int, list[str]]:
     """Run `cmd`, passing every output line (stdout+stderr) to `on_line` as it arrives; returns (rc, lines)."""
     lines: list[str] = []
-    with subprocess.Popen(cmd, cwd=str(cwd), env=env or subprocess_env(), stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True, errors="replace",
-                          bufsize=1) as proc:
+    with subprocess.Popen(
+        cmd,
+        cwd=str(cwd),
+        env=env or subprocess_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        errors="replace",
+        bufsize=1,
+    ) as proc:
         assert proc.stdout is not None
         for raw in proc.stdout:
             line = raw.rstrip("\n")
@@ -168,8 +221,14 @@ def classify(lines: list[str]) -> str:
     return "ran"
 
 
-def run_stage(stage: str, repo: str | Path = ".", on_line: Callable[[str], None] = print,
-              lock_timeout_s: float = 1800.0, lock_poll_s: float = 5.0, force: bool = False) -> StageResult:
+def run_stage(
+    stage: str,
+    repo: str | Path = ".",
+    on_line: Callable[[str], None] = print,
+    lock_timeout_s: float = 1800.0,
+    lock_poll_s: float = 5.0,
+    force: bool = False,
+) -> StageResult:
     """`dvc repro --single-item <stage>` in `repo`, waiting (polling) while another DVC process holds the lock."""
     cmd = [dvc_exe(), "repro", "--single-item", stage] + (["--force"] if force else [])
     t0 = time.monotonic()
@@ -181,8 +240,10 @@ def run_stage(stage: str, repo: str | Path = ".", on_line: Callable[[str], None]
         if not any(m in line for line in lines for m in LOCK_MARKERS):
             raise StageFailed(stage, rc, lines)
         if time.monotonic() - t0 + lock_poll_s > lock_timeout_s:
-            raise LockTimeout(f"stage {stage!r}: DVC repo lock in {repo} still held after {lock_timeout_s:.0f}s "
-                              "(another `dvc` command is running there)")
+            raise LockTimeout(
+                f"stage {stage!r}: DVC repo lock in {repo} still held after {lock_timeout_s:.0f}s "
+                "(another `dvc` command is running there)"
+            )
         waits += 1
         on_line(f"[tutorforge] DVC repo lock held by another process; retrying {stage!r} in {lock_poll_s:g}s")
         time.sleep(lock_poll_s)

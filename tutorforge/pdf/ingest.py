@@ -11,11 +11,13 @@ n_pages, outline, outline_status, page_labels, title}), quarantine ({file, page?
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -94,6 +96,14 @@ def _close_docs() -> None:
     _DOCS.clear()
 
 
+def _run_pool(fn: Callable[..., Any], tasks: list[tuple], workers: int, desc: str) -> list[Any]:
+    """run_tasks with no document open in this process: forked workers would inherit its file descriptors and,
+    reading through one shared file offset at once, garble each other's pages (a one-chunk text pass runs
+    in-process and leaves the document open right before the OCR pool forks)."""
+    _close_docs()
+    return run_tasks(fn, tasks, workers, desc)
+
+
 def _probe(path: str) -> dict[str, Any]:
     try:
         doc = pdfmod.open_pdf(path)
@@ -147,7 +157,7 @@ def params_hash(cfg: IngestConfig) -> str:
 
     h = hashlib.sha256()
     for mod in (sys.modules[__name__], pdfmod, textclean):
-        h.update(Path(mod.__file__).read_bytes())
+        h.update(Path(inspect.getfile(mod)).read_bytes())
     try:
         tv = subprocess.run([cfg.tesseract_cmd, "--version"], capture_output=True, text=True).stdout.split("\n")[0]
     except OSError:
@@ -166,15 +176,25 @@ def _process(files: list[tuple[str, str, str]], cfg: IngestConfig, workers: int)
             out[name] = {"rejected": pr.get("bad") or f"crashed while opening: {pr['error']}"}
         else:
             docs[name] = (path, sha, pr)
-    tasks = [(path, list(range(s, min(s + cfg.chunk_pages, pr["n_pages"]))), cfg)
-             for path, _, pr in docs.values() for s in range(0, pr["n_pages"], cfg.chunk_pages)]
+    tasks = [
+        (path, list(range(s, min(s + cfg.chunk_pages, pr["n_pages"]))), cfg)
+        for path, _, pr in docs.values()
+        for s in range(0, pr["n_pages"], cfg.chunk_pages)
+    ]
     by_path: dict[str, list[Any]] = {}
-    for t, res in zip(tasks, run_tasks(_text_pages, tasks, workers, "ingest: text layer"), strict=True):
+    for t, res in zip(tasks, _run_pool(_text_pages, tasks, workers, "ingest: text layer"), strict=True):
         by_path.setdefault(t[0], []).append(res)
-    ocr_tasks = [(path, r["page"] - 1, cfg) for path, _, _ in docs.values() for chunk in by_path[path]
-                 if isinstance(chunk, list) for r in chunk if r.get("method") == "ocr"]
-    ocr = dict(zip(((t[0], t[1] + 1) for t in ocr_tasks), run_tasks(_ocr_page, ocr_tasks, workers, "ingest: OCR"),
-                   strict=True))
+    ocr_tasks = [
+        (path, r["page"] - 1, cfg)
+        for path, _, _ in docs.values()
+        for chunk in by_path[path]
+        if isinstance(chunk, list)
+        for r in chunk
+        if r.get("method") == "ocr"
+    ]
+    ocr = dict(
+        zip(((t[0], t[1] + 1) for t in ocr_tasks), _run_pool(_ocr_page, ocr_tasks, workers, "ingest: OCR"), strict=True)
+    )
     for name, (path, sha, pr) in docs.items():
         chunks = by_path[path]
         errors = [c["error"] for c in chunks if isinstance(c, dict)]
@@ -193,23 +213,49 @@ def _assemble(name: str, sha: str, pr: dict, pages: list[dict], ocr: dict[int, d
     for r in pages:
         o = ocr.get(r["page"], {})
         if "skip" in r or "skip" in o:
-            quarantine.append({"file": name, "page": r["page"], "reason": r.get("skip") or o["skip"],
-                               "action": "page skipped"})
+            quarantine.append(
+                {"file": name, "page": r["page"], "reason": r.get("skip") or o["skip"], "action": "page skipped"}
+            )
         else:
             kept.append({**r, "lines": o.get("lines", r.get("lines")), "conf": o.get("conf")})
     cleaned = textclean.clean_document(
-        [r["lines"] for r in kept], [r["method"] == "ocr" for r in kept], normalized=True, margin=cfg.header_margin,
-        min_pages=cfg.header_min_pages, min_fraction=cfg.header_min_fraction,
-        max_size_ratio=cfg.header_max_size_ratio, coverage=cfg.header_coverage)
+        [r["lines"] for r in kept],
+        [r["method"] == "ocr" for r in kept],
+        normalized=True,
+        margin=cfg.header_margin,
+        min_pages=cfg.header_min_pages,
+        min_fraction=cfg.header_min_fraction,
+        max_size_ratio=cfg.header_max_size_ratio,
+        coverage=cfg.header_coverage,
+    )
     doc_id = sha[:16]
-    records = [{"doc_id": doc_id, "file": name, "page": r["page"], "page_label": r["page_label"], "text": text,
-                "method": r["method"], "ocr_confidence": None if r["conf"] is None else round(r["conf"], 2),
-                "chars": len(text), "lines": lines} for r, (text, lines) in zip(kept, cleaned, strict=True)]
+    records = [
+        {
+            "doc_id": doc_id,
+            "file": name,
+            "page": r["page"],
+            "page_label": r["page_label"],
+            "text": text,
+            "method": r["method"],
+            "ocr_confidence": None if r["conf"] is None else round(r["conf"], 2),
+            "chars": len(text),
+            "lines": lines,
+        }
+        for r, (text, lines) in zip(kept, cleaned, strict=True)
+    ]
     status = pr["outline_status"]
     if status.startswith("invalid"):
         quarantine.append({"file": name, "reason": f"outline ignored: {status[9:]}", "action": "outline ignored"})
-    document = {"doc_id": doc_id, "file": name, "sha256": sha, "n_pages": pr["n_pages"], "outline": pr["outline"],
-                "outline_status": status, "page_labels": pr["page_labels"], "title": pr["title"]}
+    document = {
+        "doc_id": doc_id,
+        "file": name,
+        "sha256": sha,
+        "n_pages": pr["n_pages"],
+        "outline": pr["outline"],
+        "outline_status": status,
+        "page_labels": pr["page_labels"],
+        "title": pr["title"],
+    }
     return {"document": document, "pages": records, "quarantine": quarantine}
 
 
@@ -239,8 +285,14 @@ def ingest(cfg: IngestConfig) -> dict[str, Any]:
             results[name] = {**res, "cached": True}
         else:
             todo.append((name, str(src / name), sha))
-    log.info("ingest: %d PDF files in %s (%d cached, %d to process, %d workers)", len(names), src,
-             len(names) - len(todo) - sum("rejected" in r for r in results.values()), len(todo), workers)
+    log.info(
+        "ingest: %d PDF files in %s (%d cached, %d to process, %d workers)",
+        len(names),
+        src,
+        len(names) - len(todo) - sum("rejected" in r for r in results.values()),
+        len(todo),
+        workers,
+    )
     try:
         done = _process(todo, cfg, workers) if todo else {}
     finally:
@@ -262,21 +314,27 @@ def ingest(cfg: IngestConfig) -> dict[str, Any]:
             pages += res["pages"]
     ocr_conf = [p["ocr_confidence"] for p in pages if p["method"] == "ocr"]
     report = {
-        "files": len(names), "files_ok": len(documents), "pages": len(pages),
-        "pages_text": len(pages) - len(ocr_conf), "pages_ocr": len(ocr_conf),
+        "files": len(names),
+        "files_ok": len(documents),
+        "pages": len(pages),
+        "pages_text": len(pages) - len(ocr_conf),
+        "pages_ocr": len(ocr_conf),
         "docs_cached": sum(bool(r.get("cached")) for r in results.values()),
         "docs_processed": sum("document" in r for r in done.values()),
         "quarantined_files": sum(q["action"] == "rejected" for q in quarantine),
         "quarantined_pages": sum(q["action"] == "page skipped" for q in quarantine),
         "outlines_ignored": sum(q["action"] == "outline ignored" for q in quarantine),
         "ocr_mean_confidence": round(sum(ocr_conf) / len(ocr_conf), 2) if ocr_conf else None,
-        "workers": workers, "seconds": round(time.perf_counter() - t0, 2),
+        "workers": workers,
+        "seconds": round(time.perf_counter() - t0, 2),
     }
     return {"pages": pages, "documents": documents, "quarantine": quarantine, "report": report}
 
 
 def summary(report: dict[str, Any]) -> str:
     r = report
-    s = (f"ingest: {r['pages']} pages from {r['files_ok']}/{r['files']} files ({r['pages_ocr']} OCR, "
-         f"{r['docs_cached']} cached); quarantined {r['quarantined_files']} files, {r['quarantined_pages']} pages")
+    s = (
+        f"ingest: {r['pages']} pages from {r['files_ok']}/{r['files']} files ({r['pages_ocr']} OCR, "
+        f"{r['docs_cached']} cached); quarantined {r['quarantined_files']} files, {r['quarantined_pages']} pages"
+    )
     return s + (f", {r['outlines_ignored']} outlines ignored" if r["outlines_ignored"] else "")

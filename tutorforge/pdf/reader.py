@@ -1,8 +1,8 @@
 """PDF reading for ingest: validate a file, walk its outline safely, read a page's text layer or OCR it.
 
 Everything here works on PDFs we did not make: no assumption about producer, fonts or layout. PyMuPDF and the
-tesseract binary are the only engines. A "line" is `(text, size_pt, bold, y0, y1)` with y0/y1 the line box's top/bottom as a fraction of the page height;
-text is raw (clean-up is textclean's job).
+tesseract binary are the only engines. A "line" is `(text, size_pt, bold, y0, y1)` with y0/y1 the line box's
+top/bottom as a fraction of the page height; text is raw (clean-up is tutorforge.text.clean's job).
 """
 
 from __future__ import annotations
@@ -119,8 +119,14 @@ def read_outline(doc: Any) -> tuple[list[dict[str, Any]], str]:
         toc = doc.get_toc(simple=True)
     except Exception as e:  # noqa: BLE001
         return [], f"invalid: {type(e).__name__}: {e}"
-    entries = [{"level": int(lvl), "title": " ".join(unicodedata.normalize("NFKC", str(t)).split()),
-                "page": int(p) if p >= 1 else None} for lvl, t, p in toc]
+    entries = [
+        {
+            "level": int(lvl),
+            "title": " ".join(unicodedata.normalize("NFKC", str(t)).split()),
+            "page": int(p) if p >= 1 else None,
+        }
+        for lvl, t, p in toc
+    ]
     bad = [e for e in entries if e["page"] is not None and e["page"] > doc.page_count]
     if bad:
         return [], f"invalid: {len(bad)} entries point past the last page ({doc.page_count})"
@@ -129,8 +135,12 @@ def read_outline(doc: Any) -> tuple[list[dict[str, Any]], str]:
 
 def _is_bold(flags: int, font: str) -> bool:
     f = font.lower().split("+")[-1]
-    return bool(flags & 16) or any(w in f for w in ("bold", "black", "heavy")) or f in ("hebo", "tibo", "cobo") \
+    return (
+        bool(flags & 16)
+        or any(w in f for w in ("bold", "black", "heavy"))
+        or f in ("hebo", "tibo", "cobo")
         or f.endswith(("-bo", "-bd", ",bold"))
+    )
 
 
 def text_lines(page: Any) -> list[Line]:
@@ -163,8 +173,10 @@ def text_lines(page: Any) -> list[Line]:
 
 
 # letters, digits, spaces, punctuation, and the symbols of school maths/science (arrows, operators, super/subscripts)
-_GOOD = re.compile(r"[\w\s!-/:-@\[-`{-~\u00a0-\u00bf\u00d7\u00f7\u2010-\u2027\u2030-\u205e\u2070-\u214f"
-                   r"\u2190-\u22ff\u25a0-\u25ff]")
+_GOOD = re.compile(
+    r"[\w\s!-/:-@\[-`{-~\u00a0-\u00bf\u00d7\u00f7\u2010-\u2027\u2030-\u205e\u2070-\u214f"
+    r"\u2190-\u22ff\u25a0-\u25ff]"
+)
 _OCR_BULLET = re.compile(r"^[*\u00a2\u00ab\u00bb\u00b0\u00b7] ")  # how tesseract tends to read a bullet
 _BAD = re.compile(r"[\ufffd\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ue000-\uf8ff]")
 
@@ -183,8 +195,13 @@ def ocr_lines(page: Any, dpi: int, language: str, psm: int = 3, cmd: str = "tess
 
     pix = page.get_pixmap(dpi=dpi, colorspace=pymupdf.csGRAY, annots=False)
     env = {**os.environ, "OMP_THREAD_LIMIT": "1"}  # one thread per worker: the pool provides the parallelism
-    res = subprocess.run([cmd, "stdin", "stdout", "-l", language, "--dpi", str(dpi), "--psm", str(psm), "tsv"],
-                         input=pix.tobytes("pnm"), capture_output=True, env=env, check=False)
+    res = subprocess.run(
+        [cmd, "stdin", "stdout", "-l", language, "--dpi", str(dpi), "--psm", str(psm), "tsv"],
+        input=pix.tobytes("pnm"),
+        capture_output=True,
+        env=env,
+        check=False,
+    )
     if res.returncode != 0:
         raise RuntimeError(f"tesseract failed ({res.returncode}): {res.stderr.decode(errors='replace')[-300:]}")
     boxes: dict[tuple[int, ...], tuple[float, float]] = {}

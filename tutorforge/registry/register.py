@@ -1,20 +1,19 @@
-"""Register the evaluated model as an immutable version in the model registry (S3 or a local dir) and move `staging`.
+"""The register job: upload the evaluated model as an immutable version of the model registry and move `staging`
+(and, with `auto_promote`, `production` through the gate). The DVC stage is stages/register.py.
 
-    python -m stages.register                                     # params.yaml [register] (default: local registry/)
-    TUTORFORGE_REGISTRY=s3://my-bucket/tutorforge AWS_ENDPOINT_URL=http://127.0.0.1:5000 python -m stages.register
-    python -m stages.register --registry /tmp/reg --version v7 --output /tmp/registration.json
+    cfg = load_config(RegisterConfig, "register", "params.yaml")
+    record = register(cfg)     # {"name": "tutorforge-tutor", "version": "v1", "uri": ..., "staging": "v1", ...}
 
 Uploads sft/merged, sft/adapter, pretrain/model, tokenizer, metrics.json, a model card (README.md) and lineage.json
 (git commit + dirty flag, dvc.lock md5s of every upstream stage, their params.yaml sections, annotation snapshot id,
-training data counts) under `models/<name>/<version>/`; manifest.json is written last (see
-tutorforge/registry/registry.py for the race-safe protocol). Byte-identical payload already registered -> that version again.
-Output: artifacts/register/registration.json {name, version, uri, content_digest, created_at, aliases}.
+training data counts) under `models/<name>/<version>/`; manifest.json is written last (see registry.py for the
+race-safe protocol). Byte-identical payload already registered -> that version again. Registry location: env
+TUTORFORGE_REGISTRY > `register.registry`; S3 endpoint: env TUTORFORGE_S3_ENDPOINT_URL > AWS_ENDPOINT_URL >
+`register.endpoint_url` (`open_registry`, shared with `tutorforge registry ...`).
 """
 
 from __future__ import annotations
 
-import argparse
-import glob
 import os
 import subprocess
 from dataclasses import dataclass, field
@@ -23,31 +22,41 @@ from typing import Any
 
 import yaml
 
-from tutorforge.core.ids import sha256_file
-from tutorforge.core.io import read_json, write_json
+from tutorforge.core.config import NonNegFloat, NonNegInt, PositiveInt, section
+from tutorforge.core.ids import sha256_file, stable_id
+from tutorforge.core.io import dumps, read_json
 from tutorforge.core.logs import get_logger
+from tutorforge.registry.gate import promote
+from tutorforge.registry.registry import Registry
+from tutorforge.registry.store import Transfer, open_store, resolve_endpoint
 
 log = get_logger("tutorforge.registry.register")
 
 
+@section("register")
 @dataclass
 class RegisterConfig:
     name: str = "tutorforge-tutor"
     """Model name in the registry (models/<name>/...)."""
     registry: str = "registry"
-    """Registry root: a local dir or s3://bucket/prefix (env TUTORFORGE_REGISTRY and --registry override)."""
+    """Registry root: a local dir or s3://bucket/prefix (env TUTORFORGE_REGISTRY overrides)."""
     endpoint_url: str | None = None
     """S3-compatible endpoint (env TUTORFORGE_S3_ENDPOINT_URL / AWS_ENDPOINT_URL override); null = AWS."""
-    artifacts: dict[str, str] = field(default_factory=lambda: {
-        "sft/merged": "artifacts/sft/merged", "sft/adapter": "artifacts/sft/adapter",
-        "pretrain/model": "artifacts/pretrain/model", "tokenizer": "artifacts/tokenizer"})
+    artifacts: dict[str, str] = field(
+        default_factory=lambda: {
+            "sft/merged": "artifacts/sft/merged",
+            "sft/adapter": "artifacts/sft/adapter",
+            "pretrain/model": "artifacts/pretrain/model",
+            "tokenizer": "artifacts/tokenizer",
+        }
+    )
     """Registry path -> local HF dir (or file) uploaded into the version."""
     metrics: str = "artifacts/evaluate/metrics.json"
     """evaluate's metrics (uploaded as metrics.json; the promotion gate reads it)."""
     data_report: str = "artifacts/dataset/data_report.json"
     """Training data counts for lineage.json."""
-    annotations_glob: str = "data/annotations/*.json"
-    """Label Studio snapshots hashed into the annotation snapshot id."""
+    annotations: str = "data/annotations"
+    """Folder of Label Studio snapshots; every *.json in it is hashed into the annotation snapshot id."""
     output: str = "artifacts/register/registration.json"
     """Where this registration is recorded (DVC out, not cached)."""
     version: str | None = None
@@ -56,21 +65,24 @@ class RegisterConfig:
     """Alias moved to the registered version."""
     auto_promote: bool = False
     """Also run the promotion gate to `production` after registering."""
-    gate: list[dict[str, Any]] = field(default_factory=lambda: [
-        {"metric": "sft.answer_loss", "direction": "lower", "margin": 0.02},
-        {"metric": "sft.perplexity", "direction": "lower", "margin": 0.0}])
+    gate: list[dict[str, Any]] = field(
+        default_factory=lambda: [
+            {"metric": "sft.answer_loss", "direction": "lower", "margin": 0.02},
+            {"metric": "sft.perplexity", "direction": "lower", "margin": 0.0},
+        ]
+    )
     """Promotion rules over flattened metrics.json keys: {metric, direction: lower|higher, margin, threshold?}."""
-    multipart_threshold_mb: int = 16
+    multipart_threshold_mb: PositiveInt = 16
     """Files above this go up as multipart uploads."""
-    multipart_chunksize_mb: int = 16
-    """Part size."""
-    max_concurrency: int = 8
+    multipart_chunksize_mb: PositiveInt = 16
+    """Part size (S3 minimum 5 MB, at most 10,000 parts per file)."""
+    max_concurrency: PositiveInt = 8
     """Parts in flight per file."""
-    max_files_parallel: int = 4
+    max_files_parallel: PositiveInt = 4
     """Files in flight."""
-    claim_ttl_s: float = 3600.0
+    claim_ttl_s: NonNegFloat = 3600.0
     """A version claim older than this (a crashed upload) may be taken over."""
-    alias_retries: int = 5
+    alias_retries: NonNegInt = 5
     """Compare-and-swap retries on concurrent alias updates before giving up."""
 
 
@@ -94,55 +106,73 @@ def upstream_stages(dvc_yaml: dict[str, Any], stage: str = "register") -> list[s
     while todo:
         cur = todo.pop()
         for n, os_ in outs.items():
-            if n not in seen and n != stage and any(d == o or d.startswith(o.rstrip("/") + "/") or
-                                                    o.startswith(d.rstrip("/") + "/")
-                                                    for d in deps.get(cur, []) for o in os_):
+            if (
+                n not in seen
+                and n != stage
+                and any(
+                    d == o or d.startswith(o.rstrip("/") + "/") or o.startswith(d.rstrip("/") + "/")
+                    for d in deps.get(cur, [])
+                    for o in os_
+                )
+            ):
                 seen.add(n)
                 todo.append(n)
     return sorted(seen)
 
 
-def build_lineage(cfg: RegisterConfig, params_path: str = "params.yaml", dvc_yaml: str = "dvc.yaml",
-                  dvc_lock: str = "dvc.lock") -> dict[str, Any]:
+def build_lineage(
+    cfg: RegisterConfig, params_path: str = "params.yaml", dvc_yaml: str = "dvc.yaml", dvc_lock: str = "dvc.lock"
+) -> dict[str, Any]:
     """Everything needed to trace the model back to code, data and params (no secrets: paths, hashes, counts)."""
     load = lambda p: (yaml.safe_load(Path(p).read_text()) or {}) if Path(p).exists() else {}  # noqa: E731
     dag, lock, params = load(dvc_yaml), load(dvc_lock), load(params_path)
     ups = upstream_stages(dag)
     lock_stages = lock.get("stages") or {}
-    hashes = {s: {kind: {e["path"]: e.get("md5") for e in lock_stages[s].get(kind) or []} for kind in ("deps", "outs")}
-              for s in ups if s in lock_stages}
+    hashes = {
+        s: {kind: {e["path"]: e.get("md5") for e in lock_stages[s].get(kind) or []} for kind in ("deps", "outs")}
+        for s in ups
+        if s in lock_stages
+    }
     used = {"register"}
     for s in ups:
-        for p in (dag["stages"][s].get("params") or []):
+        for p in dag["stages"][s].get("params") or []:
             used |= {next(iter(p)) if isinstance(p, dict) else str(p).split(".")[0]}
-    snaps = sorted(glob.glob(cfg.annotations_glob))
+    snaps = sorted(str(p) for p in Path(cfg.annotations).glob("*.json"))
     snap_id = sha256_file_list(snaps)
     report = read_json(cfg.data_report) if Path(cfg.data_report).exists() else {}
-    counts = {k: {s: v.get("records") for s, v in (report.get(k) or {}).items() if isinstance(v, dict)}
-              for k in ("pretrain", "sft")}
+    counts = {
+        k: {s: v.get("records") for s, v in (report.get(k) or {}).items() if isinstance(v, dict)}
+        for k in ("pretrain", "sft")
+    }
     counts |= {k: report[k] for k in ("sft_by_source", "removed_counts") if k in report}
     status = _git("status", "--porcelain", "--untracked-files=no")
-    return {"git_commit": _git("rev-parse", "HEAD"), "git_dirty": bool(status) if status is not None else None,
-            "upstream_stages": ups, "dvc_lock": hashes, "dvc_lock_missing": [s for s in ups if s not in lock_stages],
-            "params": {k: params[k] for k in sorted(used) if k in params},
-            "annotation_snapshot": {"id": snap_id, "files": [os.path.basename(p) for p in snaps]},
-            "data_counts": counts}
+    return {
+        "git_commit": _git("rev-parse", "HEAD"),
+        "git_dirty": bool(status) if status is not None else None,
+        "upstream_stages": ups,
+        "dvc_lock": hashes,
+        "dvc_lock_missing": [s for s in ups if s not in lock_stages],
+        "params": {k: params[k] for k in sorted(used) if k in params},
+        "annotation_snapshot": {"id": snap_id, "files": [os.path.basename(p) for p in snaps]},
+        "data_counts": counts,
+    }
 
 
 def sha256_file_list(paths: list[str]) -> str | None:
     """One id for a set of files (names + contents); None when there are none."""
     if not paths:
         return None
-    from tutorforge.core.ids import stable_id
-
     return stable_id(*(f"{os.path.basename(p)}:{sha256_file(p)}" for p in sorted(paths)), length=16)
 
 
 def model_card(cfg: RegisterConfig, metrics: dict[str, Any], lineage: dict[str, Any]) -> str:
     """README.md for the version: intended use, data, evaluation table, limitations, lineage."""
     keys = sorted(set(metrics.get("base", {})) | set(metrics.get("sft", {})))
-    rows = "\n".join(f"| {k} | {metrics.get('base', {}).get(k, '')} | {metrics.get('sft', {}).get(k, '')} | "
-                     f"{metrics.get('delta', {}).get(k, '')} |" for k in keys)
+    rows = "\n".join(
+        f"| {k} | {metrics.get('base', {}).get(k, '')} | {metrics.get('sft', {}).get(k, '')} | "
+        f"{metrics.get('delta', {}).get(k, '')} |"
+        for k in keys
+    )
     c = lineage.get("data_counts", {})
     return f"""# {cfg.name}
 
@@ -155,78 +185,70 @@ Answering and guiding school students on the subjects of the source textbooks, i
 loop. Not for unsupervised use with children, medical/legal advice, or topics outside the textbooks.
 
 ## Data
-- Textbooks and Label Studio annotation snapshot `{lineage.get('annotation_snapshot', {}).get('id')}`
-  ({len(lineage.get('annotation_snapshot', {}).get('files', []))} export files).
-- Pretraining records per split: {c.get('pretrain')}; SFT examples per split: {c.get('sft')};
-  SFT by source: {c.get('sft_by_source')}.
+- Textbooks and Label Studio annotation snapshot `{lineage.get("annotation_snapshot", {}).get("id")}`
+  ({len(lineage.get("annotation_snapshot", {}).get("files", []))} export files).
+- Pretraining records per split: {c.get("pretrain")}; SFT examples per split: {c.get("sft")};
+  SFT by source: {c.get("sft_by_source")}.
 
 ## Evaluation (held-out split; base = pretrained, sft = fine-tuned)
 | metric | base | sft | delta |
 |---|---|---|---|
 {rows}
 
-answer_loss_reduction: {metrics.get('answer_loss_reduction')}
+answer_loss_reduction: {metrics.get("answer_loss_reduction")}
 
 ## Limitations
 Tiny model trained on a small corpus: it hallucinates, may state answers it should withhold in Socratic mode, and its
 reading level and accuracy are only measured on the held-out split above. Check the evaluation before promotion.
 
 ## Lineage
-git commit `{lineage.get('git_commit')}` (dirty: {lineage.get('git_dirty')}); upstream stages:
-{', '.join(lineage.get('upstream_stages', []))}. Full details in `lineage.json`.
+git commit `{lineage.get("git_commit")}` (dirty: {lineage.get("git_dirty")}); upstream stages:
+{", ".join(lineage.get("upstream_stages", []))}. Full details in `lineage.json`.
 """
 
 
-def register(cfg: RegisterConfig, endpoint_url: str | None = None) -> dict[str, Any]:
-    """Upload the version, move staging (and maybe production); returns the registration record (not written)."""
-    from tutorforge.core.io import dumps
-    from tutorforge.registry.registry import Registry, Transfer, open_store, resolve_endpoint
+def transfer_settings(cfg: RegisterConfig) -> Transfer:
+    """The upload/download tuning of params [register]."""
+    return Transfer(cfg.multipart_threshold_mb, cfg.multipart_chunksize_mb, cfg.max_concurrency, cfg.max_files_parallel)
 
+
+def open_registry(cfg: RegisterConfig, location: str | None = None, endpoint_url: str | None = None) -> Registry:
+    """The registry of params [register]. Location: `location` > env TUTORFORGE_REGISTRY > cfg.registry; endpoint:
+    `endpoint_url` > env TUTORFORGE_S3_ENDPOINT_URL > AWS_ENDPOINT_URL > cfg.endpoint_url."""
+    loc = location or os.environ.get("TUTORFORGE_REGISTRY") or cfg.registry
+    store = open_store(loc, resolve_endpoint(endpoint_url, cfg.endpoint_url), transfer_settings(cfg))
+    return Registry(store, cfg.claim_ttl_s, cfg.alias_retries)
+
+
+def register(cfg: RegisterConfig) -> dict[str, Any]:
+    """Upload the version, move staging (and maybe production); returns the registration record (not written)."""
     metrics = read_json(cfg.metrics)
     lineage = build_lineage(cfg)
-    transfer = Transfer(cfg.multipart_threshold_mb, cfg.multipart_chunksize_mb, cfg.max_concurrency,
-                        cfg.max_files_parallel)
-    store = open_store(cfg.registry, resolve_endpoint(endpoint_url, cfg.endpoint_url), transfer)
-    reg = Registry(store, cfg.claim_ttl_s, cfg.alias_retries)
-    summary = {"git_commit": lineage["git_commit"], "git_dirty": lineage["git_dirty"],
-               "annotation_snapshot": lineage["annotation_snapshot"]["id"], "data_counts": lineage["data_counts"]}
-    extra = {"README.md": model_card(cfg, metrics, lineage).encode(),
-             "lineage.json": (dumps(lineage) + "\n").encode()}
+    reg = open_registry(cfg)
+    summary = {
+        "git_commit": lineage["git_commit"],
+        "git_dirty": lineage["git_dirty"],
+        "annotation_snapshot": lineage["annotation_snapshot"]["id"],
+        "data_counts": lineage["data_counts"],
+    }
+    extra = {"README.md": model_card(cfg, metrics, lineage).encode(), "lineage.json": (dumps(lineage) + "\n").encode()}
     sources: dict[str, str | Path] = {**cfg.artifacts, "metrics.json": cfg.metrics}
     version, created = reg.register(cfg.name, sources, extra, cfg.version, summary)
     log.info("%s %s:%s", "registered" if created else "already registered as", cfg.name, version)
-    reg.point(cfg.name, cfg.staging_alias, version, f"registered by tutorforge.registry.register ({lineage['git_commit']})")
+    reg.point(cfg.name, cfg.staging_alias, version, f"registered by stages.register ({lineage['git_commit']})")
     if cfg.auto_promote:
-        ok, reasons = reg.promote(cfg.name, version, cfg.gate)
+        ok, reasons = promote(reg, cfg.name, version, cfg.gate)
         log.info("promotion gate for %s: %s (%s)", version, "passed" if ok else "refused", "; ".join(reasons))
     m = reg.manifest(cfg.name, version)
     aliases = {a: r["version"] for a, r in reg.aliases(cfg.name).items()}
-    return {"name": cfg.name, "version": version, "uri": store.uri(f"models/{cfg.name}/{version}/"),
-            "content_digest": m["content_digest"], "created_at": m["created_at"], "files": len(m["files"]),
-            "total_size": m["total_size"], "staging": aliases.get(cfg.staging_alias),
-            "production": aliases.get("production")}
-
-
-def main(argv: list[str] | None = None) -> int:
-    from tutorforge.core.config import load_config
-
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--params", default="params.yaml")
-    ap.add_argument("--registry", help="local dir or s3://bucket/prefix (default: env TUTORFORGE_REGISTRY, params)")
-    ap.add_argument("--endpoint-url", help="S3-compatible endpoint URL")
-    ap.add_argument("--name")
-    ap.add_argument("--version")
-    ap.add_argument("--metrics")
-    ap.add_argument("--output")
-    args = ap.parse_args(argv)
-    cfg = load_config(RegisterConfig, "register", args.params, name=args.name, version=args.version,
-                      metrics=args.metrics, output=args.output,
-                      registry=args.registry or os.environ.get("TUTORFORGE_REGISTRY"))
-    record = register(cfg, args.endpoint_url)
-    write_json(cfg.output, record)
-    log.info("wrote %s", cfg.output)
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+    return {
+        "name": cfg.name,
+        "version": version,
+        "uri": reg.store.uri(f"models/{cfg.name}/{version}/"),
+        "content_digest": m["content_digest"],
+        "created_at": m["created_at"],
+        "files": len(m["files"]),
+        "total_size": m["total_size"],
+        "staging": aliases.get(cfg.staging_alias),
+        "production": aliases.get("production"),
+    }

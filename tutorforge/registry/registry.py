@@ -15,14 +15,13 @@ files under its own `objects/<upload_id>/` prefix, so even a stale claimant stil
 files of the registration that took over, and (3) writes `manifest.json` (sha256 + size per file) with If-None-Match:
 exactly one manifest per version can ever exist. Readers list only versions that have a manifest and read files
 through it, so a killed upload leaves nothing visible (only an orphan prefix). Download verifies every checksum.
-Local backend: the same semantics with `os.link` (atomic create-if-absent of a fully written temp file), fcntl lock
-files for CAS, fsync + rename. Credentials come only from the AWS environment/config chain (never stored or logged).
+The conditional writes (If-None-Match / If-Match, and their local-directory equivalents) are the stores' (store.py);
+the promotion gate that moves `production` is gate.py.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import os
@@ -32,295 +31,37 @@ import socket
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from tutorforge.core.ids import sha256_file
 from tutorforge.core.logs import get_logger
+from tutorforge.registry.store import MB, PreconditionFailed, RegistryError, Store, VerificationError
 
 log = get_logger("tutorforge.registry.registry")
 VERSION_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 MANIFEST, CLAIM = "manifest.json", "_claim.json"
-MB = 1024 * 1024
-
-
-class RegistryError(RuntimeError):
-    """A registry operation that cannot go ahead (clear message for the operator)."""
-
-
-class PreconditionFailed(RegistryError):
-    """A conditional write lost: the key exists (If-None-Match) or changed (If-Match)."""
 
 
 class VersionConflict(RegistryError):
     """The version is already published or claimed by another registration."""
 
 
-class InjectedCrash(BaseException):
-    """Tests: a crash mid-upload (BaseException, so no cleanup runs, as with a killed process)."""
-
-
-class VerificationError(RegistryError):
-    """A stored file is missing or does not match its manifest checksum/size."""
-
-
-@dataclass
-class Transfer:
-    """Upload/download tuning (boto3 TransferConfig + a thread pool over files)."""
-
-    multipart_threshold_mb: int = 16
-    multipart_chunksize_mb: int = 16
-    max_concurrency: int = 8       # threads per file (parts in flight)
-    max_files_parallel: int = 4    # files in flight
-
-
 def now_iso() -> str:
+    """UTC now with microseconds (claims, manifests, alias records; sorts as text)."""
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _dumps(obj: Any) -> bytes:
+    """The registry's JSON objects: sorted keys, indented, UTF-8, newline-terminated."""
     return (json.dumps(obj, sort_keys=True, indent=2, ensure_ascii=False) + "\n").encode()
 
 
-# --------------------------------------------------------------------------------------------- storage backends
-class LocalStore:
-    """A directory as an object store: keys are relative paths; etag = sha256 of the content."""
-
-    def __init__(self, root: str | Path, transfer: Transfer | None = None):
-        self.root = Path(root)
-        self.transfer = transfer or Transfer()
-
-    def __repr__(self) -> str:
-        return f"LocalStore({str(self.root)!r})"
-
-    def uri(self, key: str = "") -> str:
-        return str(self.root / key)
-
-    def _p(self, key: str) -> Path:
-        if key.startswith("/") or ".." in key.split("/"):
-            raise RegistryError(f"bad key {key!r}")
-        return self.root / key
-
-    def get(self, key: str) -> tuple[bytes, str] | None:
-        try:
-            data = self._p(key).read_bytes()
-        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
-            return None
-        return data, hashlib.sha256(data).hexdigest()
-
-    def size(self, key: str) -> int | None:
-        p = self._p(key)
-        return p.stat().st_size if p.is_file() else None
-
-    def _tmp(self, path: Path) -> Path:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        os.close(fd)
-        return Path(tmp)
-
-    @staticmethod
-    def _fsync_write(tmp: Path, data: bytes | None = None, src: Path | None = None) -> None:
-        with tmp.open("wb") as f:
-            if src is not None:
-                with src.open("rb") as s:
-                    shutil.copyfileobj(s, f, 8 * MB)
-            else:
-                f.write(data or b"")
-            f.flush()
-            os.fsync(f.fileno())
-
-    @contextlib.contextmanager
-    def _lock(self, path: Path) -> Iterator[None]:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path.with_name(f".{path.name}.lock"), "a") as lf:
-            fcntl.flock(lf, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(lf, fcntl.LOCK_UN)
-
-    def put(self, key: str, data: bytes, if_none_match: bool = False, if_match: str | None = None) -> str:
-        path = self._p(key)
-        tmp = self._tmp(path)
-        try:
-            self._fsync_write(tmp, data)
-            if if_none_match:  # link() fails if the name exists: atomic create-if-absent of complete content
-                try:
-                    os.link(tmp, path)
-                except FileExistsError as e:
-                    raise PreconditionFailed(f"{self.uri(key)} already exists") from e
-            elif if_match is not None:
-                with self._lock(path):
-                    cur = self.get(key)
-                    if cur is None or cur[1] != if_match:
-                        raise PreconditionFailed(f"{self.uri(key)} changed since it was read")
-                    os.replace(tmp, path)
-            else:
-                os.replace(tmp, path)
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
-        return hashlib.sha256(data).hexdigest()
-
-    def upload_file(self, src: Path, key: str) -> None:
-        path = self._p(key)
-        tmp = self._tmp(path)
-        try:
-            self._fsync_write(tmp, src=src)
-            os.replace(tmp, path)
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
-
-    def download_file(self, key: str, dest: Path) -> None:
-        src = self._p(key)
-        if not src.is_file():
-            raise VerificationError(f"missing object {self.uri(key)}")
-        shutil.copyfile(src, dest)
-
-    def list(self, prefix: str) -> list[str]:
-        base = self._p(prefix.rstrip("/")) if prefix else self.root
-        if not base.is_dir():
-            return []
-        return sorted(str(p.relative_to(self.root)) for p in base.rglob("*")
-                      if p.is_file() and not p.name.startswith("."))
-
-    def list_dirs(self, prefix: str) -> list[str]:
-        base = self._p(prefix.rstrip("/"))
-        return sorted(p.name for p in base.iterdir() if p.is_dir()) if base.is_dir() else []
-
-    def delete(self, key: str) -> None:
-        with contextlib.suppress(FileNotFoundError):
-            self._p(key).unlink()
-
-
-class S3Store:
-    """An S3 bucket/prefix via boto3 (credentials from the standard AWS chain; endpoint for S3-compatible stores)."""
-
-    def __init__(self, uri: str, endpoint_url: str | None = None, transfer: Transfer | None = None):
-        import boto3
-        from botocore.config import Config
-
-        m = re.match(r"^s3://([^/]+)/?(.*)$", uri)
-        if not m:
-            raise RegistryError(f"not an s3:// URI: {uri!r}")
-        self.bucket, self.prefix = m.group(1), m.group(2).strip("/")
-        self.endpoint_url = endpoint_url
-        self.transfer = transfer or Transfer()
-        pool = max(10, self.transfer.max_concurrency * self.transfer.max_files_parallel + 4)
-        self.client = boto3.session.Session().client(
-            "s3", endpoint_url=endpoint_url,
-            config=Config(max_pool_connections=pool, retries={"max_attempts": 5, "mode": "standard"}))
-
-    def __repr__(self) -> str:
-        return f"S3Store({self.uri()!r}, endpoint={self.endpoint_url!r})"
-
-    def _k(self, key: str) -> str:
-        return f"{self.prefix}/{key}" if self.prefix else key
-
-    def uri(self, key: str = "") -> str:
-        return f"s3://{self.bucket}/{self._k(key)}"
-
-    @staticmethod
-    def _code(e: Exception) -> str:
-        return str(getattr(e, "response", {}).get("Error", {}).get("Code", ""))
-
-    def get(self, key: str) -> tuple[bytes, str] | None:
-        try:
-            r = self.client.get_object(Bucket=self.bucket, Key=self._k(key))
-        except self.client.exceptions.NoSuchKey:
-            return None
-        return r["Body"].read(), r["ETag"]
-
-    def size(self, key: str) -> int | None:
-        from botocore.exceptions import ClientError
-
-        try:
-            return int(self.client.head_object(Bucket=self.bucket, Key=self._k(key))["ContentLength"])
-        except ClientError as e:
-            if self._code(e) in ("404", "NoSuchKey", "NotFound"):
-                return None
-            raise
-
-    def put(self, key: str, data: bytes, if_none_match: bool = False, if_match: str | None = None) -> str:
-        from botocore.exceptions import ClientError
-
-        kw: dict[str, Any] = {"IfNoneMatch": "*"} if if_none_match else {}
-        if if_match is not None:
-            kw["IfMatch"] = if_match
-        try:
-            r = self.client.put_object(Bucket=self.bucket, Key=self._k(key), Body=data,
-                                       ContentType="application/json", **kw)
-        except ClientError as e:  # 412 PreconditionFailed; 409 ConditionalRequestConflict (concurrent write)
-            if self._code(e) in ("PreconditionFailed", "412", "ConditionalRequestConflict", "409"):
-                raise PreconditionFailed(f"{self.uri(key)}: conditional write refused ({self._code(e)})") from e
-            if if_match is not None and self._code(e) in ("NoSuchKey", "404"):
-                raise PreconditionFailed(f"{self.uri(key)} vanished since it was read") from e
-            raise
-        return r["ETag"]
-
-    def _config(self) -> Any:
-        from boto3.s3.transfer import TransferConfig
-
-        t = self.transfer
-        return TransferConfig(multipart_threshold=t.multipart_threshold_mb * MB,
-                              multipart_chunksize=t.multipart_chunksize_mb * MB,
-                              max_concurrency=t.max_concurrency, use_threads=t.max_concurrency > 1)
-
-    def upload_file(self, src: Path, key: str) -> None:
-        self.client.upload_file(str(src), self.bucket, self._k(key), Config=self._config())
-
-    def download_file(self, key: str, dest: Path) -> None:
-        from botocore.exceptions import ClientError
-
-        try:
-            self.client.download_file(self.bucket, self._k(key), str(dest), Config=self._config())
-        except ClientError as e:
-            if self._code(e) in ("404", "NoSuchKey", "NotFound"):
-                raise VerificationError(f"missing object {self.uri(key)}") from e
-            raise
-
-    def list(self, prefix: str) -> list[str]:
-        keys, strip = [], len(self._k(""))
-        for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=self._k(prefix)):
-            keys += [o["Key"][strip:] for o in page.get("Contents", [])]
-        return sorted(keys)
-
-    def list_dirs(self, prefix: str) -> list[str]:
-        full = self._k(prefix.rstrip("/") + "/")
-        out = []
-        for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=full,
-                                                                          Delimiter="/"):
-            out += [p["Prefix"][len(full):].rstrip("/") for p in page.get("CommonPrefixes", [])]
-        return sorted(out)
-
-    def delete(self, key: str) -> None:
-        self.client.delete_object(Bucket=self.bucket, Key=self._k(key))
-
-
-Store = LocalStore | S3Store
-
-
-def resolve_endpoint(explicit: str | None = None, params_value: str | None = None) -> str | None:
-    """--endpoint-url > TUTORFORGE_S3_ENDPOINT_URL > AWS_ENDPOINT_URL > params."""
-    return (explicit or os.environ.get("TUTORFORGE_S3_ENDPOINT_URL") or os.environ.get("AWS_ENDPOINT_URL")
-            or params_value or None)
-
-
-def open_store(location: str | Path, endpoint_url: str | None = None, transfer: Transfer | None = None) -> Store:
-    """`s3://bucket/prefix` -> S3Store, anything else -> LocalStore (a directory)."""
-    loc = str(location)
-    if loc.startswith("s3://"):
-        return S3Store(loc, resolve_endpoint(endpoint_url), transfer)
-    return LocalStore(loc, transfer)
-
-
-# --------------------------------------------------------------------------------------------- registry
 def version_sort_key(v: str) -> tuple[int, int, str]:
+    """v1 < v2 < v10, after any version not named v<N>."""
     m = re.fullmatch(r"v(\d+)", v)
     return (1, int(m.group(1)), v) if m else (0, 0, v)
 
@@ -355,7 +96,6 @@ class Registry:
         self.store = store
         self.claim_ttl_s = claim_ttl_s
         self.alias_retries = alias_retries
-        self.before_alias_write: Callable[[str, str], None] | None = None  # test hook: (name, alias)
 
     # ---- reading
     def models(self) -> list[str]:
@@ -395,8 +135,15 @@ class Registry:
     # ---- registering
     def _claim(self, name: str, version: str, upload_id: str) -> None:
         key = f"models/{name}/{version}/{CLAIM}"
-        body = _dumps({"upload_id": upload_id, "created_at": now_iso(), "ts": time.time(),
-                       "host": socket.gethostname(), "pid": os.getpid()})
+        body = _dumps(
+            {
+                "upload_id": upload_id,
+                "created_at": now_iso(),
+                "ts": time.time(),
+                "host": socket.gethostname(),
+                "pid": os.getpid(),
+            }
+        )
         try:
             self.store.put(key, body, if_none_match=True)
             self._check_claim(name, version, upload_id)
@@ -410,14 +157,17 @@ class Registry:
             cur = json.loads(got[0])
             age = time.time() - float(cur.get("ts", 0))
             if age < self.claim_ttl_s:
-                raise VersionConflict(f"{name}:{version} is being registered by upload {cur.get('upload_id')} "
-                                      f"(claimed {age:.0f}s ago at {cur.get('created_at')}; stale after "
-                                      f"{self.claim_ttl_s:.0f}s)")
+                raise VersionConflict(
+                    f"{name}:{version} is being registered by upload {cur.get('upload_id')} "
+                    f"(claimed {age:.0f}s ago at {cur.get('created_at')}; stale after "
+                    f"{self.claim_ttl_s:.0f}s)"
+                )
             try:  # stale claim: take it over by CAS, so two takers cannot both win
                 self.store.put(key, body, if_match=got[1])
                 self._check_claim(name, version, upload_id)
-                log.warning("%s:%s: took over a stale claim of upload %s (%.0fs old)", name, version,
-                            cur.get("upload_id"), age)
+                log.warning(
+                    "%s:%s: took over a stale claim of upload %s (%.0fs old)", name, version, cur.get("upload_id"), age
+                )
                 return
             except PreconditionFailed as e:
                 raise VersionConflict(f"{name}:{version}: another registration took over the stale claim") from e
@@ -445,13 +195,17 @@ class Registry:
                 return v
         return None
 
-    def register(self, name: str, sources: dict[str, str | Path], extra: dict[str, bytes] | None = None,
-                 version: str | None = None, lineage_summary: dict[str, Any] | None = None,
-                 fail_after: int | None = None) -> tuple[str, bool]:
+    def register(
+        self,
+        name: str,
+        sources: dict[str, str | Path],
+        extra: dict[str, bytes] | None = None,
+        version: str | None = None,
+        lineage_summary: dict[str, Any] | None = None,
+    ) -> tuple[str, bool]:
         """Upload `sources` (+ small generated files `extra`) as an immutable version; returns (version, created).
 
-        Byte-identical payload already registered -> (that version, False). `fail_after` (tests) raises after that
-        many uploaded files, as a crash would.
+        Byte-identical payload already registered -> (that version, False).
         """
         if not VERSION_RE.match(name):
             raise RegistryError(f"bad model name {name!r}")
@@ -464,8 +218,9 @@ class Registry:
                 files[rel] = p
             with ThreadPoolExecutor(4) as ex:
                 digests = list(ex.map(sha256_file, files.values()))
-            meta = {rel: {"sha256": d, "size": p.stat().st_size}
-                    for (rel, p), d in zip(files.items(), digests, strict=True)}
+            meta = {
+                rel: {"sha256": d, "size": p.stat().st_size} for (rel, p), d in zip(files.items(), digests, strict=True)
+            }
             digest = content_digest(meta)
             existing = self.find_content(name, digest)
             if existing:
@@ -474,41 +229,58 @@ class Registry:
             upload_id = f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:12]}"
             version = self._claim_version(name, version, upload_id)
             try:
-                self._upload(name, version, upload_id, files, meta, digest, lineage_summary, fail_after)
+                self._upload(name, version, upload_id, files, meta, digest, lineage_summary)
             except Exception:
                 self._abandon(name, version, upload_id)
                 raise
         log.info("%s:%s published (%s)", name, version, self.store.uri(f"models/{name}/{version}/{MANIFEST}"))
         return version, True
 
-    def _upload(self, name: str, version: str, upload_id: str, files: dict[str, Path], meta: dict[str, Any],
-                digest: str, lineage_summary: dict[str, Any] | None, fail_after: int | None) -> None:
+    def _upload(
+        self,
+        name: str,
+        version: str,
+        upload_id: str,
+        files: dict[str, Path],
+        meta: dict[str, Any],
+        digest: str,
+        lineage_summary: dict[str, Any] | None,
+    ) -> None:
         base = f"models/{name}/{version}"
         total = sum(m["size"] for m in meta.values())
-        log.info("%s:%s: uploading %d files (%.1f MB) to %s", name, version, len(files), total / MB,
-                 self.store.uri(f"{base}/objects/{upload_id}/"))
-        t0, done = time.perf_counter(), [0]
+        log.info(
+            "%s:%s: uploading %d files (%.1f MB) to %s",
+            name,
+            version,
+            len(files),
+            total / MB,
+            self.store.uri(f"{base}/objects/{upload_id}/"),
+        )
+        t0 = time.perf_counter()
 
         def up(item: tuple[str, Path]) -> None:
-            if fail_after is not None and done[0] >= fail_after:
-                raise InjectedCrash(f"injected crash after {fail_after} files")
             self.store.upload_file(item[1], f"{base}/objects/{upload_id}/{item[0]}")
-            done[0] += 1
 
         # big files first so the pool stays busy
         order = sorted(files.items(), key=lambda kv: -meta[kv[0]]["size"])
-        if fail_after is not None:
-            for item in order:
-                up(item)
-        else:
-            with ThreadPoolExecutor(max(1, self.store.transfer.max_files_parallel)) as ex:
-                list(ex.map(up, order))
+        with ThreadPoolExecutor(max(1, self.store.transfer.max_files_parallel)) as ex:
+            list(ex.map(up, order))
         dt = time.perf_counter() - t0
-        log.info("%s:%s: uploaded %.1f MB in %.1fs (%.1f MB/s)", name, version, total / MB, dt,
-                 total / MB / max(dt, 1e-9))
-        manifest = {"format": 1, "name": name, "version": version, "created_at": now_iso(),
-                    "upload_id": upload_id, "objects": f"objects/{upload_id}", "content_digest": digest,
-                    "files": meta, "total_size": total, "lineage": lineage_summary or {}}
+        log.info(
+            "%s:%s: uploaded %.1f MB in %.1fs (%.1f MB/s)", name, version, total / MB, dt, total / MB / max(dt, 1e-9)
+        )
+        manifest = {
+            "format": 1,
+            "name": name,
+            "version": version,
+            "created_at": now_iso(),
+            "upload_id": upload_id,
+            "objects": f"objects/{upload_id}",
+            "content_digest": digest,
+            "files": meta,
+            "total_size": total,
+            "lineage": lineage_summary or {},
+        }
         self._check_claim(name, version, upload_id)  # a stale claimant whose claim was taken over stops here
         try:
             self.store.put(f"{base}/{MANIFEST}", _dumps(manifest), if_none_match=True)
@@ -562,6 +334,7 @@ class Registry:
         dest.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent))
         try:
+
             def get(item: tuple[str, dict[str, Any]]) -> None:
                 rel, f = item
                 out = tmp / rel
@@ -569,8 +342,10 @@ class Registry:
                 self.store.download_file(f"models/{name}/{version}/{m['objects']}/{rel}", out)
                 size, digest = out.stat().st_size, sha256_file(out)
                 if size != f["size"] or digest != f["sha256"]:
-                    raise VerificationError(f"{name}:{version}: {rel} is corrupted (sha256 {digest[:12]}…, "
-                                            f"{size} B; manifest says {f['sha256'][:12]}…, {f['size']} B)")
+                    raise VerificationError(
+                        f"{name}:{version}: {rel} is corrupted (sha256 {digest[:12]}…, "
+                        f"{size} B; manifest says {f['sha256'][:12]}…, {f['size']} B)"
+                    )
 
             with ThreadPoolExecutor(max(1, self.store.transfer.max_files_parallel)) as ex:
                 list(ex.map(get, sorted(m["files"].items())))
@@ -608,13 +383,21 @@ class Registry:
                     out.append(rec)
         return sorted(out, key=lambda r: (r["at"], r["id"]))
 
-    def set_alias(self, name: str, alias: str, decide: Callable[[dict[str, Any] | None], tuple[str, str] | None],
-                  action: str, actor: str | None = None) -> dict[str, Any] | None:
+    def set_alias(
+        self,
+        name: str,
+        alias: str,
+        decide: Callable[[dict[str, Any] | None], tuple[str, str] | None],
+        action: str,
+        actor: str | None = None,
+    ) -> dict[str, Any] | None:
         """CAS loop: `decide(current)` -> (new version, reason) or None (no change); retried on conflicts."""
         if not VERSION_RE.match(alias):
             raise RegistryError(f"bad alias name {alias!r}")
         key = f"models/{name}/aliases/{alias}.json"
-        actor = actor or os.environ.get("TUTORFORGE_ACTOR") or f"{os.environ.get('USER', 'unknown')}@{socket.gethostname()}"
+        actor = (
+            actor or os.environ.get("TUTORFORGE_ACTOR") or f"{os.environ.get('USER', 'unknown')}@{socket.gethostname()}"
+        )
         for attempt in range(self.alias_retries + 1):
             got = self.store.get(key)
             cur = json.loads(got[0]) if got else None
@@ -629,21 +412,41 @@ class Registry:
                 stack = stack[:-1]
             else:
                 stack.append(version)
-            new = {"alias": alias, "name": name, "version": version, "previous": cur["version"] if cur else None,
-                   "stack": stack[-50:], "updated_at": now_iso(), "updated_by": actor, "reason": reason,
-                   "action": action}
-            if self.before_alias_write:
-                self.before_alias_write(name, alias)
+            new = {
+                "alias": alias,
+                "name": name,
+                "version": version,
+                "previous": cur["version"] if cur else None,
+                "stack": stack[-50:],
+                "updated_at": now_iso(),
+                "updated_by": actor,
+                "reason": reason,
+                "action": action,
+            }
             try:
                 self.store.put(key, _dumps(new), if_none_match=got is None, if_match=got[1] if got else None)
             except PreconditionFailed:
-                log.info("%s/%s changed concurrently (attempt %d/%d); re-reading", name, alias, attempt + 1,
-                         self.alias_retries + 1)
-                time.sleep(min(0.05 * 2 ** attempt, 1.0))
+                log.info(
+                    "%s/%s changed concurrently (attempt %d/%d); re-reading",
+                    name,
+                    alias,
+                    attempt + 1,
+                    self.alias_retries + 1,
+                )
+                time.sleep(min(0.05 * 2**attempt, 1.0))
                 continue
             hid = uuid.uuid4().hex[:12]
-            rec = {"id": hid, "alias": alias, "name": name, "from": new["previous"], "to": version, "action": action,
-                   "reason": reason, "by": actor, "at": new["updated_at"]}
+            rec = {
+                "id": hid,
+                "alias": alias,
+                "name": name,
+                "from": new["previous"],
+                "to": version,
+                "action": action,
+                "reason": reason,
+                "by": actor,
+                "at": new["updated_at"],
+            }
             ts = new["updated_at"].replace(":", "").replace("-", "")
             self.store.put(f"models/{name}/aliases/history/{ts}-{alias}-{hid}.json", _dumps(rec), if_none_match=True)
             log.info("%s: %s %s -> %s (%s)", name, alias, new["previous"], version, reason)
@@ -659,105 +462,5 @@ class Registry:
             if not cur or len(cur.get("stack", [])) < 2:
                 raise RegistryError(f"{name}/{alias}: no previous version to roll back to")
             return cur["stack"][-2], reason
+
         return self.set_alias(name, alias, decide, "rollback", actor)  # type: ignore[return-value]
-
-    def promote(self, name: str, ref: str, gate: list[dict[str, Any]], alias: str = "production",
-                force: bool = False, actor: str | None = None) -> tuple[bool, list[str]]:
-        """Gate `ref` against the version `alias` points to (re-checked on every CAS retry)."""
-        version = self.resolve(name, ref)
-        cand = flatten(json.loads(self.read_file(name, version, "metrics.json")))
-        result: dict[str, Any] = {}
-
-        def decide(cur: dict[str, Any] | None) -> tuple[str, str] | None:
-            base = None
-            if cur and cur["version"] != version:
-                base = flatten(json.loads(self.read_file(name, cur["version"], "metrics.json")))
-            ok, reasons = check_gate(cand, base, gate)
-            result.update(ok=ok or force, reasons=reasons + (["forced"] if force and not ok else []))
-            if cur and cur["version"] == version:
-                result["reasons"] = [f"{alias} already at {version}"]
-                return None
-            if not (ok or force):
-                return None
-            return version, "; ".join(result["reasons"]) or "promoted"
-
-        self.set_alias(name, alias, decide, "promote", actor)
-        return bool(result.get("ok")), list(result.get("reasons", []))
-
-
-def flatten(d: dict[str, Any], prefix: str = "") -> dict[str, float]:
-    """{"sft": {"answer_loss": 1.2}} -> {"sft.answer_loss": 1.2} (numbers only)."""
-    out: dict[str, float] = {}
-    for k, v in d.items():
-        if isinstance(v, dict):
-            out |= flatten(v, f"{prefix}{k}.")
-        elif isinstance(v, int | float) and not isinstance(v, bool):
-            out[f"{prefix}{k}"] = float(v)
-    return out
-
-
-def check_gate(cand: dict[str, float], prod: dict[str, float] | None,
-               gate: list[dict[str, Any]]) -> tuple[bool, list[str]]:
-    """Every rule must hold: absolute `threshold` (if set) and, against production, a `margin` improvement."""
-    ok, reasons = True, []
-    for rule in gate:
-        m, lower = rule["metric"], rule.get("direction", "lower") == "lower"
-        if rule.get("direction", "lower") not in ("lower", "higher"):
-            raise RegistryError(f"gate rule {rule}: direction must be lower|higher")
-        if m not in cand:
-            ok = False
-            reasons.append(f"{m}: missing in candidate metrics")
-            continue
-        c, sign = cand[m], "<=" if lower else ">="
-        thr = rule.get("threshold")
-        if thr is not None:
-            thr_ok = c <= thr if lower else c >= thr
-            ok &= thr_ok
-            reasons.append(f"{m}={c:.4g} {'passes' if thr_ok else 'fails'} threshold {sign} {thr}")
-        if prod is not None and m in prod:
-            margin = float(rule.get("margin", 0.0))
-            need = prod[m] - margin if lower else prod[m] + margin
-            good = c <= need if lower else c >= need
-            ok &= good
-            reasons.append(f"{m}={c:.4g} {'beats' if good else 'does not beat'} production {prod[m]:.4g} "
-                           f"by margin {margin} (needs {sign} {need:.4g})")
-    return ok, reasons
-
-
-@dataclass
-class RemoteSpec:
-    """A DVC remote on S3 (credentials from the AWS chain, never written)."""
-
-    url: str
-    name: str = "s3"
-    endpoint_url: str | None = None
-    extra: dict[str, str] = field(default_factory=dict)
-
-
-def setup_dvc_remote(spec: RemoteSpec, repo: str | Path = ".", dvc: str = "dvc") -> list[list[str]]:
-    """`dvc remote add -d --local --force` + `endpointurl` into .dvc/config.local; returns the commands run."""
-    import subprocess
-
-    cmds = [[dvc, "remote", "add", "-d", "--local", "--force", spec.name, spec.url]]
-    endpoint = resolve_endpoint(spec.endpoint_url)
-    if endpoint:
-        cmds.append([dvc, "remote", "modify", "--local", spec.name, "endpointurl", endpoint])
-    for k, v in spec.extra.items():
-        cmds.append([dvc, "remote", "modify", "--local", spec.name, k, str(v)])
-    for c in cmds:
-        r = subprocess.run(c, cwd=repo, capture_output=True, text=True)
-        if r.returncode:
-            raise RegistryError(f"{' '.join(c[:4])} failed: {r.stderr.strip()}")
-    return cmds
-
-
-def mirror_checkpoints(local_dir: str | Path, s3_uri: str, endpoint_url: str | None = None,
-                       transfer: Transfer | None = None) -> int:
-    """Mirror a checkpoints dir to `s3_uri` (parallel multipart); files already there with the same size are
-    skipped. Returns the number of files uploaded."""
-    store = open_store(s3_uri, endpoint_url, transfer)
-    files = collect_files({"": local_dir}) if Path(local_dir).is_dir() else {}
-    todo = [(rel.lstrip("/"), p) for rel, p in files.items() if store.size(rel.lstrip("/")) != p.stat().st_size]
-    with ThreadPoolExecutor(max(1, store.transfer.max_files_parallel)) as ex:
-        list(ex.map(lambda kv: store.upload_file(kv[1], kv[0]), todo))
-    return len(todo)

@@ -42,7 +42,7 @@ class Heading:
 
 
 def is_numbered(title: str) -> bool:
-    """"Chapter 2 ...", "Unit IV", "2.3 ...", "3 ...", "IV. ..." (for outline titles)."""
+    """ "Chapter 2 ...", "Unit IV", "2.3 ...", "3 ...", "IV. ..." (for outline titles)."""
     t = squash(title)
     return bool(CHAPTER_RE.match(t) or NUMBERED_RE.match(t) or ROMAN_RE.match(t) or SINGLE_RE.match(t))
 
@@ -56,7 +56,9 @@ def front_matter_end(heads: list[Heading]) -> int:
 _NUMWORDS = "one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve"
 _SEP = r"[\s:.\-\u2013\u2014]*"
 KEYWORD_RE = re.compile(r"chapter|unit|part|module|lesson", re.I)
-CHAPTER_RE = re.compile(rf"^(chapter|unit|part|module|lesson)\s*(\d{{1,3}}|[ivxlc]{{1,7}}\b|{_NUMWORDS}){_SEP}(.*)$", re.I)
+CHAPTER_RE = re.compile(
+    rf"^(chapter|unit|part|module|lesson)\s*(\d{{1,3}}|[ivxlc]{{1,7}}\b|{_NUMWORDS}){_SEP}(.*)$", re.I
+)
 NUMBERED_RE = re.compile(r"^(\d{1,2}(?:\s?\.\s?\d{1,2}){1,3})\.?\s+(.+)$")
 ROMAN_RE = re.compile(r"^([IVXLC]{1,6})[.)]\s+(.+)$")
 SINGLE_RE = re.compile(r"^(\d{1,2})[.)]?\s+(.+)$")
@@ -83,7 +85,7 @@ def page_lines(page: dict[str, Any]) -> list[Line]:
     ocr = page.get("method") == "ocr"
     info: dict[int, tuple[float | None, bool]] = {}
     for rec in page.get("lines") or []:
-        seg = text[rec["start"]:rec["end"]]
+        seg = text[rec["start"] : rec["end"]]
         info[rec["start"] + (len(seg) - len(seg.lstrip()))] = (rec.get("size"), bool(rec.get("bold")))
     out, pos = [], 0
     for raw in text.split("\n"):
@@ -117,8 +119,14 @@ def is_toc_page(lines: list[Line], min_entries: int = 4, entry_ratio: float = 0.
 def _well_formed(title: str, max_words: int) -> bool:
     t = title.strip()
     words = t.split()
-    return (bool(words) and len(words) <= max_words and t[0].isupper() and bool(re.search(r"[A-Za-z]{2}", t))
-            and t[-1] not in ".,;:" and sum(c.isdigit() for c in t) <= len(t) // 3)
+    return (
+        bool(words)
+        and len(words) <= max_words
+        and t[0].isupper()
+        and bool(re.search(r"[A-Za-z]{2}", t))
+        and t[-1] not in ".,;:"
+        and sum(c.isdigit() for c in t) <= len(t) // 3
+    )
 
 
 def body_sizes(pages_lines: list[list[Line]]) -> dict[bool, float | None]:
@@ -145,10 +153,17 @@ def body_sizes(pages_lines: list[list[Line]]) -> dict[bool, float | None]:
     return out
 
 
-def detect_headings(pages_lines: list[list[Line]], *, chapter_ratio: float = 1.6, section_ratio: float = 1.15,
-                    subsection_ratio: float = 1.05,
-                    max_chars: int = 90, max_words: int = 14, max_level: int = 3,
-                    skip_pages: frozenset[int] = frozenset()) -> list[Heading]:
+def detect_headings(
+    pages_lines: list[list[Line]],
+    *,
+    chapter_ratio: float = 1.6,
+    section_ratio: float = 1.15,
+    subsection_ratio: float = 1.05,
+    max_chars: int = 90,
+    max_words: int = 14,
+    max_level: int = 3,
+    skip_pages: frozenset[int] = frozenset(),
+) -> list[Heading]:
     """Headings from numbering patterns and font size relative to the body size (per text/OCR pages).
 
     Level 1: "Chapter/Unit/Part/Module/Lesson N[: Title]", a large font (>= chapter_ratio x body), or a
@@ -170,12 +185,18 @@ def detect_headings(pages_lines: list[list[Line]], *, chapter_ratio: float = 1.6
             rel = ln.size / b if (ln.size and b) else None
             if rel is not None and rel < (0.7 if ln.ocr else 0.97):
                 continue  # headings are never smaller than the body text (running headers, captions)
-            if (rel is not None and not ln.ocr and not ln.bold and rel < subsection_ratio
-                    and not (t[0].isdigit() or t[0] in "IVXLC" or KEYWORD_RE.match(t))):
+            if (
+                rel is not None
+                and not ln.ocr
+                and not ln.bold
+                and rel < subsection_ratio
+                and not (t[0].isdigit() or t[0] in "IVXLC" or KEYWORD_RE.match(t))
+            ):
                 continue  # plain body line (fast path)
             cands.append((p, i, ln, t, rel))
-    styled_doc = any(NUMBERED_RE.match(t) and not ln.ocr and (ln.bold or (rel or 0) >= section_ratio)
-                     for _, _, ln, t, rel in cands)
+    styled_doc = any(
+        NUMBERED_RE.match(t) and not ln.ocr and (ln.bold or (rel or 0) >= section_ratio) for _, _, ln, t, rel in cands
+    )
     out: list[Heading] = []
     chapter_no: int | None = None
     last_num: tuple[int, ...] = ()
@@ -197,8 +218,13 @@ def detect_headings(pages_lines: list[list[Line]], *, chapter_ratio: float = 1.6
             rest = m.group(3).strip()
             if (rest and not styled and not _well_formed(rest, max_words)) or (fontinfo and styled_doc and not styled):
                 continue  # "Chapter 2 describes how..." in body text
-            if not rest and nxt and _well_formed(nxt, max_words) and len(nxt) <= max_chars \
-                    and not NUMBERED_RE.match(nxt):  # "Chapter 2" / "Cells and Tissues" on two lines
+            if (
+                not rest
+                and nxt
+                and _well_formed(nxt, max_words)
+                and len(nxt) <= max_chars
+                and not NUMBERED_RE.match(nxt)
+            ):  # "Chapter 2" / "Cells and Tissues" on two lines
                 rest, prev_line = nxt, (p, i, -1)
             title = f"{m.group(1)} {m.group(2)} {rest}".strip()  # "CHAPTER 4: Forces" / OCR "Chapter 3." alike
             if norm(title) == chapter_title:

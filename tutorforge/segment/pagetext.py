@@ -70,8 +70,14 @@ class PageText:
         cuts, cur = [], s
         while e - cur > max_chars:
             goal, lo, hi = cur + target, cur + max(min_chars, target * 0.5), cur + max_chars
-            best = next((min((c for c in tier if lo < c <= hi), key=lambda c: abs(c - goal))
-                         for tier in cands if any(lo < c <= hi for c in tier)), hi)
+            best = next(
+                (
+                    min((c for c in tier if lo < c <= hi), key=lambda c: abs(c - goal))
+                    for tier in cands
+                    if any(lo < c <= hi for c in tier)
+                ),
+                hi,
+            )
             cuts.append(best)
             cur = best
         return cuts
@@ -80,4 +86,4 @@ class PageText:
 def span_text(pages: list[dict[str, Any]], spans: list[dict[str, int]]) -> str:
     """The text a list of spans denotes (pages: records of one document)."""
     by_no = {pg["page"]: pg["text"] for pg in pages}
-    return "\n".join(by_no[sp["page"]][sp["start"]:sp["end"]] for sp in spans)
+    return "\n".join(by_no[sp["page"]][sp["start"] : sp["end"]] for sp in spans)

@@ -17,7 +17,7 @@ log = get_logger(__name__)
 
 def _batches(lengths: list[int], batch_size: int) -> list[list[int]]:
     order = sorted(range(len(lengths)), key=lambda i: (lengths[i], i))
-    return [order[i:i + batch_size] for i in range(0, len(order), max(1, batch_size))]
+    return [order[i : i + batch_size] for i in range(0, len(order), max(1, batch_size))]
 
 
 def _ids(tok: Any, text: str, max_tokens: int, keep: str = "head") -> list[int]:
@@ -31,8 +31,15 @@ def _pad_id(tok: Any) -> int:
     return tok.pad_token_id if tok.pad_token_id is not None else (tok.eos_token_id or 0)
 
 
-def subject_scores(model: Any, tok: Any, prompts: list[str], subjects: list[str], batch_size: int,
-                   max_prompt_tokens: int, desc: str = "score subjects") -> list[dict[str, Any]]:
+def subject_scores(
+    model: Any,
+    tok: Any,
+    prompts: list[str],
+    subjects: list[str],
+    batch_size: int,
+    max_prompt_tokens: int,
+    desc: str = "score subjects",
+) -> list[dict[str, Any]]:
     """Per prompt: softmax over subjects of log p(" <subject>" | prompt); top subject, confidence, margin."""
     import torch
 
@@ -46,28 +53,42 @@ def subject_scores(model: Any, tok: Any, prompts: list[str], subjects: list[str]
         ids = torch.full((len(batch), n), pad, dtype=torch.long)
         mask = torch.zeros((len(batch), n), dtype=torch.long)
         for r, j in enumerate(batch):  # right padding: positions of real tokens are unchanged
-            ids[r, :len(seqs[j][2])] = torch.tensor(seqs[j][2])
-            mask[r, :len(seqs[j][2])] = 1
+            ids[r, : len(seqs[j][2])] = torch.tensor(seqs[j][2])
+            mask[r, : len(seqs[j][2])] = 1
         with torch.no_grad():
             lp = torch.log_softmax(model(input_ids=ids, attention_mask=mask).logits.float(), dim=-1)
         for r, j in enumerate(batch):
             i, k, seq = seqs[j]
             start = len(prompt_ids[i])
             tgt = torch.tensor(seq[start:])
-            logp[i, k] = lp[r, start - 1:len(seq) - 1].gather(1, tgt[:, None]).sum()
+            logp[i, k] = lp[r, start - 1 : len(seq) - 1].gather(1, tgt[:, None]).sum()
     out = []
     probs = torch.softmax(logp, dim=-1)
     for i in range(len(prompts)):
         p, idx = probs[i].sort(descending=True)
         second = float(p[1]) if len(subjects) > 1 else 0.0
-        out.append({"subject": subjects[int(idx[0])], "runner_up": subjects[int(idx[1])] if len(subjects) > 1 else None,
-                    "confidence": float(p[0]), "margin": float(p[0]) - second,
-                    "probs": {subjects[k]: float(probs[i, k]) for k in range(len(subjects))}})
+        out.append(
+            {
+                "subject": subjects[int(idx[0])],
+                "runner_up": subjects[int(idx[1])] if len(subjects) > 1 else None,
+                "confidence": float(p[0]),
+                "margin": float(p[0]) - second,
+                "probs": {subjects[k]: float(probs[i, k]) for k in range(len(subjects))},
+            }
+        )
     return out
 
 
-def answer_scores(model: Any, tok: Any, prompts: list[str], batch_size: int, max_prompt_tokens: int,
-                  max_new_tokens: int, stop_ids: list[int], desc: str = "answer questions") -> list[dict[str, Any]]:
+def answer_scores(
+    model: Any,
+    tok: Any,
+    prompts: list[str],
+    batch_size: int,
+    max_prompt_tokens: int,
+    max_new_tokens: int,
+    stop_ids: list[int],
+    desc: str = "answer questions",
+) -> list[dict[str, Any]]:
     """Greedy answers (left-padded batches) with mean token log-probability, confidence and mean entropy."""
     import torch
 
@@ -79,25 +100,37 @@ def answer_scores(model: Any, tok: Any, prompts: list[str], batch_size: int, max
         ids = torch.full((len(batch), n), pad, dtype=torch.long)
         mask = torch.zeros((len(batch), n), dtype=torch.long)
         for r, j in enumerate(batch):  # left padding for generation
-            ids[r, n - len(prompt_ids[j]):] = torch.tensor(prompt_ids[j])
-            mask[r, n - len(prompt_ids[j]):] = 1
+            ids[r, n - len(prompt_ids[j]) :] = torch.tensor(prompt_ids[j])
+            mask[r, n - len(prompt_ids[j]) :] = 1
         with torch.no_grad():
-            gen = model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=max_new_tokens, do_sample=False,
-                                 output_logits=True, return_dict_in_generate=True, pad_token_id=pad,
-                                 eos_token_id=stop_ids or None)
+            gen = model.generate(
+                input_ids=ids,
+                attention_mask=mask,
+                max_new_tokens=max_new_tokens,
+                do_sample=False,
+                output_logits=True,
+                return_dict_in_generate=True,
+                pad_token_id=pad,
+                eos_token_id=stop_ids or None,
+            )
         new = gen.sequences[:, n:]
         logits = torch.stack(gen.logits, dim=1).float()  # (batch, steps, vocab)
         lp = torch.log_softmax(logits, dim=-1)
-        chosen = lp.gather(2, new[:, :logits.shape[1], None]).squeeze(2)
+        chosen = lp.gather(2, new[:, : logits.shape[1], None]).squeeze(2)
         ent = -(lp.exp() * lp).sum(-1)
         for r, j in enumerate(batch):
             toks = new[r].tolist()
             end = next((k + 1 for k, t in enumerate(toks) if t in stop_ids), len(toks))
             mlp = float(chosen[r, :end].mean()) if end else 0.0
-            out[j] = {"answer": tok.decode([t for t in toks[:end] if t not in stop_ids and t != pad],
-                                           skip_special_tokens=True).strip(),
-                      "mean_logprob": mlp, "confidence": math.exp(mlp), "mean_entropy": float(ent[r, :end].mean()),
-                      "tokens": end}
+            out[j] = {
+                "answer": tok.decode(
+                    [t for t in toks[:end] if t not in stop_ids and t != pad], skip_special_tokens=True
+                ).strip(),
+                "mean_logprob": mlp,
+                "confidence": math.exp(mlp),
+                "mean_entropy": float(ent[r, :end].mean()),
+                "tokens": end,
+            }
     return out
 
 
@@ -113,8 +146,8 @@ def lm_embeddings(model: Any, tok: Any, texts: list[str], batch_size: int, max_t
         ids = torch.full((len(batch), n), _pad_id(tok), dtype=torch.long)
         mask = torch.zeros((len(batch), n), dtype=torch.long)
         for r, j in enumerate(batch):
-            ids[r, :len(ids_list[j])] = torch.tensor(ids_list[j])
-            mask[r, :len(ids_list[j])] = 1
+            ids[r, : len(ids_list[j])] = torch.tensor(ids_list[j])
+            mask[r, : len(ids_list[j])] = 1
         with torch.no_grad():
             h = model(input_ids=ids, attention_mask=mask, output_hidden_states=True).hidden_states[-1].float()
         pooled = (h * mask[..., None]).sum(1) / mask.sum(1, keepdim=True)

@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from tutorforge.core.config import Fraction, NonNegInt, PositiveInt, forbid_extra
 from tutorforge.core.io import dumps
 from tutorforge.text.rules import STOPWORDS, content_tokens, norm
 from tutorforge.tools.specs import validate_call
@@ -20,21 +21,22 @@ from tutorforge.tools.specs import validate_call
 FILTERS = ("malformed", "length", "language", "grounding", "paraphrase", "tool_call", "socratic", "duplicate")
 
 
+@forbid_extra
 @dataclass
 class FilterConfig:
-    min_chars: int = 2
+    min_chars: NonNegInt = 2
     """Shortest allowed user/assistant message (characters; assistant tool-call messages may be empty)."""
-    max_chars: int = 2500
+    max_chars: PositiveInt = 2500
     """Longest allowed user/assistant message (characters)."""
-    language_min_words: int = 8
+    language_min_words: NonNegInt = 8
     """The stopword test only runs on messages with at least this many words (short answers carry no signal)."""
-    min_stopword_share: float = 0.12
+    min_stopword_share: Fraction = 0.12
     """English check: share of common English stopwords among the words of each user/assistant message."""
-    min_ascii_letter_share: float = 0.9
+    min_ascii_letter_share: Fraction = 0.9
     """English check: share of ASCII letters among all letters."""
-    grounding_threshold: float = 0.6
+    grounding_threshold: Fraction = 0.6
     """Share of the answer's content tokens that must occur in its source section."""
-    paraphrase_min_overlap: float = 0.3
+    paraphrase_min_overlap: Fraction = 0.3
     """Share of the original question's content tokens a paraphrase must keep (else it changed the topic)."""
 
 
@@ -101,7 +103,10 @@ def check(ex: dict, section: dict | None, cfg: FilterConfig, catalogue: dict[str
         new = set(content_tokens(next(m["content"] for m in msgs if m["role"] == "user")))
         kept_share = len(orig & new) / max(1, len(orig))
         if kept_share < cfg.paraphrase_min_overlap:
-            return "paraphrase", f"keeps {kept_share:.2f} of the original question's words < {cfg.paraphrase_min_overlap}"
+            return (
+                "paraphrase",
+                f"keeps {kept_share:.2f} of the original question's words < {cfg.paraphrase_min_overlap}",
+            )
     if ex["kind"] == "tool_call":
         calls = [c for m in msgs if m["role"] == "assistant" for c in (m.get("tool_calls") or [])]
         if not calls:
@@ -122,8 +127,9 @@ def check(ex: dict, section: dict | None, cfg: FilterConfig, catalogue: dict[str
     return None
 
 
-def apply_filters(examples: list[dict], sections: dict[str, dict], cfg: FilterConfig,
-                  catalogue: dict[str, dict]) -> tuple[list[dict], list[dict], dict[str, dict[str, int]]]:
+def apply_filters(
+    examples: list[dict], sections: dict[str, dict], cfg: FilterConfig, catalogue: dict[str, dict]
+) -> tuple[list[dict], list[dict], dict[str, dict[str, int]]]:
     """(kept, rejected records {filter, reason, example_id, kind, example}, counts[filter][kind])."""
     kept, rejected = [], []
     counts: dict[str, dict[str, int]] = {f: {} for f in FILTERS}
@@ -131,8 +137,13 @@ def apply_filters(examples: list[dict], sections: dict[str, dict], cfg: FilterCo
     for ex in examples:
         verdict = check(ex, sections.get(ex.get("section_id", "")), cfg, catalogue)
         if verdict is None:
-            key = dumps([{"role": m["role"], "content": norm(m.get("content") or ""),
-                          "tool_calls": m.get("tool_calls")} for m in ex["messages"] if m["role"] != "system"])
+            key = dumps(
+                [
+                    {"role": m["role"], "content": norm(m.get("content") or ""), "tool_calls": m.get("tool_calls")}
+                    for m in ex["messages"]
+                    if m["role"] != "system"
+                ]
+            )
             if key in seen:
                 verdict = ("duplicate", f"same messages as {seen[key]}")
             else:
@@ -142,8 +153,9 @@ def apply_filters(examples: list[dict], sections: dict[str, dict], cfg: FilterCo
             continue
         name, reason = verdict
         counts[name][ex["kind"]] = counts[name].get(ex["kind"], 0) + 1
-        rejected.append({"filter": name, "reason": reason, "example_id": ex["example_id"], "kind": ex["kind"],
-                         "example": ex})
+        rejected.append(
+            {"filter": name, "reason": reason, "example_id": ex["example_id"], "kind": ex["kind"], "example": ex}
+        )
     return kept, rejected, counts
 
 

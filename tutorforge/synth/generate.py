@@ -1,10 +1,8 @@
 """Synth: sections -> synthetic instruction examples (rule-based, optionally a teacher LM), filtered, with provenance.
 
-    python -m stages.synth                                            # params.yaml [synth]; offline, ~seconds
-    python -m stages.synth --input artifacts/segment/sections.jsonl --output /tmp/synth --params params.yaml
-    python -m stages.synth --teacher-backend hf --teacher-model smollm2          # + a local HF causal LM
-    TUTORFORGE_TEACHER_BASE_URL=http://gpu-box:8000/v1 TUTORFORGE_TEACHER_API_KEY=... \
-        python -m stages.synth --teacher-backend openai --teacher-model Qwen/Qwen2.5-7B-Instruct   # vLLM endpoint
+    kept, rejected, report = synthesize(sections, SynthConfig())      # pure: nothing is read or written
+    python -m stages.synth                                            # the stage; offline, ~seconds
+    python -m stages.synth -S synth.teacher.backend=hf -S synth.teacher.model=smollm2     # + a local HF causal LM
 
 Deterministic generator (`generate_deterministic`, no model): cloze, definition, why/how, worked numeric problems
 from formulas, multiple choice with distractors from the same chapter, template Socratic dialogues, and tool-call
@@ -12,24 +10,17 @@ examples for the tutor tools (search_textbook, make_quiz, show_3d_model) - cappe
 seeded by (seed, section_id, kind), so output is byte-identical for a seed and independent of section order.
 Paraphrases (template rewrites) of a `paraphrase_rate` share of definition/why questions. The optional teacher
 (`teacher.backend: hf|openai`) adds Q&A, Socratic, tool-call and paraphrase examples for `teacher.max_sections`.
-All examples then pass the quality filters (tutorforge.synth.filters); rejects go to rejected.jsonl with reasons.
-
-Outputs (each file replaced atomically, report last): examples.jsonl, rejected.jsonl, report.json (DVC metrics).
+All examples then pass the quality filters (tutorforge.synth.filters); rejects are returned with reasons.
 """
 
 from __future__ import annotations
 
-import argparse
-import dataclasses
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from tutorforge.core.config import load_config
-from tutorforge.core.ids import sha256_file
-from tutorforge.core.io import read_jsonl, write_json, write_jsonl
+from tutorforge.core.config import Fraction, NonNegFloat, NonNegInt, PositiveFloat, PositiveInt, forbid_extra, section
 from tutorforge.core.logs import get_logger, progress
 from tutorforge.synth.builders import SectionBuilder, chapter_index, chapter_key
 from tutorforge.synth.filters import FilterConfig, apply_filters, rejection_summary
@@ -39,34 +30,36 @@ log = get_logger(__name__)
 KINDS = ("cloze", "definition", "why", "worked", "mc", "socratic", "tool_call")
 
 
+@forbid_extra
 @dataclass
 class TeacherConfig:
     backend: str = "none"
     """none | hf (local Hugging Face causal LM dir or 'smollm2') | openai (chat-completions endpoint, e.g. vLLM)."""
     model: str = "smollm2"
     """hf: a local model dir or the 'smollm2' alias; openai: the served model name."""
-    max_sections: int = 8
+    max_sections: NonNegInt = 8
     """How many sections (seeded choice) the teacher sees."""
     tasks: list[str] = field(default_factory=lambda: ["qa", "socratic", "tool_call", "paraphrase"])
     """Teacher prompt templates to run per section."""
-    max_new_tokens: int = 160
+    max_new_tokens: PositiveInt = 160
     """Generation budget per prompt."""
-    temperature: float = 0.7
+    temperature: NonNegFloat = 0.7
     """Sampling temperature (0 = greedy)."""
-    batch_size: int = 8
+    batch_size: PositiveInt = 8
     """hf backend: prompts per generate() call (left-padded)."""
-    threads: int = 0
+    threads: NonNegInt = 0
     """hf backend: torch CPU threads while generating (0 = torch default; 1 is much faster on a busy CPU)."""
-    max_passage_chars: int = 1200
+    max_passage_chars: PositiveInt = 1200
     """Section text is cut to this many characters in prompts."""
-    timeout_s: float = 60.0
+    timeout_s: PositiveFloat = 60.0
     """openai backend: per-request timeout."""
-    max_retries: int = 3
+    max_retries: NonNegInt = 3
     """openai backend: retries after a 5xx / 429 / network error (exponential backoff)."""
-    concurrency: int = 4
+    concurrency: PositiveInt = 4
     """openai backend: requests in flight."""
 
 
+@section("synth")
 @dataclass
 class SynthConfig:
     input: str = "artifacts/segment/sections.jsonl"
@@ -75,12 +68,21 @@ class SynthConfig:
     """Output dir: examples.jsonl, rejected.jsonl, report.json."""
     seed: int = 1337
     """Shared seed: every RNG here is derived from it."""
-    caps: dict[str, int] = field(default_factory=lambda: {"cloze": 2, "definition": 3, "why": 2, "worked": 2,
-                                                          "mc": 2, "socratic": 2, "tool_call": 3})
+    caps: dict[str, NonNegInt] = field(
+        default_factory=lambda: {
+            "cloze": 2,
+            "definition": 3,
+            "why": 2,
+            "worked": 2,
+            "mc": 2,
+            "socratic": 2,
+            "tool_call": 3,
+        }
+    )
     """Max examples per kind per section (kinds: cloze, definition, why, worked, mc, socratic, tool_call)."""
-    mc_options: int = 4
+    mc_options: PositiveInt = 4
     """Options per multiple-choice item (1 answer + distractors from the same chapter)."""
-    paraphrase_rate: float = 0.3
+    paraphrase_rate: Fraction = 0.3
     """Share of definition/why questions that also get a template paraphrase (kind 'paraphrase')."""
     tool_models: dict[str, dict] = field(default_factory=lambda: dict(DEFAULT_CATALOGUE))
     """3D-model catalogue for show_3d_model: model_id -> {title, subject, keywords}."""
@@ -90,15 +92,8 @@ class SynthConfig:
     """Teacher LM settings; backend 'none' keeps the default run fast and offline."""
 
     def __post_init__(self) -> None:
-        for name, cls in (("filters", FilterConfig), ("teacher", TeacherConfig)):
-            value = getattr(self, name)
-            if isinstance(value, dict):
-                known = {f.name for f in dataclasses.fields(cls)}
-                if set(value) - known:
-                    raise ValueError(f"params.yaml [synth.{name}]: unknown key(s) {sorted(set(value) - known)}")
-                setattr(self, name, cls(**value))
         if set(self.caps) - set(KINDS):
-            raise ValueError(f"params.yaml [synth.caps]: unknown kind(s) {sorted(set(self.caps) - set(KINDS))}")
+            raise ValueError(f"synth.caps: unknown kind(s) {sorted(set(self.caps) - set(KINDS))}; kinds: {list(KINDS)}")
 
 
 def generate_deterministic(sections: list[dict], cfg: SynthConfig) -> list[dict]:
@@ -131,63 +126,49 @@ def synthesize(sections: list[dict], cfg: SynthConfig, teacher: Any = None) -> t
         from tutorforge.synth.teachers import make_teacher
 
         t = cfg.teacher
-        teacher = make_teacher(t.backend, t.model, batch_size=t.batch_size, threads=t.threads, timeout_s=t.timeout_s,
-                               max_retries=t.max_retries, concurrency=t.concurrency)
+        teacher = make_teacher(
+            t.backend,
+            t.model,
+            batch_size=t.batch_size,
+            threads=t.threads,
+            timeout_s=t.timeout_s,
+            max_retries=t.max_retries,
+            concurrency=t.concurrency,
+        )
     if teacher is not None:
         from tutorforge.synth.teacher_examples import teacher_examples
 
         tex = teacher_examples(sections, det, teacher, cfg.teacher, cfg.seed, cfg.tool_models)
         generated += tex
-        tinfo.update(model=teacher.name, sections=min(len(sections), cfg.teacher.max_sections), outputs=len(tex),
-                     parse_errors=sum(bool(e["meta"].get("parse_error")) for e in tex))
+        tinfo.update(
+            model=teacher.name,
+            sections=min(len(sections), cfg.teacher.max_sections),
+            outputs=len(tex),
+            parse_errors=sum(bool(e["meta"].get("parse_error")) for e in tex),
+        )
     by_id = {s["section_id"]: s for s in sections}
     kept, rejected, counts = apply_filters(generated, by_id, cfg.filters, cfg.tool_models)
     kept.sort(key=lambda e: e["example_id"])
     rejected.sort(key=lambda r: r["example_id"])
     kinds = sorted({e["kind"] for e in generated})
     report = {
-        "sections": len(sections), "generated": len(generated), "kept": len(kept), "rejected": len(rejected),
+        "sections": len(sections),
+        "generated": len(generated),
+        "kept": len(kept),
+        "rejected": len(rejected),
         "generated_by_kind": {k: sum(e["kind"] == k for e in generated) for k in kinds},
         "kept_by_kind": dict(sorted(Counter(e["kind"] for e in kept).items())),
         "kept_by_source": dict(sorted(Counter(e["source"] for e in kept).items())),
         "kept_by_subject": dict(sorted(Counter(str(e["subject"]) for e in kept).items())),
-        "rejected_by_filter": rejection_summary(counts), "teacher": tinfo,
+        "rejected_by_filter": rejection_summary(counts),
+        "teacher": tinfo,
         "sections_without_examples": len(set(by_id) - {e["section_id"] for e in kept}),
     }
-    log.info("synth: %d generated, %d kept, %d rejected in %.1f s", len(generated), len(kept), len(rejected),
-             time.time() - t0)
+    log.info(
+        "synth: %d generated, %d kept, %d rejected in %.1f s",
+        len(generated),
+        len(kept),
+        len(rejected),
+        time.time() - t0,
+    )
     return kept, rejected, report
-
-
-def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--input", help="sections.jsonl (default: params synth.input)")
-    ap.add_argument("--output", help="output dir (default: params synth.output)")
-    ap.add_argument("--params", default="params.yaml")
-    ap.add_argument("--seed", type=int)
-    ap.add_argument("--teacher-backend", choices=["none", "hf", "openai"])
-    ap.add_argument("--teacher-model")
-    ap.add_argument("--teacher-sections", type=int)
-    a = ap.parse_args(argv)
-    cfg = load_config(SynthConfig, "synth", a.params, input=a.input, output=a.output, seed=a.seed)
-    for key, val in (("backend", a.teacher_backend), ("model", a.teacher_model), ("max_sections", a.teacher_sections)):
-        if val is not None:
-            setattr(cfg.teacher, key, val)
-    if not Path(cfg.input).is_file():
-        raise SystemExit(f"synth: input {cfg.input} not found (run the segment stage first)")
-    sections = list(read_jsonl(cfg.input))
-    missing = [i for i, s in enumerate(sections, 1) if not {"section_id", "text"} <= set(s)]
-    if missing:
-        raise SystemExit(f"synth: {cfg.input}: record(s) {missing[:5]} lack section_id/text")
-    log.info("synth: %d sections from %s -> %s", len(sections), cfg.input, cfg.output)
-    kept, rejected, report = synthesize(sections, cfg)
-    report["input_sha256"] = sha256_file(cfg.input)
-    out = Path(cfg.output)  # each file is replaced atomically; the report last (DVC's .gitignore there is kept)
-    write_jsonl(out / "examples.jsonl", kept)
-    write_jsonl(out / "rejected.jsonl", rejected)
-    write_json(out / "report.json", report)
-    log.info("synth: wrote %s (%s)", cfg.output, ", ".join(f"{k}={v}" for k, v in report["kept_by_kind"].items()))
-
-
-if __name__ == "__main__":
-    main()

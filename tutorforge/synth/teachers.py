@@ -31,8 +31,14 @@ class Teacher(Protocol):
     name: str
     native_tools: bool  # True: `tools=` is sent to the backend; False: tools are described in the prompt only
 
-    def generate(self, prompts: list[list[dict]], max_new_tokens: int, temperature: float, seed: int,
-                 tools: list[dict] | None = None) -> list[str]: ...
+    def generate(
+        self,
+        prompts: list[list[dict]],
+        max_new_tokens: int,
+        temperature: float,
+        seed: int,
+        tools: list[dict] | None = None,
+    ) -> list[str]: ...
 
 
 class HFTeacher:
@@ -55,8 +61,14 @@ class HFTeacher:
         self.model = load_causal_lm(self.path).to(self.device).eval()
         self.batch_size, self.threads = batch_size, threads
 
-    def generate(self, prompts: list[list[dict]], max_new_tokens: int, temperature: float, seed: int,
-                 tools: list[dict] | None = None) -> list[str]:
+    def generate(
+        self,
+        prompts: list[list[dict]],
+        max_new_tokens: int,
+        temperature: float,
+        seed: int,
+        tools: list[dict] | None = None,
+    ) -> list[str]:
         import torch
 
         saved = torch.get_num_threads()
@@ -72,16 +84,22 @@ class HFTeacher:
 
         out: list[str] = []
         for b in range(0, len(prompts), self.batch_size):
-            batch = prompts[b:b + self.batch_size]
+            batch = prompts[b : b + self.batch_size]
             texts = [self.tok.apply_chat_template(p, tokenize=False, add_generation_prompt=True) for p in batch]
             enc = self.tok(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(self.device)
             torch.manual_seed(seed + b)
             sample = temperature > 0
             with torch.no_grad():
-                gen = self.model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=sample,
-                                          temperature=temperature if sample else None, top_p=0.95 if sample else None,
-                                          top_k=None, pad_token_id=self.tok.pad_token_id)
-            new = gen[:, enc["input_ids"].shape[1]:]
+                gen = self.model.generate(
+                    **enc,
+                    max_new_tokens=max_new_tokens,
+                    do_sample=sample,
+                    temperature=temperature if sample else None,
+                    top_p=0.95 if sample else None,
+                    top_k=None,
+                    pad_token_id=self.tok.pad_token_id,
+                )
+            new = gen[:, enc["input_ids"].shape[1] :]
             out += [t.strip() for t in self.tok.batch_decode(new, skip_special_tokens=True)]
             log.info("teacher %s: %d/%d prompts", self.name, min(b + self.batch_size, len(prompts)), len(prompts))
         return out
@@ -96,13 +114,25 @@ class OpenAITeacher:
 
     native_tools = True
 
-    def __init__(self, model: str, base_url: str | None = None, timeout_s: float = 60.0, max_retries: int = 3,
-                 backoff_s: float = 0.5, concurrency: int = 4) -> None:
+    def __init__(
+        self,
+        model: str,
+        base_url: str | None = None,
+        timeout_s: float = 60.0,
+        max_retries: int = 3,
+        backoff_s: float = 0.5,
+        concurrency: int = 4,
+    ) -> None:
         self.name = model
         self.base_url = (base_url or os.environ.get(BASE_URL_ENV, "")).rstrip("/")
         if not self.base_url:
             raise ValueError(f"teacher backend 'openai' needs {BASE_URL_ENV} (e.g. http://host:8000/v1)")
-        self.timeout_s, self.max_retries, self.backoff_s, self.concurrency = timeout_s, max_retries, backoff_s, concurrency
+        self.timeout_s, self.max_retries, self.backoff_s, self.concurrency = (
+            timeout_s,
+            max_retries,
+            backoff_s,
+            concurrency,
+        )
 
     def _post(self, body: dict[str, Any]) -> dict[str, Any]:
         headers = {"Content-Type": "application/json"}
@@ -127,10 +157,16 @@ class OpenAITeacher:
                 time.sleep(self.backoff_s * 2**attempt)
         raise TeacherHTTPError(f"teacher endpoint failed after {self.max_retries + 1} attempts ({last})")
 
-    def _one(self, messages: list[dict], max_new_tokens: int, temperature: float, seed: int,
-             tools: list[dict] | None) -> str:
-        body: dict[str, Any] = {"model": self.name, "messages": messages, "max_tokens": max_new_tokens,
-                                "temperature": temperature, "seed": seed}
+    def _one(
+        self, messages: list[dict], max_new_tokens: int, temperature: float, seed: int, tools: list[dict] | None
+    ) -> str:
+        body: dict[str, Any] = {
+            "model": self.name,
+            "messages": messages,
+            "max_tokens": max_new_tokens,
+            "temperature": temperature,
+            "seed": seed,
+        }
         if tools:
             body["tools"] = tools
             body["tool_choice"] = "auto"
@@ -158,11 +194,18 @@ class OpenAITeacher:
             return json.dumps({"name": fn.get("name"), "arguments": args}, sort_keys=True)
         return (msg.get("content") or "").strip()
 
-    def generate(self, prompts: list[list[dict]], max_new_tokens: int, temperature: float, seed: int,
-                 tools: list[dict] | None = None) -> list[str]:
+    def generate(
+        self,
+        prompts: list[list[dict]],
+        max_new_tokens: int,
+        temperature: float,
+        seed: int,
+        tools: list[dict] | None = None,
+    ) -> list[str]:
         with ThreadPoolExecutor(max_workers=max(1, self.concurrency)) as pool:
-            futs = [pool.submit(self._one, p, max_new_tokens, temperature, seed + i, tools)
-                    for i, p in enumerate(prompts)]
+            futs = [
+                pool.submit(self._one, p, max_new_tokens, temperature, seed + i, tools) for i, p in enumerate(prompts)
+            ]
             return [f.result() for f in futs]
 
 
@@ -173,6 +216,10 @@ def make_teacher(backend: str, model: str, **kw: Any) -> Teacher | None:
     if backend == "hf":
         return HFTeacher(model, batch_size=kw.get("batch_size", 8), threads=kw.get("threads", 0))
     if backend == "openai":
-        return OpenAITeacher(model, timeout_s=kw.get("timeout_s", 60.0), max_retries=kw.get("max_retries", 3),
-                             concurrency=kw.get("concurrency", 4))
+        return OpenAITeacher(
+            model,
+            timeout_s=kw.get("timeout_s", 60.0),
+            max_retries=kw.get("max_retries", 3),
+            concurrency=kw.get("concurrency", 4),
+        )
     raise ValueError(f"unknown teacher backend {backend!r}; use none, hf or openai")

@@ -21,8 +21,10 @@ Line = tuple[str, float, bool, float, float]
 _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff"), None)
 _WS = re.compile(r"\s+")
 _CTRL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
-_PAGE_NO = re.compile(r"(?i)(?:page|p\.|pg\.?|seite)?\s*[-\u2013\u2014(\[]?\s*(\d{1,4}|[ivxlcdm]{1,8})\s*"
-                      r"[-\u2013\u2014)\]]?(?:\s*(?:/|of)\s*\d{1,4})?")
+_PAGE_NO = re.compile(
+    r"(?i)(?:page|p\.|pg\.?|seite)?\s*[-\u2013\u2014(\[]?\s*(\d{1,4}|[ivxlcdm]{1,8})\s*"
+    r"[-\u2013\u2014)\]]?(?:\s*(?:/|of)\s*\d{1,4})?"
+)
 _ROMAN = re.compile(r"(?i)m{0,3}(cm|cd|d?c{0,3})(xc|xl|l?x{0,3})(ix|iv|v?i{0,3})")
 _HYPHEN_END = re.compile(r"(?<!\w)(\w*[^\W\d_])[-\u2010\u00ad]$")
 _TOKEN = re.compile(r"\w+(?:-\w+)*")
@@ -71,13 +73,21 @@ def _body_size(pages: list[list[Line]]) -> float:
     return 0.0
 
 
-def strip_headers(pages: list[list[Line]], ocr: list[bool], margin: float = 0.12, min_pages: int = 3,
-                  min_fraction: float = 0.2, max_size_ratio: float = 1.05, coverage: float = 0.8) -> list[list[Line]]:
+def strip_headers(
+    pages: list[list[Line]],
+    ocr: list[bool],
+    margin: float = 0.12,
+    min_pages: int = 3,
+    min_fraction: float = 0.2,
+    max_size_ratio: float = 1.05,
+    coverage: float = 0.8,
+) -> list[list[Line]]:
     """Remove running headers/footers and page numbers: lines inside the top/bottom `margin` (share of page height),
     in a font no larger than the body's, that are page numbers, repeat (digits normalised) on enough pages of the
     document, or repeat one of its headings (running heads carry the chapter title). On OCR'd pages a band line also
     goes when `coverage` of its words are header/heading words (misread or merged heads) or when it holds no word at
     all (rules and specks read as junk)."""
+
     def band(ln: Line) -> str | None:
         return "top" if ln[4] <= margin else "bottom" if ln[3] >= 1 - margin else None
 
@@ -99,8 +109,12 @@ def strip_headers(pages: list[list[Line]], ocr: list[bool], margin: float = 0.12
                 counts[sd][k] += 1
     heads = {sd: {k for k, n in counts[sd].items() if n >= need and len(pages) > 1} for sd in ("top", "bottom")}
     # words of running headers and of headings (running heads repeat the book/chapter title): for OCR'd band lines
-    titles = {header_key(ln[0]) for lines, o in zip(pages, ocr, strict=True) for ln in lines
-              if body[o] and ln[1] > body[o] * max_size_ratio}
+    titles = {
+        header_key(ln[0])
+        for lines, o in zip(pages, ocr, strict=True)
+        for ln in lines
+        if body[o] and ln[1] > body[o] * max_size_ratio
+    }
     words = {w for k in titles | heads["top"] | heads["bottom"] for w in k.split()}
 
     def running(ln: Line, o: bool, has_body: bool) -> bool:
@@ -148,8 +162,9 @@ def dehyphenate(lines: list[Line], vocab: Counter[str]) -> list[Line]:
     return [(ln[0].replace("\u00ad", ""), *ln[1:]) for ln in out]
 
 
-def clean_document(pages: list[list[Line]], ocr: list[bool], normalized: bool = False,
-                   **header_opts: Any) -> list[tuple[str, list[dict]]]:
+def clean_document(
+    pages: list[list[Line]], ocr: list[bool], normalized: bool = False, **header_opts: Any
+) -> list[tuple[str, list[dict]]]:
     """Clean all pages of one document; returns (text, line records) per page. `normalized`: the lines already went
     through normalize_page (ingest does that in its page workers)."""
     norm = pages if normalized else [normalize_page(lines) for lines in pages]

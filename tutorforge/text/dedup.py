@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Hashable, Iterable, Sequence
+from typing import TypeVar, cast
 
+_K = TypeVar("_K", bound=Hashable)
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
@@ -28,13 +30,13 @@ def shingles(text: str, k: int) -> set[bytes]:
     w = words(text)
     if len(w) <= k:
         return {" ".join(w).encode("utf-8")}
-    return {" ".join(w[i:i + k]).encode("utf-8") for i in range(len(w) - k + 1)}
+    return {" ".join(w[i : i + k]).encode("utf-8") for i in range(len(w) - k + 1)}
 
 
 def ngrams(text: str, n: int) -> set[str]:
     """Word n-grams of the normalised text (empty when the text is shorter than n words)."""
     w = words(text)
-    return {" ".join(w[i:i + n]) for i in range(len(w) - n + 1)}
+    return {" ".join(w[i : i + n]) for i in range(len(w) - n + 1)}
 
 
 def exact_dedup(items: Sequence[tuple[str, str]]) -> dict[str, str]:
@@ -50,9 +52,16 @@ def exact_dedup(items: Sequence[tuple[str, str]]) -> dict[str, str]:
     return removed
 
 
-def minhash_dedup(items: Sequence[tuple[str, str]], threshold: float = 0.8, num_perm: int = 128,
-                  shingle_size: int = 3, seed: int = 1, batch: int = 2048, candidate_margin: float = 0.15,
-                  progress_cb=None) -> dict[str, tuple[str, float]]:
+def minhash_dedup(
+    items: Sequence[tuple[str, str]],
+    threshold: float = 0.8,
+    num_perm: int = 128,
+    shingle_size: int = 3,
+    seed: int = 1,
+    batch: int = 2048,
+    candidate_margin: float = 0.15,
+    progress_cb=None,
+) -> dict[str, tuple[str, float]]:
     """Near-duplicates by MinHash LSH: {removed_id: (kept_id, jaccard)}.
 
     Items are processed in order; each is queried against the kept ones. LSH is tuned to a lower candidate
@@ -67,12 +76,12 @@ def minhash_dedup(items: Sequence[tuple[str, str]], threshold: float = 0.8, num_
     kept: dict[str, set[bytes]] = {}
     removed: dict[str, tuple[str, float]] = {}
     for start in range(0, len(items), batch):
-        chunk = items[start:start + batch]
+        chunk = items[start : start + batch]
         sets = [shingles(t, shingle_size) for _, t in chunk]
         hashes = MinHash.bulk(sets, num_perm=num_perm, seed=seed)
         for (item_id, _), sh, m in zip(chunk, sets, hashes, strict=True):
             best: tuple[str, float] | None = None
-            for cand in sorted(lsh.query(m)):
+            for cand in sorted(cast("list[str]", lsh.query(m))):  # keys are the item ids inserted below
                 other = kept[cand]
                 inter = len(sh & other)
                 j = inter / (len(sh) + len(other) - inter)
@@ -88,7 +97,9 @@ def minhash_dedup(items: Sequence[tuple[str, str]], threshold: float = 0.8, num_
     return removed
 
 
-def naive_near_dups(items: Sequence[tuple[str, str]], threshold: float, shingle_size: int) -> dict[str, tuple[str, float]]:
+def naive_near_dups(
+    items: Sequence[tuple[str, str]], threshold: float, shingle_size: int
+) -> dict[str, tuple[str, float]]:
     """Baseline: exact pairwise Jaccard of shingle sets against all kept items (O(n^2)); same contract."""
     kept: list[tuple[str, set[bytes]]] = []
     removed: dict[str, tuple[str, float]] = {}
@@ -128,7 +139,7 @@ class NgramIndex:
         for g in ngrams(text, self.n):
             self._owner.setdefault(g, item_id)
 
-    def decontaminate(self, items: Sequence[tuple[str, str, str]]) -> dict[str, tuple[str, str]]:
+    def decontaminate(self, items: Sequence[tuple[_K, str, str]]) -> dict[_K, tuple[str, str]]:
         """items = [(id, group, text)] -> {contaminated id: (eval item id, first shared n-gram)}."""
         hits = {item_id: sorted(g for g in ngrams(text, self.n) if g in self._owner) for item_id, _, text in items}
         if not any(hits.values()):
@@ -139,7 +150,7 @@ class NgramIndex:
                 spread.setdefault(w, set()).add(group)
         common = {w for w, groups in spread.items() if len(groups) > self.max_groups}
         boiler: set[str] = set()
-        out = {}
+        out: dict[_K, tuple[str, str]] = {}
         for item_id, _, _ in items:
             for g in hits[item_id]:
                 if g in boiler or (common and ngrams(g, self.window) & common):

@@ -14,22 +14,28 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-STOPWORDS = frozenset("""a about above after again against all also am an and any are as at be because been before
+STOPWORDS = frozenset(
+    """a about above after again against all also am an and any are as at be because been before
 being below between both but by can could did do does doing down during each few for from further had has have having
 he her here hers herself him himself his how i if in into is it its itself just may me might more most must my myself
 no nor not now of off on once only or other our ours ourselves out over own same she should so some such than that the
 their theirs them themselves then there these they this those through to too under until up very was we were what
 when where which while who whom why will with would you your yours yourself yourselves one two three also called
 used using use known like many much often usually however therefore thus example examples figure table chapter section
-page called each every""".split())
-GENERIC = frozenset("""means mean meant exactly fixed makes make made gives give given shows show shown takes take taken
+page called each every""".split()
+)
+GENERIC = frozenset(
+    """means mean meant exactly fixed makes make made gives give given shows show shown takes take taken
 found form forms move moves moving becomes become known need needs needed tells tell keep keeps several different same
 small smaller large larger greater higher lower first second third number numbers amount amounts value values time times
 way ways part parts thing things result results called contains contain works work working useful important common
 total whole order single equal change changes changed quickly slowly always never another there where called describes
-describe described""".split())
-BAD_TERM_START = frozenset("this that these those it they there he she we you which what each such its their our "
-                           "one some many most all both another other here when where if".split())
+describe described""".split()
+)
+BAD_TERM_START = frozenset(
+    "this that these those it they there he she we you which what each such its their our "
+    "one some many most all both another other here when where if".split()
+)
 WORD = re.compile(r"[A-Za-z][A-Za-z'\-]*")
 
 
@@ -90,10 +96,18 @@ _ART = r"(?:(?P<art>A|An|The)\s+)?"
 DEF_PATTERNS = [
     ("defined_as", re.compile(rf"^{_ART}(?P<term>{TERM})\s+(?P<verb>is|are)\s+defined\s+as\s+(?P<body>.+?)\.$")),
     ("refers_to", re.compile(rf"^{_ART}(?P<term>{TERM})\s+(?P<verb>refers|refer|means)\s+(?:to\s+)?(?P<body>.+?)\.$")),
-    ("called", re.compile(rf"^(?P<body>[A-Z].+?)\s+(?P<verb>is|are)\s+(?:called|known\s+as|termed)\s+(?:(?P<art>an?|the)\s+)?"
-                          rf"(?P<term>{TERM})\.$")),
+    (
+        "called",
+        re.compile(
+            rf"^(?P<body>[A-Z].+?)\s+(?P<verb>is|are)\s+(?:called|known\s+as|termed)\s+(?:(?P<art>an?|the)\s+)?"
+            rf"(?P<term>{TERM})\.$"
+        ),
+    ),
     ("is_a", re.compile(rf"^{_ART}(?P<term>{TERM})\s+(?P<verb>is|are)\s+(?P<body>(?:an?|the)\s+.+?)\.$")),
-    ("are_x_that", re.compile(rf"^(?P<art>)(?P<term>{TERM})\s+(?P<verb>are)\s+(?P<body>\w+\s+(?:that|which|of|made)\b.+?)\.$")),
+    (
+        "are_x_that",
+        re.compile(rf"^(?P<art>)(?P<term>{TERM})\s+(?P<verb>are)\s+(?P<body>\w+\s+(?:that|which|of|made)\b.+?)\.$"),
+    ),
 ]
 
 
@@ -120,8 +134,13 @@ class Definition:
 
 def _term_ok(term: str) -> bool:
     ws = term.split()
-    return (0 < len(ws) <= 4 and ws[0].lower() not in BAD_TERM_START and len(term) >= 3
-            and not all(w.lower() in STOPWORDS for w in ws) and ws[-1].lower() not in STOPWORDS)
+    return (
+        0 < len(ws) <= 4
+        and ws[0].lower() not in BAD_TERM_START
+        and len(term) >= 3
+        and not all(w.lower() in STOPWORDS for w in ws)
+        and ws[-1].lower() not in STOPWORDS
+    )
 
 
 def definition(sentence: str) -> Definition | None:
@@ -177,8 +196,11 @@ def causal(sentence: str, previous: str | None = None) -> Causal | None:
         ("because", r"^(?P<a>.+?),?\s+because\s+(?P<b>.+)$", "why"),
         ("so that", r"^(?P<a>.+?),?\s+so\s+that\s+(?P<b>.+)$", "why"),
         ("therefore", r"^(?P<b>.+?)[,;]\s+(?:and\s+)?(?:therefore|thus|hence|so)\s*,?\s+(?P<a>.+)$", "why"),
-        ("causes", r"^(?P<b>.+?)\s+(?P<v>causes|cause|leads\s+to|lead\s+to|results\s+in|result\s+in)\s+(?P<a>.+)$",
-         "effect"),
+        (
+            "causes",
+            r"^(?P<b>.+?)\s+(?P<v>causes|cause|leads\s+to|lead\s+to|results\s+in|result\s+in)\s+(?P<a>.+)$",
+            "effect",
+        ),
         ("by", r"^(?P<a>.+?)\s+by\s+(?P<b>\w+ing\b.+)$", "how"),
     ]:
         m = re.match(pat, s.rstrip("."))
@@ -205,15 +227,24 @@ def causal(sentence: str, previous: str | None = None) -> Causal | None:
         m = re.match(r"^(?:Therefore|Thus|Hence|As a result|Consequently|This is why),?\s+(?P<a>.+?)\.$", s)
         if m:
             b = _clause(previous)
-            return _mk("why", "therefore", f"Explain why {lower_first(_clause(m['a']))}.",
-                       f"Because {lower_first(b)}.", s, b, m["a"])
+            return _mk(
+                "why",
+                "therefore",
+                f"Explain why {lower_first(_clause(m['a']))}.",
+                f"Because {lower_first(b)}.",
+                s,
+                b,
+                m["a"],
+            )
     return None
 
 
 def _mk(qtype: str, marker: str, q: str, ans: str, s: str, cause: str, effect: str) -> Causal | None:
     if len(words(cause)) < _MIN_CLAUSE + 1 or len(words(effect)) < _MIN_CLAUSE:
         return None
-    if effect.split()[0].lower() in PRONOUNS + ("if", "when", "and", "but", "however", "although") or cause.split()[0].lower() in ("which", "this", "that"):
+    if effect.split()[0].lower() in PRONOUNS + ("if", "when", "and", "but", "however", "although") or cause.split()[
+        0
+    ].lower() in ("which", "this", "that"):
         return None  # "Explain why it has no overall charge": the question would lack its subject
     return Causal(qtype, marker, q, ans, s, cause, effect)
 
@@ -246,7 +277,7 @@ class Formula:
         """Distinct formulas in order of appearance ("v = d / t = 400 / 80" yields "v = d / t" once)."""
         out: dict[str, Formula] = {}
         for m in re.finditer(r"(?<![\w=<>])([A-Za-zρλΔθ][A-Za-z0-9_]{0,11})\s*=\s*", text):
-            f = _parse(m.group(1), text[m.end():])
+            f = _parse(m.group(1), text[m.end() :])
             if f:
                 out.setdefault(f.text, f)
         return list(out.values())
@@ -380,9 +411,11 @@ def _eval(tree: tuple, values: dict[str, float]) -> float:
 def variable_names(text: str, var: str) -> tuple[str | None, str | None]:
     """(description, unit) of a formula variable from prose like 'where v is the speed in m/s' or 'speed (v)'."""
     v = re.escape(var)
-    m = re.search(rf"(?<![\w]){v}\s+(?:is|represents|stands\s+for|=)\s+(?:the\s+)?(?P<d>[a-z][a-z \-]{{2,40}}?)"
-                  rf"(?:\s+(?:in|measured\s+in)\s+(?P<u>[A-Za-z/²³0-9]+(?:\s+per\s+[a-z]+)?))?(?=[,.;)]|\s+and\b|$)",
-                  text)
+    m = re.search(
+        rf"(?<![\w]){v}\s+(?:is|represents|stands\s+for|=)\s+(?:the\s+)?(?P<d>[a-z][a-z \-]{{2,40}}?)"
+        rf"(?:\s+(?:in|measured\s+in)\s+(?P<u>[A-Za-z/²³0-9]+(?:\s+per\s+[a-z]+)?))?(?=[,.;)]|\s+and\b|$)",
+        text,
+    )
     if m:
         return m["d"].strip(), (m["u"] or None)
     m = re.search(rf"(?P<d>[a-z][a-z\-]{{2,25}}(?:\s+[a-z][a-z\-]{{2,25}})?)\s*\(\s*{v}\s*\)", text)

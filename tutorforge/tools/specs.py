@@ -14,30 +14,66 @@ import json
 from typing import Any
 
 DEFAULT_CATALOGUE: dict[str, dict[str, Any]] = {
-    "animal_cell": {"title": "an animal cell", "subject": "biology",
-                    "keywords": ["animal cell", "cell membrane", "mitochondria", "cytoplasm", "nucleus"]},
-    "plant_cell": {"title": "a plant cell", "subject": "biology",
-                   "keywords": ["plant cell", "cell wall", "chloroplast", "vacuole"]},
-    "dna_double_helix": {"title": "the DNA double helix", "subject": "biology",
-                         "keywords": ["dna", "double helix", "base pair", "nucleotide"]},
-    "human_heart": {"title": "the human heart", "subject": "biology",
-                    "keywords": ["heart", "ventricle", "atrium", "artery", "circulation"]},
-    "water_molecule": {"title": "a water molecule", "subject": "chemistry",
-                       "keywords": ["water molecule", "h2o", "hydrogen bond", "polar"]},
-    "methane_molecule": {"title": "a methane molecule", "subject": "chemistry",
-                         "keywords": ["methane", "ch4", "tetrahedral", "covalent bond"]},
-    "sodium_chloride_lattice": {"title": "the sodium chloride lattice", "subject": "chemistry",
-                                "keywords": ["sodium chloride", "ionic lattice", "ionic bond", "crystal"]},
-    "atom_bohr": {"title": "the Bohr model of the atom", "subject": "physics",
-                  "keywords": ["atom", "electron", "nucleus", "proton", "neutron", "shell"]},
-    "solar_system": {"title": "the solar system", "subject": "physics",
-                     "keywords": ["solar system", "planet", "orbit", "sun", "gravity"]},
-    "lens_ray_diagram": {"title": "a converging lens ray diagram", "subject": "physics",
-                         "keywords": ["lens", "focal", "refraction", "ray"]},
-    "pythagoras_triangle": {"title": "a right-angled triangle (Pythagoras)", "subject": "mathematics",
-                            "keywords": ["pythagoras", "hypotenuse", "right-angled", "right angle", "triangle"]},
-    "unit_circle": {"title": "the unit circle", "subject": "mathematics",
-                    "keywords": ["unit circle", "sine", "cosine", "radian", "circle"]},
+    "animal_cell": {
+        "title": "an animal cell",
+        "subject": "biology",
+        "keywords": ["animal cell", "cell membrane", "mitochondria", "cytoplasm", "nucleus"],
+    },
+    "plant_cell": {
+        "title": "a plant cell",
+        "subject": "biology",
+        "keywords": ["plant cell", "cell wall", "chloroplast", "vacuole"],
+    },
+    "dna_double_helix": {
+        "title": "the DNA double helix",
+        "subject": "biology",
+        "keywords": ["dna", "double helix", "base pair", "nucleotide"],
+    },
+    "human_heart": {
+        "title": "the human heart",
+        "subject": "biology",
+        "keywords": ["heart", "ventricle", "atrium", "artery", "circulation"],
+    },
+    "water_molecule": {
+        "title": "a water molecule",
+        "subject": "chemistry",
+        "keywords": ["water molecule", "h2o", "hydrogen bond", "polar"],
+    },
+    "methane_molecule": {
+        "title": "a methane molecule",
+        "subject": "chemistry",
+        "keywords": ["methane", "ch4", "tetrahedral", "covalent bond"],
+    },
+    "sodium_chloride_lattice": {
+        "title": "the sodium chloride lattice",
+        "subject": "chemistry",
+        "keywords": ["sodium chloride", "ionic lattice", "ionic bond", "crystal"],
+    },
+    "atom_bohr": {
+        "title": "the Bohr model of the atom",
+        "subject": "physics",
+        "keywords": ["atom", "electron", "nucleus", "proton", "neutron", "shell"],
+    },
+    "solar_system": {
+        "title": "the solar system",
+        "subject": "physics",
+        "keywords": ["solar system", "planet", "orbit", "sun", "gravity"],
+    },
+    "lens_ray_diagram": {
+        "title": "a converging lens ray diagram",
+        "subject": "physics",
+        "keywords": ["lens", "focal", "refraction", "ray"],
+    },
+    "pythagoras_triangle": {
+        "title": "a right-angled triangle (Pythagoras)",
+        "subject": "mathematics",
+        "keywords": ["pythagoras", "hypotenuse", "right-angled", "right angle", "triangle"],
+    },
+    "unit_circle": {
+        "title": "the unit circle",
+        "subject": "mathematics",
+        "keywords": ["unit circle", "sine", "cosine", "radian", "circle"],
+    },
 }
 
 
@@ -46,17 +82,34 @@ def tool_specs(catalogue: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]
     return {
         "search_textbook": {
             "description": "Search the student's textbook and return the best matching sections with page numbers.",
-            "parameters": {"type": "object", "additionalProperties": False, "required": ["query"],
-                           "properties": {"query": {"type": "string", "minLength": 2, "maxLength": 200}}}},
+            "parameters": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["query"],
+                "properties": {"query": {"type": "string", "minLength": 2, "maxLength": 200}},
+            },
+        },
         "make_quiz": {
             "description": "Make a short quiz on a topic from the textbook.",
-            "parameters": {"type": "object", "additionalProperties": False, "required": ["topic", "n_questions"],
-                           "properties": {"topic": {"type": "string", "minLength": 2, "maxLength": 120},
-                                          "n_questions": {"type": "integer", "minimum": 1, "maximum": 10}}}},
+            "parameters": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["topic", "n_questions"],
+                "properties": {
+                    "topic": {"type": "string", "minLength": 2, "maxLength": 120},
+                    "n_questions": {"type": "integer", "minimum": 1, "maximum": 10},
+                },
+            },
+        },
         "show_3d_model": {
             "description": "Show an interactive 3D model to the student.",
-            "parameters": {"type": "object", "additionalProperties": False, "required": ["model_id"],
-                           "properties": {"model_id": {"type": "string", "enum": sorted(catalogue)}}}},
+            "parameters": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["model_id"],
+                "properties": {"model_id": {"type": "string", "enum": sorted(catalogue)}},
+            },
+        },
     }
 
 
@@ -67,8 +120,10 @@ def openai_tools(catalogue: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
 
 def signatures(catalogue: dict[str, dict[str, Any]]) -> str:
     """One line per tool, short enough for a system prompt of a small model."""
-    return ("search_textbook(query: string)\nmake_quiz(topic: string, n_questions: integer 1-10)\n"
-            f"show_3d_model(model_id: one of {', '.join(sorted(catalogue))})")
+    return (
+        "search_textbook(query: string)\nmake_quiz(topic: string, n_questions: integer 1-10)\n"
+        f"show_3d_model(model_id: one of {', '.join(sorted(catalogue))})"
+    )
 
 
 _TYPES = {"string": str, "integer": int, "number": (int, float), "boolean": bool, "object": dict}
@@ -90,6 +145,7 @@ def _check(value: Any, schema: dict[str, Any], where: str) -> list[str]:
         if value < schema.get("minimum", -float("inf")) or value > schema.get("maximum", float("inf")):
             out.append(f"{where}: {value} outside [{schema.get('minimum')}, {schema.get('maximum')}]")
     if t == "object":
+        assert isinstance(value, dict)  # type-checked against _TYPES["object"] above
         props = schema.get("properties", {})
         out += [f"{where}: missing required argument '{k}'" for k in schema.get("required", []) if k not in value]
         if schema.get("additionalProperties") is False:

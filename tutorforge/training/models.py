@@ -4,14 +4,13 @@
 plain Hugging Face directory once (dequantised by transformers' GGUF loader, ~30 s) and caches it under
 `.cache/models/`, so later loads take about a second. Any other string is a local directory or a hub id.
 
-    python -m tutorforge.training.models smollm2        # convert + print the cached directory
+    path = resolve_model("smollm2")        # converts once, then returns the cached directory
 """
 
 from __future__ import annotations
 
 import importlib.util
 import os
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +44,7 @@ def smollm2_dir(cache_dir: str | Path = CACHE_DIR) -> Path:
     gguf = smollm2_gguf()
     log.info("converting %s to a Hugging Face directory at %s (once, ~30 s)", gguf.name, out)
     tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-    model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    model: Any = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)  # attrs below are untyped
     # transformers 5 leaves its GGUF quantizer on the (fully dequantised, fp32) model and then refuses
     # save_pretrained ("quantized with gguf and is not serializable"): drop it, the weights are plain tensors.
     model.hf_quantizer = None
@@ -76,7 +75,3 @@ def load_causal_lm(name_or_path: str | Path, **kwargs: Any) -> Any:
     from transformers import AutoModelForCausalLM
 
     return AutoModelForCausalLM.from_pretrained(resolve_model(name_or_path), **kwargs)
-
-
-if __name__ == "__main__":
-    print(resolve_model(sys.argv[1] if len(sys.argv) > 1 else "smollm2"))

@@ -1,37 +1,39 @@
-"""SFT stage: LoRA / QLoRA (4-bit NF4) / full fine-tuning of the pretrained model on the chat examples.
+"""SFT: LoRA / QLoRA (4-bit NF4) / full fine-tuning of the pretrained model on the chat examples.
 
-    python -m stages.sft                                   # params.yaml [sft] + seed -> artifacts/sft/
-    python -m stages.sft --mode qlora --max-steps 20       # 4-bit NF4 base (bitsandbytes, runs on CPU too)
-    python -m stages.sft --base-model smollm2 --tokenizer "" --output /tmp/sft   # any HF dir / alias / hub id
-    dvc repro --single-item sft
+    cfg = load_config(SFTConfig)               # params.yaml [sft] + seed (+ the selected profile), see stages/sft.py
+    report = run_sft(cfg)                      # -> <output>/adapter/, merged/, train_log.jsonl, report.json
 
 Loss on assistant tokens only (text + tool calls; see tutorforge/training/sft_data.py), short examples packed into rows
 without attention across examples. HF Trainer with eval every `eval_steps`, checkpoints every `save_steps`
 (rotated) in `<output>/checkpoints/`; a rerun after an interruption resumes from the newest complete checkpoint
-automatically (the step counter continues) unless the inputs/params fingerprint changed. Outputs:
-`<output>/adapter/` (peft), `<output>/merged/` (LoRA merged into full-precision base weights + tokenizer, for
-serving), `<output>/train_log.jsonl` (step, loss, eval_loss, lr, tokens_per_s), `<output>/report.json` (metrics).
+automatically (the step counter continues) unless the inputs/params fingerprint changed
+(tutorforge/training/checkpoints.py). Outputs: `<output>/adapter/` (peft), `<output>/merged/` (LoRA merged into
+full-precision base weights + tokenizer, for serving), `<output>/train_log.jsonl` (step, loss, eval_loss, lr,
+tokens_per_s), `<output>/report.json` (metrics).
 """
 
 from __future__ import annotations
 
-import argparse
-import dataclasses
 import math
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from tutorforge.core.config import config_dict, load_config
-from tutorforge.core.ids import sha256_file, stable_id
-from tutorforge.core.io import atomic_dir, read_json, read_jsonl, write_json, write_jsonl
+from tutorforge.core.config import Fraction, NonNegFloat, NonNegInt, PositiveFloat, PositiveInt, config_dict, section
+from tutorforge.core.io import atomic_dir, read_jsonl, write_json, write_jsonl
 from tutorforge.core.logs import get_logger
+from tutorforge.training.checkpoints import prepare_resume, run_fingerprint
+from tutorforge.training.deepspeed import DeepSpeedConfig
+from tutorforge.training.hardware import check_precision
+from tutorforge.training.sft_data import TRUNCATIONS
 
 log = get_logger(__name__)
 MODES = ("lora", "qlora", "full")
+# Config fields that do not change the trained weights (left out of the resume fingerprint).
+NON_RESULT_FIELDS = {"output", "eval_steps", "save_steps", "save_total_limit", "logging_steps", "resume", "merge"}
 
 
+@section("sft")
 @dataclass
 class SFTConfig:
     base_model: str = "artifacts/pretrain/model"
@@ -46,55 +48,56 @@ class SFTConfig:
     """Output dir: adapter/, merged/, checkpoints/, train_log.jsonl, report.json."""
     mode: str = "full"
     """lora | qlora (4-bit NF4 base, double quantisation) | full (all weights)."""
-    lora_r: int = 16
+    lora_r: PositiveInt = 16
     """LoRA rank."""
-    lora_alpha: int = 32
+    lora_alpha: PositiveInt = 32
     """LoRA scaling numerator (scale = alpha / r)."""
-    lora_dropout: float = 0.05
+    lora_dropout: Fraction = 0.05
     """Dropout on the LoRA input."""
-    target_modules: list[str] = field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj",
-                                                               "gate_proj", "up_proj", "down_proj"])
+    target_modules: list[str] = field(
+        default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+    )
     """Linear layers that get LoRA adapters."""
     modules_to_save: list[str] = field(default_factory=list)
     """Modules trained in full next to the adapters (e.g. lm_head, embed_tokens)."""
-    max_length: int = 256
+    max_length: PositiveInt = 256
     """Tokens per training sequence and per packed row."""
     truncation: str = "turns"
     """Longer conversations: turns (one sequence per assistant turn, context cut from the left) | right (cut the end)."""
     packing: bool = True
     """Pack examples into rows of max_length (block-diagonal attention) instead of padding."""
-    batch_size: int = 8
+    batch_size: PositiveInt = 8
     """Rows per device per step."""
-    grad_accum: int = 1
+    grad_accum: PositiveInt = 1
     """Gradient accumulation steps."""
-    learning_rate: float = 1e-3
+    learning_rate: PositiveFloat = 1e-3
     """Peak learning rate."""
-    epochs: float = 5.0
+    epochs: PositiveFloat = 5.0
     """Passes over the training rows (capped by max_steps)."""
     max_steps: int = 250
     """Cap on optimizer steps (-1 = none): steps = min(epochs * steps_per_epoch, max_steps)."""
-    warmup: float = 0.05
+    warmup: NonNegFloat = 0.05
     """Warmup: fraction of the steps (< 1) or a step count."""
     lr_scheduler: str = "cosine"
     """transformers scheduler name."""
-    weight_decay: float = 0.0
+    weight_decay: NonNegFloat = 0.0
     """AdamW weight decay."""
-    eval_steps: int = 50
-    """Evaluate on the validation split every N steps."""
-    save_steps: int = 50
-    """Checkpoint every N steps."""
-    save_total_limit: int = 2
+    eval_steps: NonNegInt = 50
+    """Evaluate on the validation split every N steps (0: every `logging_steps`, transformers' rule)."""
+    save_steps: NonNegInt = 50
+    """Checkpoint every N steps (0: transformers' rule; smoke runs in tests use it)."""
+    save_total_limit: NonNegInt = 2
     """Checkpoints kept (oldest rotated out)."""
-    logging_steps: int = 10
+    logging_steps: PositiveInt = 10
     """Log loss / lr / tokens_per_s every N steps."""
-    max_eval_examples: int = 256
+    max_eval_examples: NonNegInt = 256
     """Validation examples used (first N in file order)."""
     precision: str = "auto"
-    """auto | bf16 | fp16 | fp32 (tutorforge.training.training.select_precision)."""
+    """auto | bf16 | fp16 | fp32 (tutorforge.training.hardware.select_precision)."""
     gradient_checkpointing: bool = False
     """Recompute activations in backward (saves memory, costs ~30% time)."""
-    deepspeed: dict[str, Any] = field(default_factory=lambda: {"enabled": False, "stage": 2, "offload": False})
-    """DeepSpeed ZeRO {enabled, stage 0-3, offload} (config from tutorforge.training.training); launch with torchrun."""
+    deepspeed: DeepSpeedConfig = field(default_factory=DeepSpeedConfig)
+    """DeepSpeed ZeRO {enabled, stage 0-3, offload} (<output>/checkpoints/ds_config.json); launch with torchrun."""
     resume: bool = True
     """Resume from the newest complete checkpoint when the fingerprint matches."""
     merge: bool = True
@@ -106,27 +109,20 @@ class SFTConfig:
     seed: int = 1337
     """Seed for torch/python/numpy, data order and LoRA init."""
 
-
-def apply_profile(cfg: SFTConfig) -> SFTConfig:
-    """cfg with `profiles[profile]` applied (unknown profile or keys are an error)."""
-    if cfg.profile not in cfg.profiles:
-        if cfg.profiles:
-            raise ValueError(f"sft profile {cfg.profile!r} not in profiles {sorted(cfg.profiles)}")
-        return cfg
-    over = cfg.profiles[cfg.profile] or {}
-    names = {f.name for f in dataclasses.fields(cfg)} - {"profile", "profiles"}
-    if set(over) - names:
-        raise ValueError(f"sft profile {cfg.profile!r}: unknown key(s) {sorted(set(over) - names)}")
-    return dataclasses.replace(cfg, **over)
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ValueError(f"sft.mode: {self.mode!r} not in {list(MODES)}")
+        if self.truncation not in TRUNCATIONS:
+            raise ValueError(f"sft.truncation: {self.truncation!r} not in {list(TRUNCATIONS)}")
+        check_precision(self.precision, "sft.precision")
 
 
-def _fingerprint(cfg: SFTConfig) -> str:
-    """Hash of everything a checkpoint depends on (inputs + training knobs), to refuse resuming a different run."""
-    knobs = {k: v for k, v in config_dict(cfg).items()
-             if k not in {"output", "eval_steps", "save_steps", "save_total_limit", "logging_steps", "resume", "merge"}}
+def resume_fingerprint(cfg: SFTConfig) -> str:
+    """Fingerprint of the run (checkpoints.run_fingerprint): training knobs + the examples and every file of the
+    base model and tokenizer dirs, so a checkpoint of different inputs/params is never resumed."""
     dirs = [Path(cfg.base_model)] + ([Path(cfg.tokenizer)] if cfg.tokenizer else [])
     files = [Path(cfg.train), Path(cfg.validation)] + sorted(p for d in dirs for p in d.glob("*") if p.is_file())
-    return stable_id(knobs, [(str(p), sha256_file(p)) for p in files if p.is_file()], length=32)
+    return run_fingerprint(config_dict(cfg), NON_RESULT_FIELDS, files)
 
 
 def load_model(cfg: SFTConfig, precision: str) -> Any:
@@ -135,15 +131,14 @@ def load_model(cfg: SFTConfig, precision: str) -> Any:
 
     from tutorforge.training.models import load_causal_lm
 
-    if cfg.mode not in MODES:
-        raise ValueError(f"sft mode must be one of {MODES}, got {cfg.mode!r}")
     kwargs: dict[str, Any] = {"dtype": torch.float32}
     if cfg.mode == "qlora":
         from transformers import BitsAndBytesConfig
 
         compute = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision, torch.float32)
         kwargs["quantization_config"] = BitsAndBytesConfig(
-            load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True, bnb_4bit_compute_dtype=compute)
+            load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True, bnb_4bit_compute_dtype=compute
+        )
         kwargs["device_map"] = {"": torch.cuda.current_device()} if torch.cuda.is_available() else "cpu"
     model = load_causal_lm(cfg.base_model, **kwargs)
     model.config.use_cache = False  # a KV cache would disable the packed (block-diagonal) mask
@@ -152,15 +147,21 @@ def load_model(cfg: SFTConfig, precision: str) -> Any:
     from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
 
     if cfg.mode == "qlora":
-        import bitsandbytes as bnb
+        from bitsandbytes.nn.modules import Linear4bit
 
         for m in model.modules():  # bnb 0.50 on avx512_bf16 CPUs repacks 4-bit weights on the first eval forward
-            if isinstance(m, bnb.nn.Linear4bit):  # into a layout whose kernel has no autograd: later training
+            if isinstance(m, Linear4bit):  # into a layout whose kernel has no autograd: later training
                 m.support_avx512bf16_for_cpu = False  # then silently drops gradients through the base layers
         model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=cfg.gradient_checkpointing)
-    lora = LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, lora_dropout=cfg.lora_dropout, bias="none",
-                      target_modules=list(cfg.target_modules), modules_to_save=list(cfg.modules_to_save) or None,
-                      task_type="CAUSAL_LM")
+    lora = LoraConfig(
+        r=cfg.lora_r,
+        lora_alpha=cfg.lora_alpha,
+        lora_dropout=cfg.lora_dropout,
+        bias="none",
+        target_modules=list(cfg.target_modules),
+        modules_to_save=list(cfg.modules_to_save) or None,
+        task_type="CAUSAL_LM",
+    )
     return get_peft_model(model, lora)
 
 
@@ -173,14 +174,15 @@ def answer_loss(model: Any, rows: list[dict], collator: Any, batch_size: int) ->
     model.eval()
     with torch.no_grad():
         for i in range(0, len(rows), batch_size):
-            batch = collator(rows[i: i + batch_size])
+            batch = collator(rows[i : i + batch_size])
             batch.pop("n_tokens")
             batch = {k: v.to(model.device) for k, v in batch.items()}
             labels = batch.pop("labels")
             logits = model(**batch, use_cache=False).logits.float()
             tgt = labels[:, 1:]
-            nll = torch.nn.functional.cross_entropy(logits[:, :-1].transpose(1, 2), tgt, ignore_index=-100,
-                                                    reduction="sum")
+            nll = torch.nn.functional.cross_entropy(
+                logits[:, :-1].transpose(1, 2), tgt, ignore_index=-100, reduction="sum"
+            )
             total += nll.item()
             count += int((tgt != -100).sum())
     model.train(was_training)
@@ -193,13 +195,15 @@ def run_sft(cfg: SFTConfig) -> dict[str, Any]:
 
     import numpy as np
     import torch
+    from torch.utils.data import Dataset
     from transformers import Trainer, TrainerCallback, TrainingArguments
 
-    from tutorforge.training import training as T
+    from tutorforge.training import callbacks as C
+    from tutorforge.training import hardware as H
+    from tutorforge.training.deepspeed import deepspeed_config_file
     from tutorforge.training.models import load_tokenizer
     from tutorforge.training.sft_data import PackedCollator, PaddedCollator, encode_records, pack_examples
 
-    cfg = apply_profile(cfg)
     random.seed(cfg.seed)
     np.random.seed(cfg.seed)
     torch.manual_seed(cfg.seed)
@@ -212,85 +216,143 @@ def run_sft(cfg: SFTConfig) -> dict[str, Any]:
         raise ValueError(f"{cfg.train}: no training examples")
     recs["validation"] = recs["validation"][: cfg.max_eval_examples]
     enc = {s: encode_records(tok, r, cfg.max_length, cfg.truncation) for s, r in recs.items()}
+    if tok.pad_token_id is None:
+        raise ValueError(f"the tokenizer of {cfg.tokenizer or cfg.base_model} has no pad or eos token")
     collator = (PackedCollator if cfg.packing else PaddedCollator)(tok.pad_token_id)
     rows = {s: pack_examples(e, cfg.max_length) if cfg.packing else e for s, (e, _) in enc.items()}
-    log.info("encoded %d train / %d validation sequences (dropped %d / %d empty after truncation) -> %d / %d rows",
-             len(enc["train"][0]), len(enc["validation"][0]), enc["train"][1], enc["validation"][1],
-             len(rows["train"]), len(rows["validation"]))
+    log.info(
+        "encoded %d train / %d validation sequences (dropped %d / %d empty after truncation) -> %d / %d rows",
+        len(enc["train"][0]),
+        len(enc["validation"][0]),
+        enc["train"][1],
+        enc["validation"][1],
+        len(rows["train"]),
+        len(rows["validation"]),
+    )
 
-    fp = _fingerprint(cfg)
-    fp_file = ckpt_dir / "fingerprint.json"
-    if ckpt_dir.exists() and (not fp_file.exists() or read_json(fp_file).get("fingerprint") != fp):
-        log.info("checkpoints in %s belong to other inputs/params: starting afresh", ckpt_dir)
-        shutil.rmtree(ckpt_dir)
-    write_json(fp_file, {"fingerprint": fp})
-    resume = T.find_resume_checkpoint(ckpt_dir) if cfg.resume else None
-    log.info("resuming from %s" if resume else "no checkpoint to resume from%s", resume or "")
-
-    precision = T.select_precision(cfg.precision)
+    precision = H.select_precision(cfg.precision)
     model = load_model(cfg, precision)
     max_pos = getattr(model.config, "max_position_embeddings", None)
     if max_pos and cfg.max_length > max_pos:
         raise ValueError(f"sft max_length {cfg.max_length} > the model's max_position_embeddings {max_pos}")
+    # after the model check, so a run that cannot start leaves the checkpoints of the last one alone
+    resume = prepare_resume(ckpt_dir, resume_fingerprint(cfg), cfg.resume, bool(H.dist_info()["is_main"]))
+    log.info("resuming from %s" if resume else "no checkpoint to resume from%s", resume or "")
     n_trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     n_total = sum(p.numel() for p in model.parameters())
     base_loss = answer_loss(model, rows["validation"], collator, cfg.batch_size) if rows["validation"] else None
-    log.info("mode=%s precision=%s trainable %d / %d params; base answer loss %s", cfg.mode, precision,
-             n_trainable, n_total, base_loss)
+    log.info(
+        "mode=%s precision=%s trainable %d / %d params; base answer loss %s",
+        cfg.mode,
+        precision,
+        n_trainable,
+        n_total,
+        base_loss,
+    )
     steps_per_epoch = math.ceil(len(rows["train"]) / (cfg.batch_size * cfg.grad_accum))
     total_steps = math.ceil(steps_per_epoch * cfg.epochs)
     total_steps = min(total_steps, cfg.max_steps) if cfg.max_steps > 0 else total_steps
-    dsc = {"enabled": False, "stage": 2, "offload": False, **(cfg.deepspeed or {})}
-    ds = (T.write_deepspeed_config(ckpt_dir / "deepspeed.json", stage=int(dsc["stage"]), offload=bool(dsc["offload"]),
-                                   precision=precision) if dsc["enabled"] else None)
+    ds = deepspeed_config_file(cfg.deepspeed, ckpt_dir, precision)
     args = TrainingArguments(
-        output_dir=str(ckpt_dir), max_steps=total_steps, per_device_train_batch_size=cfg.batch_size,
-        per_device_eval_batch_size=cfg.batch_size, gradient_accumulation_steps=cfg.grad_accum,
-        learning_rate=cfg.learning_rate, lr_scheduler_type=cfg.lr_scheduler, warmup_steps=cfg.warmup,
-        weight_decay=cfg.weight_decay, eval_strategy="steps" if rows["validation"] else "no", eval_steps=cfg.eval_steps,
-        save_strategy="steps", save_steps=cfg.save_steps, save_total_limit=cfg.save_total_limit,
-        logging_steps=cfg.logging_steps, seed=cfg.seed, data_seed=cfg.seed, remove_unused_columns=False,
-        activation_checkpointing=cfg.gradient_checkpointing, report_to=T.setup_tensorboard(ckpt_dir / "tensorboard"),
-        include_num_input_tokens_seen="non_padding", disable_tqdm=True, deepspeed=ds, use_cache=False,
-        dataloader_num_workers=0, use_cpu=not torch.cuda.is_available(), **T.precision_flags(precision))
+        output_dir=str(ckpt_dir),
+        max_steps=total_steps,
+        per_device_train_batch_size=cfg.batch_size,
+        per_device_eval_batch_size=cfg.batch_size,
+        gradient_accumulation_steps=cfg.grad_accum,
+        learning_rate=cfg.learning_rate,
+        lr_scheduler_type=cfg.lr_scheduler,
+        warmup_steps=cfg.warmup,
+        weight_decay=cfg.weight_decay,
+        eval_strategy="steps" if rows["validation"] else "no",
+        eval_steps=cfg.eval_steps,
+        save_strategy="steps",
+        save_steps=cfg.save_steps,
+        save_total_limit=cfg.save_total_limit,
+        logging_steps=cfg.logging_steps,
+        seed=cfg.seed,
+        data_seed=cfg.seed,
+        remove_unused_columns=False,
+        activation_checkpointing=cfg.gradient_checkpointing,
+        report_to=C.setup_tensorboard(ckpt_dir / "tensorboard"),
+        include_num_input_tokens_seen="non_padding",
+        disable_tqdm=True,
+        deepspeed=ds,
+        use_cache=False,
+        dataloader_num_workers=0,
+        use_cpu=not torch.cuda.is_available(),
+        **H.precision_flags(precision),
+    )
 
     class SFTTrainer(Trainer):
         def compute_loss(self, model, inputs, *a, **kw):  # noqa: ANN001, ANN202
             return super().compute_loss(model, {k: v for k, v in inputs.items() if k != "n_tokens"}, *a, **kw)
 
         def _track_num_input_tokens(self, inputs):  # noqa: ANN001, ANN202  (useful = non-pad tokens)
-            self.state.num_input_tokens_seen += int(inputs["n_tokens"]) * T.dist_info()["world_size"]
+            self.state.num_input_tokens_seen += int(inputs["n_tokens"]) * H.dist_info()["world_size"]
 
     class Progress(TrainerCallback):
         def on_log(self, a, state, control, logs=None, **kw):  # noqa: ANN001, ANN202
-            log.info("step %d/%d %s", state.global_step, state.max_steps,
-                     {k: round(v, 4) for k, v in (logs or {}).items() if k in {"loss", "eval_loss", "tokens_per_s"}})
+            log.info(
+                "step %d/%d %s",
+                state.global_step,
+                state.max_steps,
+                {k: round(v, 4) for k, v in (logs or {}).items() if k in {"loss", "eval_loss", "tokens_per_s"}},
+            )
 
-    trainer = SFTTrainer(model=model, args=args, train_dataset=rows["train"],
-                         eval_dataset=rows["validation"] or None, data_collator=collator, processing_class=tok,
-                         callbacks=[Progress()])
-    T.add_callback_first(trainer, T.throughput_callback(n_total))
-    log.info("training %d steps (%d rows/epoch, batch %d x accum %d)", total_steps, len(rows["train"]),
-             cfg.batch_size, cfg.grad_accum)
+    # rows are lists of dicts: len + getitem is all the DataLoader needs
+    trainer = SFTTrainer(
+        model=model,
+        args=args,
+        train_dataset=cast(Dataset, rows["train"]),
+        eval_dataset=cast(Dataset, rows["validation"]) if rows["validation"] else None,
+        data_collator=collator,
+        processing_class=tok,
+        callbacks=[Progress()],
+    )
+    C.add_callback_first(trainer, C.throughput_callback(n_total))
+    log.info(
+        "training %d steps (%d rows/epoch, batch %d x accum %d)",
+        total_steps,
+        len(rows["train"]),
+        cfg.batch_size,
+        cfg.grad_accum,
+    )
     result = trainer.train(resume_from_checkpoint=resume)
     sft_loss = answer_loss(model, rows["validation"], collator, cfg.batch_size) if rows["validation"] else None
-    if not T.dist_info()["is_main"]:
+    if not H.dist_info()["is_main"]:
         return {}
-    return _save(cfg, trainer, tok, precision, {
-        "mode": cfg.mode, "packing": cfg.packing, "precision": precision, "resumed_from": Path(resume).name if resume else None,
-        "train_examples": len(enc["train"][0]), "train_rows": len(rows["train"]), "dropped_examples": enc["train"][1],
-        "validation_examples": len(enc["validation"][0]), "steps": trainer.state.global_step,
-        "epochs": round(trainer.state.epoch or 0.0, 4), "trainable_params": n_trainable, "total_params": n_total,
-        "train_loss": round(result.training_loss, 6), "answer_loss_base": base_loss, "answer_loss_sft": sft_loss,
-        "answer_loss_reduction": (1 - sft_loss / base_loss) if base_loss and sft_loss is not None else None})
+    return _save(
+        cfg,
+        trainer,
+        tok,
+        precision,
+        {
+            "mode": cfg.mode,
+            "packing": cfg.packing,
+            "precision": precision,
+            "resumed_from": Path(resume).name if resume else None,
+            "train_examples": len(enc["train"][0]),
+            "train_rows": len(rows["train"]),
+            "dropped_examples": enc["train"][1],
+            "validation_examples": len(enc["validation"][0]),
+            "steps": trainer.state.global_step,
+            "epochs": round(trainer.state.epoch or 0.0, 4),
+            "trainable_params": n_trainable,
+            "total_params": n_total,
+            "train_loss": round(result.training_loss, 6),
+            "answer_loss_base": base_loss,
+            "answer_loss_sft": sft_loss,
+            "answer_loss_reduction": (1 - sft_loss / base_loss) if base_loss and sft_loss is not None else None,
+        },
+    )
 
 
 def _save(cfg: SFTConfig, trainer: Any, tok: Any, precision: str, report: dict[str, Any]) -> dict[str, Any]:
     """Adapter (or full model), merged full-precision model + tokenizer, train_log.jsonl, report.json."""
     import torch
 
+    from tutorforge.training.callbacks import train_log_records
     from tutorforge.training.models import load_causal_lm
-    from tutorforge.training.training import train_log_records
 
     out = Path(cfg.output)
     with atomic_dir(out / "adapter") as tmp:
@@ -311,23 +373,11 @@ def _save(cfg: SFTConfig, trainer: Any, tok: Any, precision: str, report: dict[s
     report = {k: (round(v, 6) if isinstance(v, float) else v) for k, v in report.items()}
     write_jsonl(out / "train_log.jsonl", train_log_records(trainer.state.log_history))
     write_json(out / "report.json", report)
-    log.info("answer loss %.4f -> %.4f (%.1f%% lower); wrote %s/{adapter,merged,train_log.jsonl,report.json}",
-             report["answer_loss_base"] or float("nan"), report["answer_loss_sft"] or float("nan"),
-             100 * (report["answer_loss_reduction"] or 0), out)
+    log.info(
+        "answer loss %.4f -> %.4f (%.1f%% lower); wrote %s/{adapter,merged,train_log.jsonl,report.json}",
+        report["answer_loss_base"] or float("nan"),
+        report["answer_loss_sft"] or float("nan"),
+        100 * (report["answer_loss_reduction"] or 0),
+        out,
+    )
     return report
-
-
-def main(argv: list[str] | None = None) -> dict[str, Any]:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--params", default="params.yaml", help="params file (section [sft] + seed)")
-    for name in ("base-model", "tokenizer", "train", "validation", "output", "mode", "profile"):
-        p.add_argument(f"--{name}")
-    p.add_argument("--max-steps", type=int)
-    p.add_argument("--no-packing", dest="packing", action="store_const", const=False)
-    a = vars(p.parse_args(argv))
-    cfg = load_config(SFTConfig, "sft", a.pop("params"), **a)
-    return run_sft(cfg)
-
-
-if __name__ == "__main__":
-    main()

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from typing import Any
 
 IGNORE_INDEX = -100
+TRUNCATIONS = ("turns", "right")  # how a conversation longer than max_length is cut (see encode_example)
 _GENERATION = re.compile(r"{%-?\s*generation\s*-?%}")
 
 
@@ -34,8 +35,10 @@ def normalise_messages(messages: Sequence[dict[str, Any]], template: str) -> lis
     for m in messages:
         m = {k: v for k, v in m.items() if v is not None}
         if m.get("tool_calls") and "tool_calls" not in template:
-            calls = "".join(f"<tool_call>{json.dumps(c, ensure_ascii=False, sort_keys=True)}</tool_call>"
-                            for c in m.pop("tool_calls"))
+            calls = "".join(
+                f"<tool_call>{json.dumps(c, ensure_ascii=False, sort_keys=True)}</tool_call>"
+                for c in m.pop("tool_calls")
+            )
             m["content"] = (m.get("content") or "") + calls
         m.setdefault("content", "")
         out.append(m)
@@ -51,8 +54,10 @@ def _prefix_spans(tokenizer: Any, messages: list[dict[str, Any]], text: str) -> 
         before = tokenizer.apply_chat_template(messages[:i], tokenize=False, add_generation_prompt=True) if i else ""
         upto = tokenizer.apply_chat_template(messages[: i + 1], tokenize=False)
         if not (text.startswith(before) and text.startswith(upto) and len(before) <= len(upto)):
-            raise ValueError("chat template renders prefixes of a conversation inconsistently; "
-                             "add {% generation %}...{% endgeneration %} markers to it")
+            raise ValueError(
+                "chat template renders prefixes of a conversation inconsistently; "
+                "add {% generation %}...{% endgeneration %} markers to it"
+            )
         spans.append((len(before), len(upto)))
     return spans
 
@@ -81,8 +86,9 @@ def _runs(mask: Sequence[int]) -> list[tuple[int, int]]:
     return runs
 
 
-def encode_example(tokenizer: Any, messages: Sequence[dict[str, Any]], max_length: int,
-                   truncation: str = "turns") -> list[dict[str, list[int]]]:
+def encode_example(
+    tokenizer: Any, messages: Sequence[dict[str, Any]], max_length: int, truncation: str = "turns"
+) -> list[dict[str, list[int]]]:
     """Training sequences (input_ids + labels, -100 outside assistant turns) of one conversation, each <= max_length.
 
     A conversation that fits is one sequence. A longer one, with truncation="turns", gives one sequence per assistant
@@ -90,7 +96,7 @@ def encode_example(tokenizer: Any, messages: Sequence[dict[str, Any]], max_lengt
     left, and labels on that turn only. This is how evaluation scores an answer (prompt cut from the left), and it keeps
     the final answer of a long tool dialogue, which truncation="right" (keep the first max_length tokens) cuts away.
     """
-    if truncation not in {"turns", "right"}:
+    if truncation not in TRUNCATIONS:
         raise ValueError(f"truncation must be turns|right, got {truncation!r}")
     ids, mask = _ids_and_mask(tokenizer, messages)
     if len(ids) <= max_length or truncation == "right":
@@ -101,20 +107,25 @@ def encode_example(tokenizer: Any, messages: Sequence[dict[str, Any]], max_lengt
         end = min(end, start + max_length - 1)  # >= 1 context token (the assistant header) before the turn
         lo = max(0, end - max_length)
         window = ids[lo:end]
-        out.append({"input_ids": window,
-                    "labels": [t if start <= lo + i else IGNORE_INDEX for i, t in enumerate(window)]})
+        out.append(
+            {"input_ids": window, "labels": [t if start <= lo + i else IGNORE_INDEX for i, t in enumerate(window)]}
+        )
     return out
 
 
-def encode_records(tokenizer: Any, records: Sequence[dict[str, Any]], max_length: int,
-                   truncation: str = "turns") -> tuple[list[dict], int]:
+def encode_records(
+    tokenizer: Any, records: Sequence[dict[str, Any]], max_length: int, truncation: str = "turns"
+) -> tuple[list[dict], int]:
     """Encode all records (see encode_example); drops (and counts) those left with no labelled token."""
     out, dropped = [], 0
     for rec in records:
         if not rec.get("messages"):
             raise ValueError(f"record {rec.get('example_id', '?')} has no messages")
-        seqs = [ex for ex in encode_example(tokenizer, rec["messages"], max_length, truncation)
-                if any(t != IGNORE_INDEX for t in ex["labels"])]
+        seqs = [
+            ex
+            for ex in encode_example(tokenizer, rec["messages"], max_length, truncation)
+            if any(t != IGNORE_INDEX for t in ex["labels"])
+        ]
         out += seqs
         dropped += not seqs
     return out, dropped
@@ -170,8 +181,12 @@ class PackedCollator:
             ids.append(r["input_ids"] + [self.pad_id] * k)
             labels.append(r["labels"] + [IGNORE_INDEX] * k)
             pos.append(r["position_ids"] + list(range(k)))
-        return {"input_ids": torch.tensor(ids), "labels": torch.tensor(labels), "position_ids": torch.tensor(pos),
-                "n_tokens": torch.tensor(sum(len(r["input_ids"]) for r in rows))}
+        return {
+            "input_ids": torch.tensor(ids),
+            "labels": torch.tensor(labels),
+            "position_ids": torch.tensor(pos),
+            "n_tokens": torch.tensor(sum(len(r["input_ids"]) for r in rows)),
+        }
 
 
 class PaddedCollator:
@@ -190,5 +205,9 @@ class PaddedCollator:
             ids.append(r["input_ids"] + [self.pad_id] * k)
             labels.append(r["labels"] + [IGNORE_INDEX] * k)
             att.append([1] * n + [0] * k)
-        return {"input_ids": torch.tensor(ids), "labels": torch.tensor(labels), "attention_mask": torch.tensor(att),
-                "n_tokens": torch.tensor(sum(att_row.count(1) for att_row in att))}
+        return {
+            "input_ids": torch.tensor(ids),
+            "labels": torch.tensor(labels),
+            "attention_mask": torch.tensor(att),
+            "n_tokens": torch.tensor(sum(att_row.count(1) for att_row in att)),
+        }

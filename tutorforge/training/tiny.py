@@ -49,20 +49,39 @@ def make_records(n: int, seed: int = 0) -> list[dict[str, Any]]:
         system = {"role": "system", "content": "You are a patient tutor."}
         kind = ("qa", "socratic", "tool_call")[i % 3]
         if kind == "qa":
-            msgs = [system, {"role": "user", "content": f"What is {term}?"},
-                    {"role": "assistant", "content": f"{term.capitalize()} is {gloss}."}]
+            msgs = [
+                system,
+                {"role": "user", "content": f"What is {term}?"},
+                {"role": "assistant", "content": f"{term.capitalize()} is {gloss}."},
+            ]
         elif kind == "socratic":
-            msgs = [system, {"role": "user", "content": f"Explain {term}."},
-                    {"role": "assistant", "content": f"What do you already know about {term}?"},
-                    {"role": "user", "content": "Not much."},
-                    {"role": "assistant", "content": f"Then remember: {term} is {gloss}."}]
+            msgs = [
+                system,
+                {"role": "user", "content": f"Explain {term}."},
+                {"role": "assistant", "content": f"What do you already know about {term}?"},
+                {"role": "user", "content": "Not much."},
+                {"role": "assistant", "content": f"Then remember: {term} is {gloss}."},
+            ]
         else:
-            msgs = [system, {"role": "user", "content": f"Look up {term} in the glossary."},
-                    {"role": "assistant", "content": "", "tool_calls": [{"name": "glossary", "arguments": {"term": term}}]},
-                    {"role": "tool", "content": gloss},
-                    {"role": "assistant", "content": f"The glossary says {term} is {gloss}."}]
-        out.append({"example_id": f"ex{i:04d}", "kind": kind, "subject": "biology", "messages": msgs,
-                    "section_id": "s0", "source": "synth:test", "provenance": {}, "meta": {}})
+            msgs = [
+                system,
+                {"role": "user", "content": f"Look up {term} in the glossary."},
+                {"role": "assistant", "content": "", "tool_calls": [{"name": "glossary", "arguments": {"term": term}}]},
+                {"role": "tool", "content": gloss},
+                {"role": "assistant", "content": f"The glossary says {term} is {gloss}."},
+            ]
+        out.append(
+            {
+                "example_id": f"ex{i:04d}",
+                "kind": kind,
+                "subject": "biology",
+                "messages": msgs,
+                "section_id": "s0",
+                "source": "synth:test",
+                "provenance": {},
+                "meta": {},
+            }
+        )
     return out
 
 
@@ -74,12 +93,14 @@ def make_tokenizer(out_dir: Path | None = None, template: str = CHAT_TEMPLATE, v
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
-    texts = [m["content"] for r in make_records(60) for m in r["messages"]] + ["<tool_call>{\"arguments\": {\"term\""]
-    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=SPECIALS,
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    texts = [m["content"] for r in make_records(60) for m in r["messages"]] + ['<tool_call>{"arguments": {"term"']
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size, special_tokens=SPECIALS, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
+    )
     tok.train_from_iterator(texts, trainer)
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<|bos|>", eos_token="<|im_end|>",
-                                   pad_token="<|pad|>")
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok, bos_token="<|bos|>", eos_token="<|im_end|>", pad_token="<|pad|>"
+    )
     fast.chat_template = template
     if out_dir is not None:
         fast.save_pretrained(out_dir)
@@ -92,11 +113,19 @@ def make_model(tokenizer: Any, out_dir: Path | None = None, seed: int = 0, hidde
     from transformers import LlamaConfig, LlamaForCausalLM
 
     torch.manual_seed(seed)
-    cfg = LlamaConfig(vocab_size=len(tokenizer), hidden_size=hidden, intermediate_size=hidden * 2,
-                      num_hidden_layers=layers, num_attention_heads=4, num_key_value_heads=2,
-                      max_position_embeddings=512, pad_token_id=tokenizer.pad_token_id,
-                      bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
-                      tie_word_embeddings=False)
+    cfg = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=hidden,
+        intermediate_size=hidden * 2,
+        num_hidden_layers=layers,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=512,
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        tie_word_embeddings=False,
+    )
     model = LlamaForCausalLM(cfg)
     if out_dir is not None:
         model.save_pretrained(out_dir)
@@ -116,10 +145,20 @@ def make_project_tokenizer(out_dir: Path, corpus: list[str], vocab_size: int = 6
     tk.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tk.decoder = decoders.ByteLevel()
     specials = ["<|bos|>", "<|eos|>", "<|pad|>", "<|unk|>", *CHAT_TOKENS]
-    tk.train_from_iterator(corpus, trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=specials,
-                                                       initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
-    tok = PreTrainedTokenizerFast(tokenizer_object=tk, bos_token="<|bos|>", eos_token="<|eos|>", pad_token="<|pad|>",
-                                  unk_token="<|unk|>", additional_special_tokens=list(CHAT_TOKENS))
+    tk.train_from_iterator(
+        corpus,
+        trainers.BpeTrainer(
+            vocab_size=vocab_size, special_tokens=specials, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
+        ),
+    )
+    tok = PreTrainedTokenizerFast(
+        tokenizer_object=tk,
+        bos_token="<|bos|>",
+        eos_token="<|eos|>",
+        pad_token="<|pad|>",
+        unk_token="<|unk|>",
+        additional_special_tokens=list(CHAT_TOKENS),
+    )
     tok.chat_template = chat_template()
     tok.save_pretrained(out_dir)
     return tok

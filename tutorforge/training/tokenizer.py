@@ -1,7 +1,7 @@
 """Tokenizer: the pretraining train split -> a byte-level BPE Hugging Face tokenizer dir with a chat template.
 
-    python -m stages.tokenizer                                   # artifacts/dataset/pretrain/train.jsonl -> artifacts/tokenizer
-    python -m stages.tokenizer --input corpus.jsonl --output /tmp/tok --vocab-size 4096 --params params.yaml
+    cfg = load_config(TokenizerConfig)        # params.yaml [tokenizer] (+ pretrain.base_model), see stages/tokenizer.py
+    report = build_tokenizer(cfg)             # -> cfg.output: tokenizer.json, tokenizer_config.json, chat template
 
 Byte-level BPE (HF `tokenizers`: ByteLevel pre-tokenizer + decoder, no normalizer, so every byte string round-trips
 exactly) trained with `train_from_iterator` on the `text` of each record, documents in file order. Special tokens
@@ -24,31 +24,32 @@ markers; a tokenizer without any template gets ours with plain-text role markers
 
 from __future__ import annotations
 
-import argparse
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tutorforge.core.config import DEFAULT_PARAMS, config_dict, load_config, read_params
+from tutorforge.core.config import NonNegInt, PositiveInt, config_dict, section
 from tutorforge.core.io import atomic_dir, read_jsonl, write_json
 from tutorforge.core.logs import get_logger
+from tutorforge.core.records import RecordError
 
 log = get_logger(__name__)
 
 CHAT_TOKENS = ["<|system|>", "<|user|>", "<|assistant|>", "<|tool|>", "<|end|>", "<|tool_call|>"]
 
 
+@section("tokenizer")
 @dataclass
 class TokenizerConfig:
     input: str = "artifacts/dataset/pretrain/train.jsonl"
     """Pretraining train split (JSONL records with a `text` field) the BPE is trained on."""
     output: str = "artifacts/tokenizer"
     """Output Hugging Face tokenizer dir (replaced atomically)."""
-    vocab_size: int = 8192
+    vocab_size: PositiveInt = 8192
     """Target vocabulary size including the 256 byte symbols and the special tokens."""
-    min_frequency: int = 2
+    min_frequency: NonNegInt = 2
     """A pair must occur at least this often to be merged."""
     bos_token: str = "<|bos|>"
     """Beginning-of-sequence token (the chat template starts with it)."""
@@ -60,23 +61,44 @@ class TokenizerConfig:
     """Unknown token (never produced by byte-level BPE; present for tools that expect one)."""
     chat_tokens: list[str] = field(default_factory=lambda: list(CHAT_TOKENS))
     """Chat role/turn markers, in order: system, user, assistant, tool, end-of-turn, tool-call."""
-    model_max_length: int = 2048
+    model_max_length: PositiveInt = 2048
     """Stored in tokenizer_config.json (upper bound; pretrain uses its own block size)."""
-    base_model: str | None = None
+    base_model: str | None = field(default=None, metadata={"params_from": "pretrain.base_model"})
     """Copy this model's tokenizer instead of training (defaults to `pretrain.base_model` in params.yaml)."""
 
+    def specials(self) -> list[str]:
+        """bos, eos, pad, unk, then the chat tokens: the first ids of a trained vocabulary, in this order."""
+        return [self.bos_token, self.eos_token, self.pad_token, self.unk_token, *self.chat_tokens]
 
-def chat_template(system: str = "<|system|>", user: str = "<|user|>", assistant: str = "<|assistant|>",
-                  tool: str = "<|tool|>", end: str = "<|end|>", tool_call: str = "<|tool_call|>",
-                  bos: bool = True, chatml: bool = False) -> str:
+    def __post_init__(self) -> None:
+        specials = self.specials()
+        if len(set(specials)) != len(specials):
+            raise ValueError(f"tokenizer.chat_tokens: special tokens (+ bos/eos/pad/unk) must be distinct: {specials}")
+        if not self.base_model and self.vocab_size < 256 + len(specials):
+            raise ValueError(
+                f"tokenizer.vocab_size: {self.vocab_size} is smaller than 256 bytes + {len(specials)} special tokens"
+            )
+
+
+def chat_template(
+    system: str = "<|system|>",
+    user: str = "<|user|>",
+    assistant: str = "<|assistant|>",
+    tool: str = "<|tool|>",
+    end: str = "<|end|>",
+    tool_call: str = "<|tool_call|>",
+    bos: bool = True,
+    chatml: bool = False,
+) -> str:
     """A Jinja chat template: role turns, tool calls as JSON in assistant turns, `{% generation %}` around the
     assistant's part. `chatml=True` renders `<|im_start|>role\\n…<|im_end|>\\n` instead of role tokens."""
+
     def opener(role_tok: str, role: str) -> str:
         return f"<|im_start|>{role}\n" if chatml else f"{role_tok}\n"
 
     end_tok = "<|im_end|>" if chatml else end
-    call = '<tool_call>' if chatml else tool_call
-    call_end = '</tool_call>\\n' if chatml else '\\n'
+    call = "<tool_call>" if chatml else tool_call
+    call_end = "</tool_call>\\n" if chatml else "\\n"
     return (
         ("{{- bos_token -}}" if bos else "")
         + "{%- for message in messages -%}"
@@ -95,9 +117,13 @@ def chat_template(system: str = "<|system|>", user: str = "<|user|>", assistant:
         + "{% endgeneration %}"
         + "{{ '\\n' }}"
         + "{%- else -%}"
-        + "{%- set role_tok = {'system': '" + opener(system, "system").replace("\n", "\\n")
-        + "', 'user': '" + opener(user, "user").replace("\n", "\\n")
-        + "', 'tool': '" + opener(tool, "tool").replace("\n", "\\n") + "'} -%}"
+        + "{%- set role_tok = {'system': '"
+        + opener(system, "system").replace("\n", "\\n")
+        + "', 'user': '"
+        + opener(user, "user").replace("\n", "\\n")
+        + "', 'tool': '"
+        + opener(tool, "tool").replace("\n", "\\n")
+        + "'} -%}"
         + "{%- if message['role'] not in role_tok -%}"
         + "{{ raise_exception('unknown role: ' + message['role']) }}"
         + "{%- endif -%}"
@@ -107,7 +133,8 @@ def chat_template(system: str = "<|system|>", user: str = "<|user|>", assistant:
         + f"{{{{ '{end_tok}\\n' }}}}"
         + "{%- endif -%}"
         + "{%- endfor -%}"
-        + "{%- if add_generation_prompt -%}" + opener(assistant, "assistant").replace("\n", "{{ '\\n' }}")
+        + "{%- if add_generation_prompt -%}"
+        + opener(assistant, "assistant").replace("\n", "{{ '\\n' }}")
         + "{%- endif -%}"
     )
 
@@ -120,7 +147,7 @@ def iter_texts(path: str | Path) -> Iterator[str]:
     for i, rec in enumerate(read_jsonl(path), 1):
         text = rec.get("text")
         if not isinstance(text, str):
-            raise ValueError(f"{path}: record {i} has no string 'text' field")
+            raise RecordError(f"{path}: record {i} has no string 'text' field")
         if text:
             yield text
 
@@ -130,28 +157,41 @@ def train_tokenizer(cfg: TokenizerConfig) -> Any:
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
     from transformers import PreTrainedTokenizerFast
 
-    specials = [cfg.bos_token, cfg.eos_token, cfg.pad_token, cfg.unk_token, *cfg.chat_tokens]
-    if len(set(specials)) != len(specials):
-        raise ValueError(f"special tokens must be distinct: {specials}")
-    if cfg.vocab_size < 256 + len(specials):
-        raise ValueError(f"vocab_size {cfg.vocab_size} is smaller than 256 bytes + {len(specials)} special tokens")
+    specials = cfg.specials()
     tok = Tokenizer(models.BPE(unk_token=cfg.unk_token))
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
     tok.post_processor = processors.ByteLevel(trim_offsets=False)  # offsets only: adds no tokens (no double EOS)
-    trainer = trainers.BpeTrainer(vocab_size=cfg.vocab_size, min_frequency=cfg.min_frequency, special_tokens=specials,
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+    trainer = trainers.BpeTrainer(
+        vocab_size=cfg.vocab_size,
+        min_frequency=cfg.min_frequency,
+        special_tokens=specials,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
     texts = list(iter_texts(cfg.input))
     if not texts:
         raise ValueError(f"{cfg.input}: no text to train the tokenizer on")
-    log.info("training byte-level BPE (vocab %d) on %d documents, %.1f MB", cfg.vocab_size, len(texts),
-             sum(map(len, texts)) / 1e6)
+    log.info(
+        "training byte-level BPE (vocab %d) on %d documents, %.1f MB",
+        cfg.vocab_size,
+        len(texts),
+        sum(map(len, texts)) / 1e6,
+    )
     tok.train_from_iterator(texts, trainer=trainer, length=len(texts))
-    names = dict(zip(["system", "user", "assistant", "tool", "end", "tool_call"], cfg.chat_tokens, strict=False))
+    names: dict[str, Any] = dict(
+        zip(["system", "user", "assistant", "tool", "end", "tool_call"], cfg.chat_tokens, strict=False)
+    )
     fast = PreTrainedTokenizerFast(
-        tokenizer_object=tok, bos_token=cfg.bos_token, eos_token=cfg.eos_token, pad_token=cfg.pad_token,
-        unk_token=cfg.unk_token, additional_special_tokens=list(cfg.chat_tokens),
-        model_max_length=cfg.model_max_length, clean_up_tokenization_spaces=False)
+        tokenizer_object=tok,
+        bos_token=cfg.bos_token,
+        eos_token=cfg.eos_token,
+        pad_token=cfg.pad_token,
+        unk_token=cfg.unk_token,
+        additional_special_tokens=list(cfg.chat_tokens),
+        model_max_length=cfg.model_max_length,
+        clean_up_tokenization_spaces=False,
+    )
     fast.chat_template = chat_template(**names)
     return fast
 
@@ -180,26 +220,12 @@ def build_tokenizer(cfg: TokenizerConfig) -> dict[str, Any]:
     tok = base_tokenizer(cfg.base_model) if cfg.base_model else train_tokenizer(cfg)
     with atomic_dir(cfg.output) as tmp:
         tok.save_pretrained(tmp)
-        report = {"vocab_size": len(tok), "source": f"base:{cfg.base_model}" if cfg.base_model else "trained",
-                  "special_tokens": tok.all_special_tokens, "config": config_dict(cfg)}
+        report = {
+            "vocab_size": len(tok),
+            "source": f"base:{cfg.base_model}" if cfg.base_model else "trained",
+            "special_tokens": tok.all_special_tokens,
+            "config": config_dict(cfg),
+        }
         write_json(Path(tmp) / "tokenizer_report.json", report)
     log.info("wrote %s (vocab %d)", cfg.output, len(tok))
     return report
-
-
-def main(argv: list[str] | None = None) -> dict[str, Any]:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--input", help="pretraining train JSONL")
-    ap.add_argument("--output", help="output tokenizer dir")
-    ap.add_argument("--vocab-size", type=int)
-    ap.add_argument("--base-model", help="copy this model's tokenizer instead of training")
-    ap.add_argument("--params", default=str(DEFAULT_PARAMS))
-    a = ap.parse_args(argv)
-    shared_base = (read_params(a.params).get("pretrain") or {}).get("base_model")
-    cfg = load_config(TokenizerConfig, "tokenizer", a.params, input=a.input, output=a.output,
-                      vocab_size=a.vocab_size, base_model=a.base_model or shared_base)
-    return build_tokenizer(cfg)
-
-
-if __name__ == "__main__":
-    main()

@@ -28,7 +28,9 @@ class ExactMatch(evaluate.Metric):
             description="Share of predictions equal to their reference after normalisation, plus per-item 0/1.",
             citation="Rajpurkar et al. (2016). SQuAD: 100,000+ Questions for Machine Comprehension of Text.",
             inputs_description="predictions: list of str; references: list of str.",
-            features=datasets.Features({"predictions": datasets.Value("string"), "references": datasets.Value("string")}),
+            features=datasets.Features(
+                {"predictions": datasets.Value("string"), "references": datasets.Value("string")}
+            ),
         )
 
     def _compute(self, predictions, references):

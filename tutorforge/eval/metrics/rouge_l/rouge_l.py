@@ -22,10 +22,14 @@ class RougeL(evaluate.Metric):
             description=_DESCRIPTION,
             citation="Lin, C.-Y. (2004). ROUGE: A Package for Automatic Evaluation of Summaries.",
             inputs_description=_KWARGS,
-            features=datasets.Features({"predictions": datasets.Value("string"), "references": datasets.Value("string")}),
+            features=datasets.Features(
+                {"predictions": datasets.Value("string"), "references": datasets.Value("string")}
+            ),
         )
 
     def _compute(self, predictions, references, use_stemmer: bool = False):
         scorer = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=use_stemmer)
-        scores = [float(scorer.score(ref, pred)["rougeL"].fmeasure) for pred, ref in zip(predictions, references, strict=True)]
+        scores = [
+            float(scorer.score(ref, pred)["rougeL"].fmeasure) for pred, ref in zip(predictions, references, strict=True)
+        ]
         return {"rouge_l": sum(scores) / len(scores) if scores else 0.0, "per_item": scores}

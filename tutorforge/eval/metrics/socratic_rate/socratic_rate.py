@@ -64,7 +64,9 @@ class SocraticRate(evaluate.Metric):
             description="Share of responses that ask a guiding question and do not state the hidden reference answer.",
             citation="TutorForge",
             inputs_description="predictions: list of str; references: list of str (hidden answer or ''); leak_threshold: float.",
-            features=datasets.Features({"predictions": datasets.Value("string"), "references": datasets.Value("string")}),
+            features=datasets.Features(
+                {"predictions": datasets.Value("string"), "references": datasets.Value("string")}
+            ),
         )
 
     def _compute(self, predictions, references, leak_threshold: float = 0.8):

@@ -57,7 +57,9 @@ class ToolCallValidity(evaluate.Metric):
             description="Share of responses with a parseable JSON tool call; tool_name_match also checks the tool name.",
             citation="TutorForge",
             inputs_description="predictions: list of str; references: list of str (expected tool name or '').",
-            features=datasets.Features({"predictions": datasets.Value("string"), "references": datasets.Value("string")}),
+            features=datasets.Features(
+                {"predictions": datasets.Value("string"), "references": datasets.Value("string")}
+            ),
         )
 
     def _compute(self, predictions, references):
