@@ -94,8 +94,9 @@ def push(
     params: ParamsOpt = "params.yaml",
 ) -> None:
     """Push sections / generated questions as tasks (idempotent by external id; annotated tasks untouched)."""
-    from tutorforge.labelstudio.client import build_tasks, push_tasks
+    from tutorforge.labelstudio.client import push_tasks
     from tutorforge.labelstudio.schema import project_kinds
+    from tutorforge.labelstudio.tasks import build_tasks
 
     cfg = _cfg(params)
     kinds = project_kinds(_subjects(params))
@@ -140,8 +141,9 @@ def select_push(
     params: ParamsOpt = "params.yaml",
 ) -> None:
     """Push the active-learning selection; prediction score = model confidence, data.selection_round = round."""
-    from tutorforge.labelstudio.client import push_tasks, selection_tasks
+    from tutorforge.labelstudio.client import push_tasks
     from tutorforge.labelstudio.schema import project_kinds
+    from tutorforge.labelstudio.tasks import selection_tasks
 
     sel = _rows(selection)
     if not sel:

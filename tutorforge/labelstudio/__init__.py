@@ -1,5 +1,6 @@
-"""Label Studio: the four project kinds (schema), a client with retries (client), export snapshot parsing and
-conflict resolution (export), the annotations job that turns snapshots into labels and examples (annotations).
+"""Label Studio: the four project kinds (schema), a client with retries (client), task payloads for push (tasks),
+export snapshot parsing and conflict resolution (export), the annotations job that turns snapshots into labels and
+examples (annotations).
 
 A section label (artifacts/annotations/labels.jsonl):
 

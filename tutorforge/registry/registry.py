@@ -16,7 +16,8 @@ files of the registration that took over, and (3) writes `manifest.json` (sha256
 exactly one manifest per version can ever exist. Readers list only versions that have a manifest and read files
 through it, so a killed upload leaves nothing visible (only an orphan prefix). Download verifies every checksum.
 The conditional writes (If-None-Match / If-Match, and their local-directory equivalents) are the stores' (store.py);
-the promotion gate that moves `production` is gate.py.
+the alias records and their compare-and-swap loop are aliases.py; the promotion gate that moves `production` is
+gate.py; the name rule, timestamps and JSON encoding shared by all of these objects are objects.py.
 """
 
 from __future__ import annotations
@@ -31,7 +32,6 @@ import socket
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,25 +39,16 @@ from typing import Any
 
 from tutorforge.core.ids import sha256_file
 from tutorforge.core.logs import get_logger
+from tutorforge.registry.aliases import Decide, alias_history, back_to_previous, list_aliases, read_alias, update_alias
+from tutorforge.registry.objects import VERSION_RE, dumps, now_iso
 from tutorforge.registry.store import MB, PreconditionFailed, RegistryError, Store, VerificationError
 
 log = get_logger("tutorforge.registry.registry")
-VERSION_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 MANIFEST, CLAIM = "manifest.json", "_claim.json"
 
 
 class VersionConflict(RegistryError):
     """The version is already published or claimed by another registration."""
-
-
-def now_iso() -> str:
-    """UTC now with microseconds (claims, manifests, alias records; sorts as text)."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def _dumps(obj: Any) -> bytes:
-    """The registry's JSON objects: sorted keys, indented, UTF-8, newline-terminated."""
-    return (json.dumps(obj, sort_keys=True, indent=2, ensure_ascii=False) + "\n").encode()
 
 
 def version_sort_key(v: str) -> tuple[int, int, str]:
@@ -135,7 +126,7 @@ class Registry:
     # ---- registering
     def _claim(self, name: str, version: str, upload_id: str) -> None:
         key = f"models/{name}/{version}/{CLAIM}"
-        body = _dumps(
+        body = dumps(
             {
                 "upload_id": upload_id,
                 "created_at": now_iso(),
@@ -283,7 +274,7 @@ class Registry:
         }
         self._check_claim(name, version, upload_id)  # a stale claimant whose claim was taken over stops here
         try:
-            self.store.put(f"{base}/{MANIFEST}", _dumps(manifest), if_none_match=True)
+            self.store.put(f"{base}/{MANIFEST}", dumps(manifest), if_none_match=True)
         except PreconditionFailed as e:
             raise VersionConflict(f"{name}:{version} was published by another registration first") from e
 
@@ -349,7 +340,7 @@ class Registry:
 
             with ThreadPoolExecutor(max(1, self.store.transfer.max_files_parallel)) as ex:
                 list(ex.map(get, sorted(m["files"].items())))
-            (tmp / MANIFEST).write_bytes(_dumps(m))
+            (tmp / MANIFEST).write_bytes(dumps(m))
             if dest.exists():
                 dest.rmdir()
             os.replace(tmp, dest)
@@ -359,108 +350,26 @@ class Registry:
         log.info("%s:%s verified (%d files) -> %s", name, version, len(m["files"]), dest)
         return dest
 
-    # ---- aliases
+    # ---- aliases (records, CAS update and history: aliases.py)
     def alias(self, name: str, alias: str) -> dict[str, Any] | None:
-        got = self.store.get(f"models/{name}/aliases/{alias}.json")
-        return json.loads(got[0]) if got else None
+        return read_alias(self.store, name, alias)
 
     def aliases(self, name: str) -> dict[str, dict[str, Any]]:
-        keys = [k for k in self.store.list(f"models/{name}/aliases/") if k.count("/") == 3 and k.endswith(".json")]
-        out = {}
-        for k in keys:
-            a = self.alias(name, k.rsplit("/", 1)[1][:-5])
-            if a:
-                out[a["alias"]] = a
-        return out
+        return list_aliases(self.store, name)
 
     def history(self, name: str, alias: str | None = None) -> list[dict[str, Any]]:
-        out = []
-        for k in self.store.list(f"models/{name}/aliases/history/"):
-            got = self.store.get(k)
-            if got:
-                rec = json.loads(got[0])
-                if alias is None or rec["alias"] == alias:
-                    out.append(rec)
-        return sorted(out, key=lambda r: (r["at"], r["id"]))
+        return alias_history(self.store, name, alias)
 
     def set_alias(
-        self,
-        name: str,
-        alias: str,
-        decide: Callable[[dict[str, Any] | None], tuple[str, str] | None],
-        action: str,
-        actor: str | None = None,
+        self, name: str, alias: str, decide: Decide, action: str, actor: str | None = None
     ) -> dict[str, Any] | None:
         """CAS loop: `decide(current)` -> (new version, reason) or None (no change); retried on conflicts."""
-        if not VERSION_RE.match(alias):
-            raise RegistryError(f"bad alias name {alias!r}")
-        key = f"models/{name}/aliases/{alias}.json"
-        actor = (
-            actor or os.environ.get("TUTORFORGE_ACTOR") or f"{os.environ.get('USER', 'unknown')}@{socket.gethostname()}"
-        )
-        for attempt in range(self.alias_retries + 1):
-            got = self.store.get(key)
-            cur = json.loads(got[0]) if got else None
-            decision = decide(cur)
-            if decision is None:
-                return cur
-            version, reason = decision
-            if cur and cur["version"] == version:
-                return cur
-            stack = list(cur["stack"]) if cur else []
-            if action == "rollback":
-                stack = stack[:-1]
-            else:
-                stack.append(version)
-            new = {
-                "alias": alias,
-                "name": name,
-                "version": version,
-                "previous": cur["version"] if cur else None,
-                "stack": stack[-50:],
-                "updated_at": now_iso(),
-                "updated_by": actor,
-                "reason": reason,
-                "action": action,
-            }
-            try:
-                self.store.put(key, _dumps(new), if_none_match=got is None, if_match=got[1] if got else None)
-            except PreconditionFailed:
-                log.info(
-                    "%s/%s changed concurrently (attempt %d/%d); re-reading",
-                    name,
-                    alias,
-                    attempt + 1,
-                    self.alias_retries + 1,
-                )
-                time.sleep(min(0.05 * 2**attempt, 1.0))
-                continue
-            hid = uuid.uuid4().hex[:12]
-            rec = {
-                "id": hid,
-                "alias": alias,
-                "name": name,
-                "from": new["previous"],
-                "to": version,
-                "action": action,
-                "reason": reason,
-                "by": actor,
-                "at": new["updated_at"],
-            }
-            ts = new["updated_at"].replace(":", "").replace("-", "")
-            self.store.put(f"models/{name}/aliases/history/{ts}-{alias}-{hid}.json", _dumps(rec), if_none_match=True)
-            log.info("%s: %s %s -> %s (%s)", name, alias, new["previous"], version, reason)
-            return new
-        raise RegistryError(f"{name}/{alias}: gave up after {self.alias_retries + 1} conflicting concurrent updates")
+        return update_alias(self.store, name, alias, decide, action, actor, self.alias_retries)
 
     def point(self, name: str, alias: str, version: str, reason: str, actor: str | None = None) -> dict[str, Any]:
         self.manifest(name, version)  # must exist
         return self.set_alias(name, alias, lambda cur: (version, reason), "set", actor)  # type: ignore[return-value]
 
     def rollback(self, name: str, alias: str, reason: str = "rollback", actor: str | None = None) -> dict[str, Any]:
-        def decide(cur: dict[str, Any] | None) -> tuple[str, str]:
-            if not cur or len(cur.get("stack", [])) < 2:
-                raise RegistryError(f"{name}/{alias}: no previous version to roll back to")
-            return cur["stack"][-2], reason
-
+        decide = back_to_previous(name, alias, reason)
         return self.set_alias(name, alias, decide, "rollback", actor)  # type: ignore[return-value]

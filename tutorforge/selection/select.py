@@ -116,7 +116,7 @@ def build_pool(
     cfg: SelectConfig, sections: list[dict], synth: list[dict], labels: list[dict], ann: list[dict], rejected: set[str]
 ) -> tuple[list[dict], list[str], dict[str, int]]:
     """Unlabeled items {item_id, kind, section_id, example_id, text, question} + texts of labeled items + counts."""
-    from tutorforge.labelstudio.client import question_and_answer
+    from tutorforge.labelstudio.tasks import question_and_answer
 
     labeled = {r["section_id"] for r in labels}
     reviewed = {(e.get("meta") or {}).get("reviewed_example_id") for e in ann} - {None} | rejected

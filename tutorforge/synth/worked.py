@@ -1,0 +1,117 @@
+"""Worked problems of the deterministic generator: a formula from the section, drawn values, step-by-step solution.
+
+    b = SectionBuilder(section, defs, terms, cfg, catalogue)   # tutorforge.synth.builders
+    worked.worked(b)   # v = d / t -> "... If d (distance) = 120, t (time) = 8, what is v (speed)?" + "Step 1: ... Answer: v = 15."
+
+Forward problems ask for the left-hand side; for a two-variable product or quotient, an inverse problem (given the
+left-hand side, find one factor) is drawn half the time. Values come from the builder's seeded RNG.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import re
+from typing import TYPE_CHECKING
+
+from tutorforge.text.formulas import Formula, fmt_num, variable_names
+
+if TYPE_CHECKING:
+    from tutorforge.synth.builders import SectionBuilder
+
+
+def worked(b: SectionBuilder) -> list[dict]:
+    out = []
+    for fi, f in enumerate(Formula.find(b.raw)):
+        rng = b.rng("worked", fi)
+        names = {v: variable_names(b.raw, v) for v in [f.lhs, *f.variables]}
+        target, knowns = f.lhs, {v: _draw(rng) for v in f.variables}
+        tree = f.tree
+        if tree[1] in "*/" and tree[2][0] == "var" and tree[3][0] == "var" and rng.random() < 0.5:
+            target = rng.choice(f.variables)  # inverse problem: give the lhs, ask for one factor
+            lhs_value = f.evaluate({**knowns})
+            if math.isfinite(lhs_value) and abs(lhs_value * 1000 - round(lhs_value * 1000)) < 1e-6:  # prints exactly
+                knowns.pop(target)
+                knowns[f.lhs] = lhs_value
+            else:
+                target = f.lhs
+        values = {v: knowns[v] for v in sorted(knowns)}
+        answer = _solve(f, target, values)
+        if answer is None or not math.isfinite(answer) or abs(answer) > 1e12:
+            continue
+        unit = names[target][1]
+        given = ", ".join(f"{_label(v, names)} = {fmt_num(x)}{_unit(names[v][1])}" for v, x in values.items())
+        q = f'Use the formula {f.text} from the section "{b.heading}". If {given}, what is {_label(target, names)}?'
+        if target == f.lhs:
+            steps = [
+                f"Step 1: Write down the formula: {f.text}.",
+                f"Step 2: Substitute the known values: {f.lhs} = "
+                f"{f.substituted({k: fmt_num(x) for k, x in values.items()})}.",
+                f"Step 3: Calculate: {f.lhs} = {fmt_num(answer)}{_unit(unit)}{_dp(answer)}.",
+            ]
+        else:
+            other = next(v for v in f.variables if v != target)
+            inv = (
+                f"{target} = {f.lhs} / {other}"
+                if tree[1] == "*"
+                else f"{target} = {f.lhs} × {other}"
+                if target == tree[2][1]
+                else f"{target} = {other} / {f.lhs}"
+            )
+            steps = [
+                f"Step 1: Write down the formula: {f.text}.",
+                f"Step 2: Rearrange it for {target}: {inv}.",
+                f"Step 3: Substitute the known values: {target} = {_subst(inv.split('=', 1)[1], values)}.",
+                f"Step 4: Calculate: {target} = {fmt_num(answer)}{_unit(unit)}{_dp(answer)}.",
+            ]
+        steps.append(f"Answer: {target} = {fmt_num(answer)}{_unit(unit)}.")
+        out.append(
+            b.record(
+                "worked",
+                "worked",
+                int(target != f.lhs),
+                [{"role": "user", "content": q}, {"role": "assistant", "content": "\n".join(steps)}],
+                {
+                    "formula": f.text,
+                    "target": target,
+                    "values": {k: round(x, 6) for k, x in values.items()},
+                    "answer": round(answer, 6),
+                    "unit": unit,
+                },
+            )
+        )
+    return out
+
+
+def _draw(rng: random.Random) -> float:
+    return float(rng.choice([rng.randint(2, 20), rng.randint(2, 20) * 5, rng.randint(10, 200)]))
+
+
+def _solve(f: Formula, target: str, values: dict[str, float]) -> float | None:
+    """Forward evaluation, or bisection-free inversion of a two-variable product/quotient."""
+    if target == f.lhs:
+        return f.evaluate(values)
+    op, a, b = f.tree[1], f.tree[2][1], f.tree[3][1]
+    lhs = values[f.lhs]
+    other = values[b if target == a else a]
+    if op == "*":
+        return lhs / other if other else None
+    return lhs * other if target == a else (other / lhs if lhs else None)
+
+
+def _subst(expr: str, values: dict[str, float]) -> str:
+    names = {k: fmt_num(x) for k, x in values.items()}
+    return re.sub(r"[A-Za-zρλΔθ]\w*", lambda m: names.get(m.group(0), m.group(0)), expr).strip()
+
+
+def _dp(x: float) -> str:
+    return "" if abs(x * 1000 - round(x * 1000)) < 1e-6 else " (to 3 decimal places)"
+
+
+def _label(v: str, names: dict[str, tuple[str | None, str | None]]) -> str:
+    d = names[v][0]
+    return f"{v} ({d})" if d else v
+
+
+def _unit(u: str | None) -> str:
+    return f" {u}" if u else ""
