@@ -9,8 +9,9 @@
 Reads every *.json snapshot in the folder `annotations.input` (sorted by name) and the sections they refer to
 (`annotations.sections`; missing = every annotation is reported as orphaned), resolves the tasks
 (tutorforge/labelstudio/annotations.py) and writes into `annotations.output_dir`: labels.jsonl, examples.jsonl
-(example records, `source: "annotation"`) and report.json (DVC metrics). A malformed export fails the stage with an
-error naming the file and the task before anything is written, so the previous outputs stay byte-identical.
+(example records, `source: "annotation"`) and report.json (DVC metrics), replaced together (core/outputs.py). A
+malformed export fails the stage with an error naming the file and the task before anything is written, so the
+previous outputs stay byte-identical.
 """
 
 from __future__ import annotations
@@ -21,12 +22,14 @@ from typing import Any
 
 from tutorforge.core.io import write_json, write_jsonl
 from tutorforge.core.logs import get_logger
+from tutorforge.core.outputs import replace_outputs
 from tutorforge.core.records import write_records
 from tutorforge.core.stage import StageError, stage_main
 from tutorforge.labelstudio.annotations import AnnotationsConfig, build
 from tutorforge.labelstudio.export import ExportError
 
 SECTION = "annotations"
+OUTPUTS = ("labels.jsonl", "examples.jsonl", "report.json")
 log = get_logger("stages.annotations")
 
 
@@ -40,10 +43,10 @@ def run(cfg: AnnotationsConfig) -> dict[str, Any]:
         labels, examples, report = build(cfg, files)  # everything validated before anything is written
     except (ExportError, json.JSONDecodeError) as e:
         raise StageError(f"{e} (previous outputs left untouched)") from None
-    out = Path(cfg.output_dir)
-    write_jsonl(out / "labels.jsonl", labels)
-    write_records(out / "examples.jsonl", examples, "example")
-    write_json(out / "report.json", report)
+    with replace_outputs(cfg.output_dir, OUTPUTS) as outs:
+        write_jsonl(outs / "labels.jsonl", labels)
+        write_records(outs / "examples.jsonl", examples, "example")
+        write_json(outs / "report.json", report)
     log.info(
         "wrote %d labels, %d examples (%s); %d orphan(s), %d disagreement(s) -> %s",
         len(labels),
@@ -51,7 +54,7 @@ def run(cfg: AnnotationsConfig) -> dict[str, Any]:
         report["examples_by_kind"],
         report["n_orphans"],
         report["n_disagreements"],
-        out,
+        cfg.output_dir,
     )
     return report
 

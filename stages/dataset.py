@@ -9,8 +9,8 @@ Reads the section records of `dataset.sections`, the example records of `dataset
 ('' = none), the rejected reviews of `dataset.annotations_report` and the teachers' subject labels of
 `dataset.labels` (missing or '' = none), builds the splits (tutorforge/dataset/build.py) and writes into
 `dataset.output_dir`: pretrain/{train,validation,test}.jsonl (text records), sft/{split}.jsonl (example records),
-data_report.json (what was removed and why, with ids) and metrics.json (flat numbers for `dvc metrics`). Bad or
-missing input fails the stage before anything is written.
+data_report.json (what was removed and why, with ids) and metrics.json (flat numbers for `dvc metrics`), replaced
+together (core/outputs.py). Bad or missing input fails the stage before anything is written.
 """
 
 from __future__ import annotations
@@ -18,13 +18,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from tutorforge.core.io import atomic_dir, read_json, read_jsonl, write_json
+from tutorforge.core.io import read_json, read_jsonl, write_json
 from tutorforge.core.logs import get_logger
+from tutorforge.core.outputs import replace_outputs
 from tutorforge.core.records import RecordError, read_records, write_records
 from tutorforge.core.stage import StageError, stage_main
 from tutorforge.dataset.build import SPLITS, DatasetConfig, build, metrics
 
 SECTION = "dataset"
+OUTPUTS = ("pretrain", "sft", "data_report.json", "metrics.json")
 log = get_logger("stages.dataset")
 
 
@@ -73,19 +75,18 @@ def run(cfg: DatasetConfig) -> dict[str, Any]:
     except (FileNotFoundError, RecordError) as e:
         raise StageError(f"{e} (previous outputs left untouched)") from None
     pre, sft, report = build(cfg, **inputs)
-    out = Path(cfg.output_dir)
-    for name, data, kind in (("pretrain", pre, "text"), ("sft", sft, "example")):
-        with atomic_dir(out / name) as d:
+    with replace_outputs(cfg.output_dir, OUTPUTS) as outs:
+        for name, data, kind in (("pretrain", pre, "text"), ("sft", sft, "example")):
             for s in SPLITS:
-                write_records(d / f"{s}.jsonl", data[s], kind)
-    write_json(out / "data_report.json", report)
-    write_json(out / "metrics.json", metrics(report))
+                write_records(outs / name / f"{s}.jsonl", data[s], kind)
+        write_json(outs / "data_report.json", report)
+        write_json(outs / "metrics.json", metrics(report))
     log.info(
         "pretrain %s | sft %s | removed %s -> %s",
         {s: len(pre[s]) for s in SPLITS},
         {s: len(sft[s]) for s in SPLITS},
         {k: v for k, v in report["removed_counts"].items() if v},
-        out,
+        cfg.output_dir,
     )
     return report
 

@@ -6,9 +6,10 @@
     dvc repro --single-item evaluate
 
 Reads `evaluate.dataset_dir`/{pretrain,sft}/<split>.jsonl (text and example records), scores both models on the same
-token sequences (tutorforge/eval/evaluate.py) and replaces `evaluate.output_dir` in one step: metrics.json (DVC
-metrics), perf.json (wall-clock latency and tokens/s), plots/{loss_curves,eval_loss_curves,per_subject}.json,
-report.md and samples.jsonl. A missing split fails the stage and leaves the previous outputs as they were.
+token sequences (tutorforge/eval/evaluate.py) and writes into `evaluate.output_dir`, replaced together
+(core/outputs.py): metrics.json (DVC metrics), perf.json (wall-clock latency and tokens/s),
+plots/{loss_curves,eval_loss_curves,per_subject}.json, report.md and samples.jsonl. A missing split fails the stage
+and leaves the previous outputs as they were.
 """
 
 from __future__ import annotations

@@ -6,22 +6,23 @@
     dvc repro --single-item ingest
 
 Writes into `ingest.output`: pages.jsonl, documents.jsonl, quarantine.json (bad files / skipped pages / ignored
-outlines with their reasons) and report.json (DVC metrics), each replaced atomically. With
+outlines with their reasons) and report.json (DVC metrics), replaced together (core/outputs.py). With
 `ingest.fail_on_bad_input: true` any quarantined input fails the stage and nothing is written.
 """
 
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from typing import Any
 
 from tutorforge.core.io import write_json
+from tutorforge.core.outputs import replace_outputs
 from tutorforge.core.records import write_records
 from tutorforge.core.stage import StageError, stage_main
 from tutorforge.pdf.ingest import IngestConfig, ingest, summary
 
 SECTION = "ingest"
+OUTPUTS = ("pages.jsonl", "documents.jsonl", "quarantine.json", "report.json")
 
 
 def run(cfg: IngestConfig) -> dict[str, Any]:
@@ -35,11 +36,11 @@ def run(cfg: IngestConfig) -> dict[str, Any]:
             where = f"{q['file']} p.{q['page']}" if "page" in q else q["file"]
             print(f"ingest: bad input: {where}: {q['reason']}", file=sys.stderr)
         raise StageError(f"{len(res['quarantine'])} problem(s) and fail_on_bad_input is set: nothing written")
-    out = Path(cfg.output)
-    write_records(out / "pages.jsonl", res["pages"], "page")
-    write_records(out / "documents.jsonl", res["documents"], "document")
-    write_json(out / "quarantine.json", res["quarantine"])
-    write_json(out / "report.json", res["report"])
+    with replace_outputs(cfg.output, OUTPUTS) as outs:
+        write_records(outs / "pages.jsonl", res["pages"], "page")
+        write_records(outs / "documents.jsonl", res["documents"], "document")
+        write_json(outs / "quarantine.json", res["quarantine"])
+        write_json(outs / "report.json", res["report"])
     print(summary(res["report"]))
     return res["report"]
 

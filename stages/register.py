@@ -11,14 +11,17 @@ with -S; TUTORFORGE_S3_ENDPOINT_URL, then AWS_ENDPOINT_URL, override `register.e
 from the standard AWS environment/config chain only (never written). Uploads `register.artifacts`, the metrics, a
 model card and lineage.json (tutorforge/registry/register.py; race-safe protocol in tutorforge/registry/registry.py);
 a byte-identical payload already registered gives that version again. Writes `register.output`
-(registration.json: {name, version, uri, content_digest, created_at, files, total_size, staging, production}).
+(registration.json: {name, version, uri, content_digest, created_at, files, total_size, staging, production}) through
+core/outputs.py, like every stage's outputs.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from tutorforge.core.io import write_json
+from tutorforge.core.outputs import replace_outputs
 from tutorforge.core.stage import StageError, stage_main
 from tutorforge.registry.register import RegisterConfig, register
 from tutorforge.registry.store import RegistryError
@@ -32,7 +35,9 @@ def run(cfg: RegisterConfig) -> dict[str, Any]:
         record = register(cfg)
     except (FileNotFoundError, RegistryError) as e:  # a missing upstream output, a version already taken, ...
         raise StageError(str(e)) from None
-    write_json(cfg.output, record)
+    out = Path(cfg.output)
+    with replace_outputs(out.parent, [out.name]) as outs:
+        write_json(outs / out.name, record)
     print(
         f"register: {record['name']}:{record['version']} -> {record['uri']} (staging: {record['staging']}, "
         f"production: {record['production']}); wrote {cfg.output}"

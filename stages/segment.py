@@ -7,7 +7,8 @@
 
 Reads `segment.input` (the ingest output dir, or a pages.jsonl with documents.jsonl beside it), segments every
 document (tutorforge/segment/sections.py) and writes into `segment.output`: sections.jsonl and report.json (DVC
-metrics), each replaced atomically; bad or missing input fails the stage and leaves the previous outputs as they were.
+metrics), replaced together (core/outputs.py); bad or missing input fails the stage and leaves the previous outputs
+as they were.
 """
 
 from __future__ import annotations
@@ -17,11 +18,13 @@ from typing import Any
 
 from tutorforge.core.io import read_jsonl, write_json
 from tutorforge.core.logs import get_logger
+from tutorforge.core.outputs import replace_outputs
 from tutorforge.core.records import RecordError, check_records, read_records, write_records
 from tutorforge.core.stage import StageError, stage_main
 from tutorforge.segment.sections import SegmentConfig, segment_records
 
 SECTION = "segment"
+OUTPUTS = ("sections.jsonl", "report.json")
 log = get_logger("segment")
 
 
@@ -51,9 +54,9 @@ def run(cfg: SegmentConfig) -> dict[str, Any]:
     """Segment cfg.input and write the outputs; returns the report."""
     pages, docs = read_inputs(cfg)
     records, report = segment_records(pages, docs, cfg)
-    out = Path(cfg.output)  # each file replaced atomically; a failed run leaves the previous outputs intact
-    write_records(out / "sections.jsonl", records, "section")
-    write_json(out / "report.json", report)
+    with replace_outputs(cfg.output, OUTPUTS) as outs:  # both or neither; a failed run leaves the previous outputs
+        write_records(outs / "sections.jsonl", records, "section")
+        write_json(outs / "report.json", report)
     log.info("wrote %d sections to %s/sections.jsonl", len(records), cfg.output)
     return report
 

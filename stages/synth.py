@@ -8,8 +8,8 @@
     dvc repro --single-item synth
 
 Reads the section records of `synth.input`, generates and filters examples (tutorforge/synth/generate.py) and writes
-into `synth.output` (each file replaced atomically, the report last): examples.jsonl (example records),
-rejected.jsonl (each reject with its filter and reason) and report.json (DVC metrics).
+into `synth.output`, replaced together (core/outputs.py): examples.jsonl (example records), rejected.jsonl (each
+reject with its filter and reason) and report.json (DVC metrics).
 """
 
 from __future__ import annotations
@@ -20,11 +20,13 @@ from typing import Any
 from tutorforge.core.ids import sha256_file
 from tutorforge.core.io import read_jsonl, write_json, write_jsonl
 from tutorforge.core.logs import get_logger
+from tutorforge.core.outputs import replace_outputs
 from tutorforge.core.records import RecordError, check_records, write_records
 from tutorforge.core.stage import StageError, stage_main
 from tutorforge.synth.generate import SynthConfig, synthesize
 
 SECTION = "synth"
+OUTPUTS = ("examples.jsonl", "rejected.jsonl", "report.json")
 log = get_logger("stages.synth")
 
 
@@ -49,10 +51,10 @@ def run(cfg: SynthConfig) -> dict[str, Any]:
     log.info("synth: %d sections from %s -> %s", len(sections), cfg.input, cfg.output)
     kept, rejected, report = synthesize(sections, cfg)
     report["input_sha256"] = sha256_file(cfg.input)
-    out = Path(cfg.output)  # each file is replaced atomically; the report last (DVC's .gitignore there is kept)
-    write_records(out / "examples.jsonl", kept, "example")
-    write_jsonl(out / "rejected.jsonl", rejected)
-    write_json(out / "report.json", report)
+    with replace_outputs(cfg.output, OUTPUTS) as outs:  # as a whole; DVC's .gitignore there is kept
+        write_records(outs / "examples.jsonl", kept, "example")
+        write_jsonl(outs / "rejected.jsonl", rejected)
+        write_json(outs / "report.json", report)
     log.info("synth: wrote %s (%s)", cfg.output, ", ".join(f"{k}={v}" for k, v in report["kept_by_kind"].items()))
     return report
 

@@ -180,8 +180,11 @@ def test_short_runs_learn_and_are_deterministic(data: tuple[Path, Path], tmp_pat
     assert sorted(gen["eos_token_id"]) == [1, 8]  # <|eos|> and <|end|>
     # a changed param invalidates old checkpoints instead of resuming them
     params2 = write_params(tmp_path / "p2.yaml", max_steps=4, eval_steps=4, save_steps=4)
+    for stale in (".model.staging", ".model.old", ".outputs.x1y2.txn/new/model"):  # what a killed run leaves
+        (tmp_path / "a" / stale).mkdir(parents=True)
     r3 = train(data, tmp_path / "a", params2)
     assert r3["resumed_from_step"] == 0 and r3["final_eval_loss"] != r1["final_eval_loss"]
+    assert sorted(os.listdir(tmp_path / "a")) == ["checkpoints", "model", "report.json", "train_log.jsonl"]
 
 
 @pytest.mark.slow

@@ -196,6 +196,7 @@ def test_lora_run_lowers_loss_and_saves_reloadable_models(fx: Path, tmp_path: Pa
         torch.testing.assert_close(merged(**prompt).logits, peft(**prompt).logits, atol=1e-4, rtol=1e-4)
         gen = merged.generate(**prompt, max_new_tokens=8, do_sample=False)
     assert gen.shape[1] > prompt["input_ids"].shape[1]
+    assert sorted(os.listdir(out)) == ["adapter", "checkpoints", "merged", "report.json", "train_log.jsonl"]
 
 
 @pytest.mark.slow
@@ -255,11 +256,14 @@ def test_interrupted_run_resumes_from_newest_checkpoint(fx: Path, tmp_path: Path
     assert not (out / "report.json").exists(), "run finished before it could be interrupted"
     done = sorted(int(p.parent.name.split("-")[1]) for p in ckpts.glob("checkpoint-*/trainer_state.json"))
     assert done and done[-1] < 30
+    (out / "merged").mkdir()  # of an earlier run: with merge off, the new set of outputs has none
+    (out / "merged" / "model.safetensors").write_bytes(b"older")
     report = train(params)  # the rerun (in-process: saves a second start-up) resumes by itself
     assert report["resumed_from"] == f"checkpoint-{done[-1]}" and report["steps"] == 30
     assert read_json(out / "report.json") == report
     steps = [r["step"] for r in read_jsonl(out / "train_log.jsonl")]
     assert steps[0] == 2 and steps[-1] == 30 and steps == sorted(set(steps))  # one curve, the counter continued
+    assert sorted(os.listdir(out)) == ["adapter", "checkpoints", "report.json", "train_log.jsonl"]
 
 
 def test_profiles_and_resume_fingerprint(fx: Path, tmp_path: Path) -> None:

@@ -1,7 +1,9 @@
 """JSONL/JSON I/O with atomic writes: readers never see a half-written file.
 
-Every output is written to a temporary sibling and renamed into place (os.replace is atomic on
-POSIX), so an interrupted stage leaves the previous output untouched.
+Every file is written to a temporary sibling and renamed into place (os.replace is atomic on POSIX), so an
+interrupted write leaves the previous file untouched. A folder (`atomic_dir`) or a stage's whole set of outputs
+(`tutorforge.core.outputs.replace_outputs`) is staged and swapped in as a whole, so a kill at any point leaves the
+old or the new version, never a missing folder or a mix.
 """
 
 from __future__ import annotations
@@ -9,11 +11,12 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
+
+from tutorforge.core.outputs import replace_outputs
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
@@ -40,23 +43,13 @@ def atomic_open(path: str | Path, mode: str = "w", encoding: str | None = "utf-8
 
 @contextlib.contextmanager
 def atomic_dir(path: str | Path) -> Iterator[Path]:
-    """Yield a fresh temp directory; on success it replaces `path` (old contents removed)."""
+    """Yield a fresh folder to fill; on success it replaces `path` in one step (readers never find `path` missing,
+    a kill leaves the old or the new folder; see core/outputs.py). On an exception `path` stays as it was."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
-    try:
-        yield tmp
-        if path.exists():
-            old = path.with_name(f".{path.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
-            os.replace(path, old)
-            os.replace(tmp, path)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, path)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    with replace_outputs(path.parent, [path.name]) as outs:
+        staged = outs / path.name
+        staged.mkdir()
+        yield staged
 
 
 def dumps(record: Any) -> str:

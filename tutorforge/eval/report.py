@@ -1,4 +1,4 @@
-"""What the evaluate stage writes: DVC plot rows, the markdown report, and the atomic write of all outputs.
+"""What the evaluate stage writes: DVC plot rows, the markdown report, and all outputs replaced as a whole.
 
 artifacts/evaluate/metrics.json          deterministic metrics (DVC metrics)
 artifacts/evaluate/perf.json             latency p50/p95 and tokens/s (wall clock: varies run to run)
@@ -14,10 +14,13 @@ import itertools
 from pathlib import Path
 from typing import Any
 
-from tutorforge.core.io import atomic_dir, read_jsonl, write_json, write_jsonl
+from tutorforge.core.io import read_jsonl, write_json, write_jsonl
 from tutorforge.core.logs import get_logger
+from tutorforge.core.outputs import replace_outputs
 
 log = get_logger(__name__)
+
+OUTPUTS = ("metrics.json", "perf.json", "plots", "samples.jsonl", "report.md")
 
 METRIC_ORDER = [
     "perplexity",
@@ -160,12 +163,13 @@ def render_report(
 
 
 def write_outputs(cfg: Any, result: dict[str, Any]) -> None:
-    """Write every output into a fresh directory that replaces cfg.output_dir in one step."""
-    with atomic_dir(cfg.output_dir) as tmp:
-        write_json(tmp / "metrics.json", result["metrics"])
-        write_json(tmp / "perf.json", result["perf"])
+    """Write every output of cfg.output_dir; they replace the previous ones as a whole (core/outputs.py), and
+    anything else there (DVC's .gitignore) is left alone."""
+    report = render_report(result["metrics"], result["perf"], result["samples"], cfg.report_samples, cfg.split)
+    with replace_outputs(cfg.output_dir, OUTPUTS) as outs:
+        write_json(outs / "metrics.json", result["metrics"])
+        write_json(outs / "perf.json", result["perf"])
         for name, rows in result["plots"].items():
-            write_json(tmp / "plots" / f"{name}.json", rows)
-        write_jsonl(tmp / "samples.jsonl", result["samples"])
-        report = render_report(result["metrics"], result["perf"], result["samples"], cfg.report_samples, cfg.split)
-        (tmp / "report.md").write_text(report, encoding="utf-8")
+            write_json(outs / "plots" / f"{name}.json", rows)
+        write_jsonl(outs / "samples.jsonl", result["samples"])
+        (outs / "report.md").write_text(report, encoding="utf-8")

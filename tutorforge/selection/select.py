@@ -28,6 +28,7 @@ from tutorforge.core.config import Fraction, NonNegInt, PositiveInt, config_dict
 from tutorforge.core.ids import stable_id
 from tutorforge.core.io import read_json, read_jsonl, write_json, write_jsonl
 from tutorforge.core.logs import get_logger
+from tutorforge.core.outputs import replace_outputs
 from tutorforge.core.records import read_records
 from tutorforge.labelstudio.schema import external_id, heading_of
 
@@ -323,10 +324,12 @@ def select_batch(
 
 
 def write_outputs(cfg: SelectConfig, selection: list[dict], report: dict[str, Any]) -> None:
-    """selection.jsonl and report.json (without the wall-clock timing: it is a DVC metric) into cfg.output_dir."""
+    """selection.jsonl and report.json (without the wall-clock timing: it is a DVC metric) into cfg.output_dir,
+    replaced together (core/outputs.py)."""
     out = Path(cfg.output_dir)
-    write_jsonl(out / "selection.jsonl", selection)
-    write_json(out / "report.json", {k: v for k, v in report.items() if k != "timing"})
+    with replace_outputs(out, ("selection.jsonl", "report.json")) as outs:
+        write_jsonl(outs / "selection.jsonl", selection)
+        write_json(outs / "report.json", {k: v for k, v in report.items() if k != "timing"})
     log.info(
         "selected %d of %d pool items (%s) in %.1fs -> %s",
         len(selection),

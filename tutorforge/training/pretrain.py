@@ -12,7 +12,8 @@ Resume is automatic (tutorforge/training/checkpoints.py): the newest complete ch
 of config + input hashes in `checkpoints/run.json`) is resumed, step counter, optimizer, scheduler and RNG included;
 a different fingerprint clears the stale checkpoints first. Outputs: `<output>/model/` (model + tokenizer +
 generation_config stopping at EOS and `<|end|>`), `<output>/train_log.jsonl` (step, loss, eval_loss, lr, tokens_per_s,
-mfu), `<output>/report.json`. Works the same under torchrun / deepspeed / accelerate launch (HF Trainer).
+mfu), `<output>/report.json`, replaced together (core/outputs.py; checkpoints/ is no part of that set). Works the
+same under torchrun / deepspeed / accelerate launch (HF Trainer).
 """
 
 from __future__ import annotations
@@ -26,13 +27,17 @@ from pathlib import Path
 from typing import Any, cast
 
 from tutorforge.core.config import Fraction, NonNegFloat, NonNegInt, PositiveFloat, PositiveInt, config_dict, section
-from tutorforge.core.io import atomic_dir, read_jsonl, write_json, write_jsonl
+from tutorforge.core.io import read_jsonl, write_json, write_jsonl
 from tutorforge.core.logs import get_logger
+from tutorforge.core.outputs import replace_outputs, sweep_outputs
 from tutorforge.training.checkpoints import prepare_resume, run_fingerprint
 from tutorforge.training.deepspeed import DeepSpeedConfig
 from tutorforge.training.hardware import check_precision
 
 log = get_logger(__name__)
+
+OUTPUTS = ("model", "train_log.jsonl", "report.json")
+MODEL_STAGING = ".model.staging"  # one fixed name: every rank passes it to save_model (DeepSpeed writes from each)
 
 # Llama shapes; nominal sizes counted at vocab 32000 (tests/test_pretrain.py checks them on the meta device).
 PRESETS: dict[str, dict[str, Any]] = {
@@ -266,6 +271,9 @@ def pretrain(cfg: PretrainConfig, callbacks: list[Any] | None = None) -> dict[st
     )
 
     resume_from = prepare_resume(ckpt_dir, resume_fingerprint(cfg), cfg.resume, bool(dist["is_main"]))
+    if dist["is_main"]:  # leftovers of a killed run go now, not at the end of this one
+        sweep_outputs(out, OUTPUTS)
+        shutil.rmtree(out / MODEL_STAGING, ignore_errors=True)
     ds_path = deepspeed_config_file(cfg.deepspeed, ckpt_dir, precision)
     args = TrainingArguments(
         output_dir=str(ckpt_dir),
@@ -324,19 +332,13 @@ def pretrain(cfg: PretrainConfig, callbacks: list[Any] | None = None) -> dict[st
     else:
         final_eval = float(trainer.evaluate()["eval_loss"])
 
-    staging = out / ".model.staging"
-    if dist["is_main"]:
-        shutil.rmtree(staging, ignore_errors=True)  # leftovers of a crashed run
+    staging = out / MODEL_STAGING
     trainer.save_model(str(staging))  # collective under ZeRO-3; only the main process writes
     report: dict[str, Any] = {}
     if dist["is_main"]:
         tok.save_pretrained(staging)
         (staging / "training_args.bin").unlink(missing_ok=True)  # a pickle of run-specific paths: not part of the model
-        with atomic_dir(out / "model") as tmp:
-            shutil.copytree(staging, tmp, dirs_exist_ok=True)
-        shutil.rmtree(staging, ignore_errors=True)
         records = C.train_log_records(trainer.state.log_history)
-        write_jsonl(out / "train_log.jsonl", records)
         evals = [r["eval_loss"] for r in records if r["eval_loss"] is not None]
         losses = [r["loss"] for r in records if r["loss"] is not None]
         rates = [r["tokens_per_s"] for r in records if r["tokens_per_s"]]
@@ -359,7 +361,10 @@ def pretrain(cfg: PretrainConfig, callbacks: list[Any] | None = None) -> dict[st
             "eval_blocks": len(val),
             "config": config_dict(cfg),
         }
-        write_json(out / "report.json", report)
+        with replace_outputs(out, OUTPUTS) as outs:
+            outs.adopt("model", staging)
+            write_jsonl(outs / "train_log.jsonl", records)
+            write_json(outs / "report.json", report)
         log.info(
             "done: %d steps, eval loss %s -> %.3f, %s tok/s; wrote %s",
             report["steps"],

@@ -9,7 +9,8 @@ without attention across examples. HF Trainer with eval every `eval_steps`, chec
 automatically (the step counter continues) unless the inputs/params fingerprint changed
 (tutorforge/training/checkpoints.py). Outputs: `<output>/adapter/` (peft), `<output>/merged/` (LoRA merged into
 full-precision base weights + tokenizer, for serving), `<output>/train_log.jsonl` (step, loss, eval_loss, lr,
-tokens_per_s), `<output>/report.json` (metrics).
+tokens_per_s), `<output>/report.json` (metrics), replaced together (core/outputs.py: a kill leaves the previous
+set or the new one; without `merge` the set has no merged/; checkpoints/ is no part of it).
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ from pathlib import Path
 from typing import Any, cast
 
 from tutorforge.core.config import Fraction, NonNegFloat, NonNegInt, PositiveFloat, PositiveInt, config_dict, section
-from tutorforge.core.io import atomic_dir, read_jsonl, write_json, write_jsonl
+from tutorforge.core.io import read_jsonl, write_json, write_jsonl
 from tutorforge.core.logs import get_logger
+from tutorforge.core.outputs import replace_outputs, sweep_outputs
 from tutorforge.training.checkpoints import prepare_resume, run_fingerprint
 from tutorforge.training.deepspeed import DeepSpeedConfig
 from tutorforge.training.hardware import check_precision
@@ -29,6 +31,7 @@ from tutorforge.training.sft_data import TRUNCATIONS
 
 log = get_logger(__name__)
 MODES = ("lora", "qlora", "full")
+OUTPUTS = ("adapter", "merged", "train_log.jsonl", "report.json")
 # Config fields that do not change the trained weights (left out of the resume fingerprint).
 NON_RESULT_FIELDS = {"output", "eval_steps", "save_steps", "save_total_limit", "logging_steps", "resume", "merge"}
 
@@ -237,6 +240,8 @@ def run_sft(cfg: SFTConfig) -> dict[str, Any]:
         raise ValueError(f"sft max_length {cfg.max_length} > the model's max_position_embeddings {max_pos}")
     # after the model check, so a run that cannot start leaves the checkpoints of the last one alone
     resume = prepare_resume(ckpt_dir, resume_fingerprint(cfg), cfg.resume, bool(H.dist_info()["is_main"]))
+    if H.dist_info()["is_main"]:
+        sweep_outputs(cfg.output, OUTPUTS)  # leftovers of a killed run go now, not at the end of this one
     log.info("resuming from %s" if resume else "no checkpoint to resume from%s", resume or "")
     n_trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     n_total = sum(p.numel() for p in model.parameters())
@@ -355,24 +360,24 @@ def _save(cfg: SFTConfig, trainer: Any, tok: Any, precision: str, report: dict[s
     from tutorforge.training.models import load_causal_lm
 
     out = Path(cfg.output)
-    with atomic_dir(out / "adapter") as tmp:
-        trainer.model.save_pretrained(tmp)
-        tok.save_pretrained(tmp)
-    if cfg.merge:
-        if cfg.mode == "full":
-            merged = load_causal_lm(out / "adapter", dtype=torch.float32)
-        else:
-            from peft import PeftModel
-
-            base = load_causal_lm(cfg.base_model, dtype=torch.float32)  # full precision, also for qlora
-            merged = PeftModel.from_pretrained(base, out / "adapter").merge_and_unload()
-        merged.config.use_cache = True
-        with atomic_dir(out / "merged") as tmp:
-            merged.save_pretrained(tmp)
-            tok.save_pretrained(tmp)
     report = {k: (round(v, 6) if isinstance(v, float) else v) for k, v in report.items()}
-    write_jsonl(out / "train_log.jsonl", train_log_records(trainer.state.log_history))
-    write_json(out / "report.json", report)
+    with replace_outputs(out, OUTPUTS) as outs:
+        adapter = outs / "adapter"
+        trainer.model.save_pretrained(adapter)
+        tok.save_pretrained(adapter)
+        if cfg.merge:
+            if cfg.mode == "full":
+                merged = load_causal_lm(adapter, dtype=torch.float32)
+            else:
+                from peft import PeftModel
+
+                base = load_causal_lm(cfg.base_model, dtype=torch.float32)  # full precision, also for qlora
+                merged = PeftModel.from_pretrained(base, adapter).merge_and_unload()
+            merged.config.use_cache = True
+            merged.save_pretrained(outs / "merged")
+            tok.save_pretrained(outs / "merged")
+        write_jsonl(outs / "train_log.jsonl", train_log_records(trainer.state.log_history))
+        write_json(outs / "report.json", report)
     log.info(
         "answer loss %.4f -> %.4f (%.1f%% lower); wrote %s/{adapter,merged,train_log.jsonl,report.json}",
         report["answer_loss_base"] or float("nan"),
