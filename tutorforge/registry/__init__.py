@@ -1,5 +1,6 @@
 """Model registry on S3 or a local directory: object stores (store), immutable versions and CAS-moved aliases
-(registry), the promotion gate (gate), and the register job (register).
+(registry, aliases), the checks every manifest read back goes through (manifest), the promotion gate (gate), and the
+register job (register).
 
 A registration record (artifacts/register/registration.json):
 

@@ -14,7 +14,9 @@ fails fast with a clear error; a claim older than `claim_ttl_s` is taken over by
 files under its own `objects/<upload_id>/` prefix, so even a stale claimant still uploading can never overwrite the
 files of the registration that took over, and (3) writes `manifest.json` (sha256 + size per file) with If-None-Match:
 exactly one manifest per version can ever exist. Readers list only versions that have a manifest and read files
-through it, so a killed upload leaves nothing visible (only an orphan prefix). Download verifies every checksum.
+through it, so a killed upload leaves nothing visible (only an orphan prefix). A manifest read back is untrusted data:
+its keys are checked (manifest.py) before any becomes a path or an object key, so no key reaches outside the
+version's objects or the download folder. Download verifies every checksum in a temp folder renamed only at the end.
 The conditional writes (If-None-Match / If-Match, and their local-directory equivalents) are the stores' (store.py);
 the alias records and their compare-and-swap loop are aliases.py; the promotion gate that moves `production` is
 gate.py; the name rule, timestamps and JSON encoding shared by all of these objects are objects.py.
@@ -23,7 +25,6 @@ gate.py; the name rule, timestamps and JSON encoding shared by all of these obje
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import re
@@ -32,6 +33,7 @@ import socket
 import tempfile
 import time
 import uuid
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -40,11 +42,12 @@ from typing import Any
 from tutorforge.core.ids import sha256_file
 from tutorforge.core.logs import get_logger
 from tutorforge.registry.aliases import Decide, alias_history, back_to_previous, list_aliases, read_alias, update_alias
+from tutorforge.registry.manifest import MANIFEST, check_file_keys, check_manifest, confined, content_digest
 from tutorforge.registry.objects import VERSION_RE, dumps, now_iso
 from tutorforge.registry.store import MB, PreconditionFailed, RegistryError, Store, VerificationError
 
 log = get_logger("tutorforge.registry.registry")
-MANIFEST, CLAIM = "manifest.json", "_claim.json"
+CLAIM = "_claim.json"
 
 
 class VersionConflict(RegistryError):
@@ -57,13 +60,7 @@ def version_sort_key(v: str) -> tuple[int, int, str]:
     return (1, int(m.group(1)), v) if m else (0, 0, v)
 
 
-def content_digest(files: dict[str, dict[str, Any]]) -> str:
-    """Digest of the model payload (paths + sha256), excluding the descriptive README.md and lineage.json."""
-    rows = [f"{p}\t{f['sha256']}" for p, f in sorted(files.items()) if p not in ("README.md", "lineage.json")]
-    return hashlib.sha256("\n".join(rows).encode()).hexdigest()
-
-
-def collect_files(sources: dict[str, str | Path]) -> dict[str, Path]:
+def collect_files(sources: Mapping[str, str | Path]) -> dict[str, Path]:
     """{registry path: local file} from {registry prefix: local dir or file}; hidden files skipped."""
     out: dict[str, Path] = {}
     for dest, src in sources.items():
@@ -100,10 +97,17 @@ class Registry:
         return sorted((v for v, h in zip(cands, has, strict=True) if h), key=version_sort_key)
 
     def manifest(self, name: str, version: str) -> dict[str, Any]:
+        """The version's manifest, checked (manifest.py): a bad key is a VerificationError naming it."""
+        if not VERSION_RE.match(name) or not VERSION_RE.match(version):
+            raise RegistryError(f"bad model or version name {name!r}:{version!r}")
         got = self.store.get(f"models/{name}/{version}/{MANIFEST}")
         if got is None:
             raise RegistryError(f"{name}:{version} not found in {self.store.uri()} (no manifest)")
-        return json.loads(got[0])
+        try:
+            m = json.loads(got[0])
+        except ValueError:
+            raise VerificationError(f"{name}:{version}: {MANIFEST} is not valid JSON") from None
+        return check_manifest(m, f"{name}:{version}")
 
     def read_file(self, name: str, version: str, path: str) -> bytes:
         m = self.manifest(name, version)
@@ -116,11 +120,16 @@ class Registry:
 
     def resolve(self, name: str, ref: str) -> str:
         """A version name or an alias name -> version."""
+        if not VERSION_RE.match(ref):
+            raise RegistryError(f"{name}: bad version or alias name {ref!r}")
         if self.store.size(f"models/{name}/{ref}/{MANIFEST}") is not None:
             return ref
         alias = self.alias(name, ref)
         if alias:
-            return alias["version"]
+            version = alias.get("version")
+            if not isinstance(version, str) or not VERSION_RE.match(version):
+                raise RegistryError(f"{name}: alias {ref!r} points to a bad version name {version!r}")
+            return version
         raise RegistryError(f"{name}: no version or alias {ref!r} in {self.store.uri()}")
 
     # ---- registering
@@ -182,14 +191,19 @@ class Registry:
 
     def find_content(self, name: str, digest: str) -> str | None:
         for v in reversed(self.versions(name)):
-            if self.manifest(name, v).get("content_digest") == digest:
+            try:
+                m = self.manifest(name, v)
+            except VerificationError as e:  # a damaged version must not block new registrations
+                log.warning("%s (skipped when looking for identical content)", e)
+                continue
+            if m.get("content_digest") == digest:
                 return v
         return None
 
     def register(
         self,
         name: str,
-        sources: dict[str, str | Path],
+        sources: Mapping[str, str | Path],
         extra: dict[str, bytes] | None = None,
         version: str | None = None,
         lineage_summary: dict[str, Any] | None = None,
@@ -201,6 +215,7 @@ class Registry:
         if not VERSION_RE.match(name):
             raise RegistryError(f"bad model name {name!r}")
         files = collect_files(sources)
+        check_file_keys([*files, *(extra or {})], f"{name}: registry paths to upload")  # the rules downloads enforce
         with tempfile.TemporaryDirectory(prefix="tf-register-") as tmp:
             for rel, data in (extra or {}).items():
                 p = Path(tmp) / rel
@@ -316,7 +331,10 @@ class Registry:
         return problems
 
     def download(self, name: str, ref: str, dest: str | Path) -> Path:
-        """Download into `dest` (must not exist) via a temp sibling; every sha256 verified or nothing is left."""
+        """Download into `dest` (must not exist) via a temp sibling; every sha256 verified or nothing is left.
+
+        Every manifest key is checked before anything is written (manifest.py), and each local path is resolved
+        inside the temp folder; only when every file matches its checksum is the folder renamed to `dest`."""
         version = self.resolve(name, ref)
         m = self.manifest(name, version)
         dest = Path(dest)
@@ -325,10 +343,11 @@ class Registry:
         dest.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent))
         try:
+            outs = {rel: confined(tmp, rel, f"{name}:{version}") for rel in m["files"]}
 
             def get(item: tuple[str, dict[str, Any]]) -> None:
                 rel, f = item
-                out = tmp / rel
+                out = outs[rel]
                 out.parent.mkdir(parents=True, exist_ok=True)
                 self.store.download_file(f"models/{name}/{version}/{m['objects']}/{rel}", out)
                 size, digest = out.stat().st_size, sha256_file(out)

@@ -9,8 +9,9 @@ Every store has: get(key) -> (bytes, etag) | None, size(key) (HEAD), put(key, da
 upload_file / download_file (multipart and parallel parts on S3, per `Transfer`), list(prefix) (all keys below),
 list_dirs(prefix) (one level), delete(key), uri(key). S3: If-None-Match: * and If-Match ETag on PutObject (a 412 or
 409 is a PreconditionFailed). Local backend: the same semantics with `os.link` (atomic create-if-absent of a fully
-written temp file), fcntl lock files for compare-and-swap, fsync + rename. Credentials come only from the AWS
-environment/config chain (never stored or logged).
+written temp file), fcntl lock files for compare-and-swap, fsync + rename. Keys are relative: a key that is absolute,
+has a `.`/`..` part or a NUL is refused by both stores (`check_key`), and a local key must also resolve (symlinks
+followed) inside the root. Credentials come only from the AWS environment/config chain (never stored or logged).
 """
 
 from __future__ import annotations
@@ -42,6 +43,13 @@ class VerificationError(RegistryError):
     """A stored file is missing or does not match its manifest checksum/size."""
 
 
+def check_key(key: str) -> str:
+    """`key` if it stays below the store's root/prefix (no leading `/`, no `.`/`..` part, no NUL), else RegistryError."""
+    if "\x00" in key or key.startswith("/") or any(part in (".", "..") for part in key.split("/")):
+        raise RegistryError(f"bad key {key!r}: keys are relative, without '.' or '..' parts")
+    return key
+
+
 @dataclass
 class Transfer:
     """Upload/download tuning (boto3 TransferConfig + a thread pool over files)."""
@@ -66,9 +74,10 @@ class LocalStore:
         return str(self.root / key)
 
     def _p(self, key: str) -> Path:
-        if key.startswith("/") or ".." in key.split("/"):
-            raise RegistryError(f"bad key {key!r}")
-        return self.root / key
+        path = self.root / check_key(key)
+        if not path.resolve().is_relative_to(self.root.resolve()):
+            raise RegistryError(f"bad key {key!r}: resolves outside {self.root} (through a symlink)")
+        return path
 
     def get(self, key: str) -> tuple[bytes, str] | None:
         try:
@@ -188,7 +197,7 @@ class S3Store:
         return f"S3Store({self.uri()!r}, endpoint={self.endpoint_url!r})"
 
     def _k(self, key: str) -> str:
-        return f"{self.prefix}/{key}" if self.prefix else key
+        return f"{self.prefix}/{check_key(key)}" if self.prefix else check_key(key)
 
     def uri(self, key: str = "") -> str:
         return f"s3://{self.bucket}/{self._k(key)}"
