@@ -1,157 +1,102 @@
-"""Synth teacher backends: the OpenAI-compatible one against a real local HTTP server (retries, 4xx, API key from
-the environment, tool-less fallback, parsed and filtered teacher examples) and the HF one running real SmolLM2."""
+"""Synth teacher backends: the OpenAI-compatible one against real local HTTP servers run as processes (retries, 4xx,
+API key from the environment only and never across a redirect, tool-less fallback, parsed and filtered teacher
+examples) and the HF one running real SmolLM2."""
 
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from tests.support.chat_endpoint import CELL_ANSWER, chat_endpoint
 from tests.support.sections import SECTIONS
 from tutorforge.synth import generate as synth
 from tutorforge.synth.filters import FILTERS
 from tutorforge.synth.teachers import API_KEY_ENV, BASE_URL_ENV, OpenAITeacher, TeacherHTTPError
 
 
-# --- OpenAI-compatible backend against a real local HTTP server ----------------------------------------------
-class _ChatServer:
-    """A tiny chat-completions endpoint: fails the first `fail_first` requests with 500, then answers by task."""
-
-    def __init__(self, fail_first: int = 0, status: int = 500, reject_tools: bool = False) -> None:
-        self.requests: list[dict] = []
-        self.reject_tools = reject_tools
-        self.fail_left, self.status = fail_first, status
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *a):  # keep pytest output clean
-                pass
-
-            def do_POST(self):
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                outer.requests.append({"path": self.path, "auth": self.headers.get("Authorization"), "body": body})
-                if outer.fail_left > 0 or (outer.reject_tools and "tools" in body):
-                    outer.fail_left -= 1
-                    self.send_response(outer.status)
-                    self.end_headers()
-                    self.wfile.write(b'{"error": "busy"}')
-                    return
-                msg = outer.answer(body)
-                data = json.dumps(
-                    {
-                        "id": "x",
-                        "object": "chat.completion",
-                        "model": body["model"],
-                        "choices": [{"index": 0, "message": msg, "finish_reason": "stop"}],
-                    }
-                ).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    @staticmethod
-    def answer(body: dict) -> dict:
-        if body.get("tools"):
-            args = (
-                json.dumps({"model_id": "animal_cell"})
-                if "3D" in body["messages"][-1]["content"]
-                else json.dumps({"query": "cells"})
-            )
-            name = "show_3d_model" if "3D" in body["messages"][-1]["content"] else "search_textbook"
-            return {
-                "role": "assistant",
-                "content": None,
-                "tool_calls": [{"id": "c1", "type": "function", "function": {"name": name, "arguments": args}}],
-            }
-        user = body["messages"][-1]["content"]
-        if "Student:" in user and "Tutor:" in user:
-            return {
-                "role": "assistant",
-                "content": "Student: What does the nucleus do?\nTutor: Think about what the "
-                "cell needs to store. What might the nucleus contain?\nAnswer: the genetic material",
-            }
-        if "Question:" in user:
-            return {
-                "role": "assistant",
-                "content": "Question: What is a cell?\nAnswer: The basic unit of all living organisms.",
-            }
-        return {"role": "assistant", "content": "Sure! I like turtles."}
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
-def test_openai_backend_retries_after_500_and_key_only_from_env(monkeypatch, caplog):
-    server = _ChatServer(fail_first=1)
-    try:
+# --- OpenAI-compatible backend against real local HTTP servers (separate processes) ----------------------------
+def test_openai_backend_retries_after_500_and_key_only_from_env(monkeypatch, caplog, tmp_path):
+    with chat_endpoint(tmp_path, fail_first=1) as server:
         monkeypatch.setenv(BASE_URL_ENV, server.url)
         monkeypatch.setenv(API_KEY_ENV, "sk-test-secret")
         t = OpenAITeacher("tiny-teacher", backoff_s=0.01, concurrency=1)
         out = t.generate([[{"role": "user", "content": "Question: say hi"}]], max_new_tokens=8, temperature=0.0, seed=3)
-        assert out == ["Question: What is a cell?\nAnswer: The basic unit of all living organisms."]
-        assert len(server.requests) == 2  # one 500, one retry
-        assert all(
-            r["auth"] == "Bearer sk-test-secret" and r["path"] == "/v1/chat/completions" for r in server.requests
-        )
-        body = server.requests[-1]["body"]
+        assert out == [CELL_ANSWER]
+        reqs = server.requests()
+        assert len(reqs) == 2  # one 500, one retry
+        assert all(r["auth"] == "Bearer sk-test-secret" and r["path"] == "/v1/chat/completions" for r in reqs)
+        body = reqs[-1]["body"]
         assert body["model"] == "tiny-teacher" and body["max_tokens"] == 8 and body["seed"] == 3
         assert "sk-test-secret" not in caplog.text and "sk-test-secret" not in json.dumps(body)
         monkeypatch.delenv(API_KEY_ENV)
         t.generate([[{"role": "user", "content": "hi"}]], max_new_tokens=8, temperature=0.0, seed=0)
-        assert server.requests[-1]["auth"] is None  # no key in the environment -> no header, never a default
-    finally:
-        server.close()
+        assert server.requests()[-1]["auth"] is None  # no key in the environment -> no header, never a default
 
 
-def test_openai_backend_gives_up_and_does_not_retry_4xx(monkeypatch):
-    server = _ChatServer(fail_first=10)
-    bad = _ChatServer(fail_first=10, status=400)
-    try:
+def test_openai_backend_gives_up_and_does_not_retry_4xx(monkeypatch, tmp_path):
+    with (
+        chat_endpoint(tmp_path / "busy", fail_first=10) as server,
+        chat_endpoint(tmp_path / "bad", fail_first=10, status=400) as bad,
+        chat_endpoint(tmp_path / "notools", reject_tools=True, status=400) as notools,  # vLLM w/o auto tool choice
+    ):
         with pytest.raises(TeacherHTTPError, match="after 3 attempts"):
             OpenAITeacher("m", base_url=server.url, max_retries=2, backoff_s=0.01).generate(
                 [[{"role": "user", "content": "x"}]], 8, 0.0, 0
             )
-        assert len(server.requests) == 3
+        assert len(server.requests()) == 3
         with pytest.raises(TeacherHTTPError, match="HTTP 400"):
             OpenAITeacher("m", base_url=bad.url, max_retries=2, backoff_s=0.01).generate(
                 [[{"role": "user", "content": "x"}]], 8, 0.0, 0
             )
-        assert len(bad.requests) == 1
-        notools = _ChatServer(reject_tools=True, status=400)  # vLLM without --enable-auto-tool-choice
-        try:
-            out = OpenAITeacher("m", base_url=notools.url, backoff_s=0.01).generate(
-                [[{"role": "user", "content": "Question: x"}]], 8, 0.0, 0, tools=[{"type": "function"}]
-            )
-            assert out[0].startswith("Question:") and ["tools" in r["body"] for r in notools.requests] == [True, False]
-        finally:
-            notools.close()
+        assert len(bad.requests()) == 1
+        out = OpenAITeacher("m", base_url=notools.url, backoff_s=0.01).generate(
+            [[{"role": "user", "content": "Question: x"}]], 8, 0.0, 0, tools=[{"type": "function"}]
+        )
+        assert out[0].startswith("Question:") and ["tools" in r["body"] for r in notools.requests()] == [True, False]
         monkeypatch.delenv(BASE_URL_ENV, raising=False)
         with pytest.raises(ValueError, match=BASE_URL_ENV):
             OpenAITeacher("m")
-    finally:
-        server.close()
-        bad.close()
+        for bad_url in ("not-a-url", "ftp://host/v1", "http:///v1"):
+            with pytest.raises(ValueError, match="must be http"):
+                OpenAITeacher("m", base_url=bad_url)
 
 
-def test_openai_teacher_examples_are_parsed_filtered_and_accounted(monkeypatch):
-    server = _ChatServer()
-    try:
+@pytest.mark.parametrize("status", [301, 302, 303, 307, 308])
+def test_openai_backend_refuses_redirects_and_never_sends_the_key_elsewhere(monkeypatch, tmp_path, status):
+    """A: answers `status` with Location on B (another origin); B: a working endpoint that logs every header."""
+    monkeypatch.setenv(API_KEY_ENV, "sk-test-secret")
+    with chat_endpoint(tmp_path / "b") as b:
+        with chat_endpoint(tmp_path / "a", redirect_to=f"{b.url}/chat/completions", redirect_status=status) as a:
+            teacher = OpenAITeacher("m", base_url=a.url, max_retries=2, backoff_s=0.01, concurrency=1)
+            with pytest.raises(TeacherHTTPError) as err:
+                teacher.generate([[{"role": "user", "content": "Question: x"}]], 8, 0.0, 0)
+            msg = str(err.value)
+            assert f"HTTP {status}" in msg and f"redirect to {b.origin}" in msg and "\n" not in msg
+            assert "sk-test-secret" not in msg
+            assert len(a.requests()) == 1  # not retried: a redirect is a configuration error, not a hiccup
+            assert [r["auth"] for r in b.requests()] == []  # B never contacted, so it never saw the key
+
+
+def test_openai_backend_refuses_same_origin_redirects_too(monkeypatch, tmp_path):
+    """Even a same-origin 302 is refused: urllib would resend the POST as a body-less GET with the key."""
+    monkeypatch.setenv(API_KEY_ENV, "sk-test-secret")
+    with chat_endpoint(tmp_path / "self", redirect_to="/v1/other") as a:
+        with pytest.raises(TeacherHTTPError, match=f"HTTP 302 redirect to {a.origin}"):
+            OpenAITeacher("m", base_url=a.url, backoff_s=0.01).generate([[{"role": "user", "content": "x"}]], 8, 0.0, 0)
+        assert [(r["method"], r["path"]) for r in a.requests()] == [("POST", "/v1/chat/completions")]
+
+
+def test_openai_teacher_examples_are_parsed_filtered_and_accounted(monkeypatch, tmp_path):
+    with chat_endpoint(tmp_path) as server:
         monkeypatch.setenv(BASE_URL_ENV, server.url)
         cfg = synth.SynthConfig(teacher=synth.TeacherConfig(backend="openai", model="tiny-teacher", max_sections=3))
         kept, rejected, report = synth.synthesize(SECTIONS, cfg)
+        reqs = server.requests()
         tex = [e for e in kept if e["source"] == "synth:teacher"]
         trej = [r for r in rejected if r["example"]["source"] == "synth:teacher"]
-        assert report["teacher"]["outputs"] == len(tex) + len(trej) == len(server.requests)
-        assert any(r["body"].get("tools") for r in server.requests)
+        assert report["teacher"]["outputs"] == len(tex) + len(trej) == len(reqs)
+        assert any(r["body"].get("tools") for r in reqs)
         for e in tex:
             p = e["provenance"]
             assert p["model"] == "tiny-teacher" and p["backend"] == "openai" and p["template_id"].startswith("teacher.")
@@ -161,8 +106,6 @@ def test_openai_teacher_examples_are_parsed_filtered_and_accounted(monkeypatch):
         assert not [e for e in tex if e["kind"] == "paraphrase"]
         assert any(e["kind"] == "tool_call" for e in tex)
         assert report["generated"] == report["kept"] + report["rejected"]
-    finally:
-        server.close()
 
 
 @pytest.mark.slow

@@ -8,6 +8,8 @@
     tutorforge params check
 
 Each sub-app module imports its heavy dependencies inside the commands, so `tutorforge --help` stays fast.
+Every command fails the same way (errors.OneLineErrors, the top-level group): one `error: …` line on stderr, exit
+code 2 for a configuration mistake (option, environment variable, params file, credentials), 1 for a runtime failure.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import typer
 
 from tutorforge.cli import cloud, flows, label, params, registry, remote
+from tutorforge.cli.errors import OneLineErrors
 
 COMMANDS: dict[str, tuple[typer.Typer, str]] = {
     "registry": (registry.app, "Model registry (S3 or a local dir): list, show, promote, rollback, download."),
@@ -25,7 +28,7 @@ COMMANDS: dict[str, tuple[typer.Typer, str]] = {
     "params": (params.app, "Validate params files."),
 }
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help="TutorForge operator commands.")
+app = typer.Typer(cls=OneLineErrors, no_args_is_help=True, add_completion=False, help="TutorForge operator commands.")
 for _name, (_sub_app, _help) in COMMANDS.items():
     app.add_typer(_sub_app, name=_name, help=_help)
 

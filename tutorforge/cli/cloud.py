@@ -10,24 +10,32 @@ tutorforge cloud upstream sft                         # stages upstream of sft, 
 from __future__ import annotations
 
 import json
-from typing import Annotated, NoReturn
+import os
+from pathlib import Path
+from typing import Annotated
 
 import typer
 
+from tutorforge.cli.errors import ConfigError, config_mistakes
+from tutorforge.cli.options import ParamsOpt, RepoOpt, check_s3_uri, choice, require_file
+
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="SkyPilot cloud training (plan first).")
 
-ParamsOpt = Annotated[str, typer.Option("--params", help="params.yaml")]
-RepoOpt = Annotated[str, typer.Option("--repo", help="repository root")]
+STAGES = ("pretrain", "sft")  # the training stages sky/<stage>.yaml runs
+YamlFile = typer.Option("--yaml", help="task YAML", exists=True, dir_okay=False)
 
 
-def _fail(e: Exception) -> NoReturn:
-    typer.echo(f"error: {e}", err=True)
-    raise typer.Exit(1)
+def _plan_errors() -> tuple[type[Exception], ...]:
+    """What the plan/preflight code raises for a bad task YAML or params (a YAML syntax error, a value it can't use)."""
+    import yaml
+
+    return ValueError, yaml.YAMLError
 
 
 @app.command()
 def check(
-    yamls: Annotated[list[str], typer.Argument(help="SkyPilot task YAMLs")], params: ParamsOpt = "params.yaml"
+    yamls: Annotated[list[Path], typer.Argument(help="SkyPilot task YAMLs", exists=True, dir_okay=False)],
+    params: ParamsOpt = "params.yaml",
 ) -> None:
     """Validate task YAMLs offline: SkyPilot's schema plus what it misses (GPU names, s3://, stages, secrets)."""
     from tutorforge.orchestration.skypilot import check_task, sky_validate
@@ -37,7 +45,8 @@ def check(
     print(out)
     bad |= not ok
     for y in yamls:
-        problems = check_task(y, params)
+        with config_mistakes(*_plan_errors(), source=str(y)):
+            problems = check_task(y, params)
         bad |= bool(problems)
         print(f"{y}: " + ("ok" if not problems else "\n  - " + "\n  - ".join(problems)))
     raise typer.Exit(1 if bad else 0)
@@ -45,7 +54,7 @@ def check(
 
 @app.command()
 def plan(
-    yaml: Annotated[str | None, typer.Option("--yaml", help="task YAML (default params cloud.yaml)")] = None,
+    yaml: Annotated[Path | None, YamlFile] = None,
     profile: Annotated[str | None, typer.Option("--profile", help="GPU profile (default: YAML envs.PROFILE)")] = None,
     params: ParamsOpt = "params.yaml",
     as_json: Annotated[bool, typer.Option("--json")] = False,
@@ -55,22 +64,44 @@ def plan(
     from tutorforge.orchestration.skypilot import CloudConfig, plan_table
     from tutorforge.orchestration.skypilot import plan as make_plan
 
-    p = make_plan(yaml or load_config(CloudConfig, "cloud", params).yaml, params, profile)
+    task_yaml = yaml or require_file(load_config(CloudConfig, "cloud", params).yaml, f"{params}: cloud.yaml")
+    with config_mistakes(*_plan_errors(), source=str(task_yaml)):
+        p = make_plan(task_yaml, params, profile)
     print(json.dumps(p, indent=1) if as_json else plan_table(p))
 
 
 @app.command()
 def launch(
-    stage: Annotated[str, typer.Option("--stage")] = "pretrain",
-    yaml: Annotated[str | None, typer.Option("--yaml")] = None,
+    stage: Annotated[str, typer.Option("--stage", help=" | ".join(STAGES))] = "pretrain",
+    yaml: Annotated[Path | None, typer.Option("--yaml", help="task YAML (default sky/<stage>.yaml)")] = None,
     profile: Annotated[str | None, typer.Option("--profile")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="print the commands, launch nothing")] = False,
-    repo: RepoOpt = ".",
+    repo: RepoOpt = Path("."),
 ) -> None:
     """The cloud_train flow: preflight + plan, `sky jobs launch`, wait, bring the outputs back through DVC."""
+    from tutorforge.orchestration.cloud_jobs import task_profile
+    from tutorforge.orchestration.skypilot import check_task, stage_config
+
+    choice("--stage", stage, STAGES)
+    task_yaml = str(yaml or f"sky/{stage}.yaml")
+    require_file(repo / task_yaml, "--yaml")
+    params = require_file(repo / "params.yaml", "--repo")
+    with config_mistakes(*_plan_errors(), source=task_yaml):
+        problems = check_task(repo / task_yaml, params, repo / "dvc.yaml")
+        profile = profile or task_profile(repo / task_yaml)
+    if problems:
+        raise ConfigError(f"{task_yaml}: " + "; ".join(problems))
+    if not profile:
+        raise ConfigError(f"--profile: none given and {task_yaml} sets no envs.PROFILE")
+    stage_config(params, stage, profile)  # an unknown profile is a ParamsError naming the profiles there are
+    if not dry_run:
+        remote = os.environ.get("DVC_REMOTE_URL")
+        if not remote:
+            raise ConfigError("DVC_REMOTE_URL is not set: the s3://bucket/prefix DVC remote the job pulls and pushes")
+        check_s3_uri(remote, "DVC_REMOTE_URL")
     from flows.cloud_train import cloud_train
 
-    res = cloud_train(stage=stage, task_yaml=yaml, profile=profile, repo=repo, dry_run=dry_run)
+    res = cloud_train(stage=stage, task_yaml=task_yaml, profile=profile, repo=str(repo), dry_run=dry_run)
     print(json.dumps({k: v for k, v in res.items() if k != "plan"}, indent=1, default=str))
 
 
@@ -83,22 +114,21 @@ def set_profile(
     """Select a GPU profile: rewrite the one `profile:` line of the stage's section (comments kept)."""
     from tutorforge.orchestration.cloud_jobs import set_profile as edit
 
-    try:
+    require_file(params, "--params")  # it is edited: the default params.yaml must be there too
+    with config_mistakes(ValueError):
         changed = edit(params, stage, profile)
-    except ValueError as e:
-        _fail(e)
     print(f"{stage}.profile = {profile}" + ("" if changed else " (unchanged)"))
 
 
 @app.command()
 def upstream(
     stage: Annotated[str, typer.Argument(help="a stage of dvc.yaml")],
-    dvc_yaml: Annotated[str, typer.Option("--dvc-yaml", help="dvc.yaml")] = "dvc.yaml",
+    dvc_yaml: Annotated[Path, typer.Option("--dvc-yaml", help="dvc.yaml", exists=True, dir_okay=False)] = Path(
+        "dvc.yaml"
+    ),
 ) -> None:
     """Stages upstream of STAGE in DAG order, space-separated (what the job reproduces before training)."""
     from tutorforge.orchestration.cloud_jobs import upstream as ups
 
-    try:
+    with config_mistakes(*_plan_errors(), source="STAGE"):
         print(" ".join(ups(stage, dvc_yaml)))
-    except ValueError as e:
-        _fail(e)

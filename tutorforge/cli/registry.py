@@ -13,12 +13,16 @@ env TUTORFORGE_S3_ENDPOINT_URL > AWS_ENDPOINT_URL > params. Credentials: the sta
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
+
+from tutorforge.cli.errors import CommandFailed
+from tutorforge.cli.options import EndpointOpt, ParamsOpt, check_http_url, check_store_location, first_set
 
 if TYPE_CHECKING:
     from tutorforge.registry.register import RegisterConfig
@@ -26,12 +30,9 @@ if TYPE_CHECKING:
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="Model registry (S3 or a local dir).")
 console = Console()
-err = Console(stderr=True)
 
 RegistryOpt = Annotated[str | None, typer.Option("--registry", help="local dir or s3://bucket/prefix")]
-EndpointOpt = Annotated[str | None, typer.Option("--endpoint-url", help="S3-compatible endpoint URL")]
 NameOpt = Annotated[str | None, typer.Option("--name", help="model name (default: params [register].name)")]
-ParamsOpt = Annotated[str, typer.Option("--params", help="params.yaml")]
 
 
 def _cfg(params: str) -> RegisterConfig:
@@ -42,39 +43,29 @@ def _cfg(params: str) -> RegisterConfig:
 
 
 def _open(registry: str | None, endpoint: str | None, params: str) -> tuple[Registry, RegisterConfig]:
+    """The registry open_registry would open, its location and S3 endpoint checked first (same precedence)."""
     from tutorforge.registry.register import open_registry
 
     cfg = _cfg(params)
+    env = os.environ.get
+    source, location = first_set(
+        ("--registry", registry),
+        ("TUTORFORGE_REGISTRY", env("TUTORFORGE_REGISTRY")),
+        (f"{params}: register.registry", cfg.registry),
+    )
+    if check_store_location(location or "", source):
+        source, url = first_set(
+            ("--endpoint-url", endpoint),
+            ("TUTORFORGE_S3_ENDPOINT_URL", env("TUTORFORGE_S3_ENDPOINT_URL")),
+            ("AWS_ENDPOINT_URL", env("AWS_ENDPOINT_URL")),
+            (f"{params}: register.endpoint_url", cfg.endpoint_url),
+        )
+        if url:
+            check_http_url(url, source)
     return open_registry(cfg, registry, endpoint), cfg
 
 
-def _fail(e: Exception) -> NoReturn:
-    from rich.markup import escape
-
-    err.print(f"[bold red]error:[/] {escape(str(e))}")  # escaped: "[remote].url" is text, not rich markup
-    raise typer.Exit(1)
-
-
-def _guard(fn: Any) -> Any:
-    import functools
-
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    from tutorforge.core.config import ParamsError
-    from tutorforge.registry.store import RegistryError
-
-    @functools.wraps(fn)
-    def wrapper(*a: Any, **kw: Any) -> Any:
-        try:
-            return fn(*a, **kw)
-        except (RegistryError, ParamsError, FileNotFoundError, BotoCoreError, ClientError) as e:  # no secrets in these
-            _fail(e)
-
-    return wrapper
-
-
 @app.command("list")
-@_guard
 def list_(
     name: NameOpt = None,
     registry: RegistryOpt = None,
@@ -114,7 +105,6 @@ def list_(
 
 
 @app.command()
-@_guard
 def show(
     ref: Annotated[str, typer.Argument(help="version or alias")],
     name: NameOpt = None,
@@ -153,12 +143,11 @@ def show(
     if verify:
         problems = reg.verify(name, version, deep=True)
         if problems:
-            _fail(RuntimeError(f"{name}:{version} failed verification: " + "; ".join(problems)))
+            raise CommandFailed(f"{name}:{version} failed verification: " + "; ".join(problems))
         console.print(f"[green]{name}:{version}: all {len(m['files'])} files verified[/]")
 
 
 @app.command()
-@_guard
 def promote(
     ref: Annotated[str, typer.Argument(help="version or alias (e.g. staging)")],
     name: NameOpt = None,
@@ -177,12 +166,11 @@ def promote(
     for r in reasons:
         console.print(f"  - {r}")
     if not ok:
-        _fail(RuntimeError(f"promotion of {name}:{ref} to {alias} refused by the gate"))
+        raise CommandFailed(f"promotion of {name}:{ref} to {alias} refused by the gate")
     console.print(f"[green]{name}: {alias} → {reg.resolve(name, alias)}[/]")
 
 
 @app.command()
-@_guard
 def rollback(
     name: NameOpt = None,
     alias: Annotated[str, typer.Option(help="alias to move back")] = "production",
@@ -199,7 +187,6 @@ def rollback(
 
 
 @app.command()
-@_guard
 def history(
     name: NameOpt = None,
     alias: Annotated[str | None, typer.Option(help="only this alias")] = None,
@@ -219,7 +206,6 @@ def history(
 
 
 @app.command()
-@_guard
 def download(
     ref: Annotated[str, typer.Argument(help="version or alias")],
     dest: Annotated[Path, typer.Argument(help="destination dir (must not exist or be empty)")],

@@ -7,7 +7,8 @@
 `generate` returns one string per prompt, in order. With `tools=` (OpenAI function specs) the OpenAI backend
 sends them as `tools` and returns a tool call as the JSON text {"name": ..., "arguments": {...}}; the HF backend
 has no native tool calling, so callers describe the tools in the prompt and parse JSON from the text.
-The API key is read from the environment only and never logged or written anywhere.
+The API key is read from the environment only and never logged or written anywhere; redirects are refused (an
+error naming the status and the target's origin), so the key never reaches another URL.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import json
 import os
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
@@ -109,6 +111,29 @@ class TeacherHTTPError(RuntimeError):
     pass
 
 
+class _RefuseRedirects(urllib.request.HTTPRedirectHandler):
+    """Follow no redirect at all: urllib would resend the Authorization header to the new URL (any origin, and a POST
+    turned into a body-less GET); the 3xx then surfaces as an HTTPError that _post reports."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):  # urllib calls it; None = do not follow
+        return None
+
+
+_OPENER = urllib.request.build_opener(_RefuseRedirects)
+
+
+def _origin(url: str) -> str:
+    """scheme://host[:port] of a URL, without any user:password@ or path (safe to print)."""
+    parts = urllib.parse.urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    host = parts.hostname or "?"
+    host = f"[{host}]" if ":" in host else host
+    return f"{parts.scheme or '?'}://{host}" + (f":{port}" if port else "")
+
+
 class OpenAITeacher:
     """POST {base}/chat/completions per prompt (a few in parallel), with timeouts and bounded retries."""
 
@@ -127,6 +152,12 @@ class OpenAITeacher:
         self.base_url = (base_url or os.environ.get(BASE_URL_ENV, "")).rstrip("/")
         if not self.base_url:
             raise ValueError(f"teacher backend 'openai' needs {BASE_URL_ENV} (e.g. http://host:8000/v1)")
+        parts = urllib.parse.urlsplit(self.base_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:  # urllib's own error would be a traceback
+            shown = self.base_url.rsplit("@", 1)[-1]  # never print user:password@
+            raise ValueError(
+                f"teacher base URL must be http(s)://host[:port]/path, e.g. http://host:8000/v1 (got {shown!r})"
+            )
         self.timeout_s, self.max_retries, self.backoff_s, self.concurrency = (
             timeout_s,
             max_retries,
@@ -141,13 +172,22 @@ class OpenAITeacher:
             headers["Authorization"] = f"Bearer {key}"
         data = json.dumps(body).encode("utf-8")
         last = ""
+        url = f"{self.base_url}/chat/completions"
         for attempt in range(self.max_retries + 1):
-            req = urllib.request.Request(f"{self.base_url}/chat/completions", data=data, headers=headers, method="POST")
+            req = urllib.request.Request(url, data=data, headers=headers, method="POST")
             try:
-                with urllib.request.urlopen(req, timeout=self.timeout_s) as r:
+                with _OPENER.open(req, timeout=self.timeout_s) as r:
                     return json.loads(r.read().decode("utf-8"))
             except urllib.error.HTTPError as e:
                 last = f"HTTP {e.code}"
+                if 300 <= e.code < 400:  # the key must not follow it anywhere, and its body is not an answer
+                    location = e.headers.get("Location")
+                    e.close()
+                    target = _origin(urllib.parse.urljoin(url, location)) if location else "nowhere (no Location)"
+                    raise TeacherHTTPError(
+                        f"teacher endpoint answered {last} redirect to {target}: redirects are refused "
+                        f"(credentials never follow them); set {BASE_URL_ENV} to the final URL"
+                    ) from None
                 if e.code < 500 and e.code != 429:
                     raise TeacherHTTPError(f"teacher endpoint answered {last} (not retried)") from None
             except (urllib.error.URLError, TimeoutError, ConnectionError, json.JSONDecodeError) as e:
