@@ -9,52 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from stages import annotations as stage
-from tutorforge.core.io import read_json, read_jsonl, write_jsonl
+from tests.support.annotations_stage import OUTPUTS, cli, make_workdir, run, save, sections
+from tutorforge.core.io import read_jsonl
 from tutorforge.corpus import synthetic_dataset as fx
 from tutorforge.labelstudio import export_builder as eb
 from tutorforge.labelstudio.schema import project_kinds, section_task_data
 
-OUTPUTS = ("labels.jsonl", "examples.jsonl", "report.json")
-
 
 @pytest.fixture
 def workdir(tmp_path: Path) -> Path:
-    sections = fx.make_sections(8)
-    write_jsonl(tmp_path / "sections.jsonl", sections)
-    (tmp_path / "ann").mkdir()
-    return tmp_path
-
-
-def cli(workdir: Path, *extra: str) -> int:
-    return stage.main(
-        [
-            "-p",
-            str(workdir / "none.yaml"),
-            "-S",
-            f"annotations.input={workdir / 'ann'}",
-            "-S",
-            f"annotations.sections={workdir / 'sections.jsonl'}",
-            "-S",
-            f"annotations.output_dir={workdir / 'out'}",
-            *extra,
-        ]
-    )
-
-
-def run(workdir: Path, *extra: str) -> dict:
-    assert cli(workdir, *extra) == 0
-    return read_json(workdir / "out" / "report.json")
-
-
-def save(workdir: Path, name: str, tasks: list[dict]) -> Path:
-    p = workdir / "ann" / name
-    p.write_text(json.dumps(tasks, indent=2))
-    return p
-
-
-def sections(workdir: Path) -> list[dict]:
-    return list(read_jsonl(workdir / "sections.jsonl"))
+    return make_workdir(tmp_path)
 
 
 def qa_task(sec: dict, tid: int, answers: list[tuple[int, str, float]], **kw) -> dict:

@@ -19,6 +19,7 @@ from tutorforge.core.io import read_jsonl, write_jsonl
 from tutorforge.labelstudio import client as L
 from tutorforge.labelstudio import export_builder as eb
 from tutorforge.labelstudio import tasks as T
+from tutorforge.labelstudio.pull import pull
 
 # --- fixtures -----------------------------------------------------------------------------------------------------
 
@@ -190,7 +191,7 @@ def test_closed_loop(label_studio_server, tiny: dict, tmp_path: Path, root: Path
                     "edited_answer": f"A corrected answer for {r['example_id']} written by a teacher in the loop.",
                 },
             )
-    summaries = {k: L.pull(client, v, ann_dir / f"{k}.json") for k, v in kinds.items()}
+    summaries = {k: pull(client, v, ann_dir / f"{k}.json") for k, v in kinds.items()}
     annotated = set(qa_ext) | {r["item_id"] for r in sel1}
     assert {e for s in summaries.values() for e in s["newly_annotated"]} == annotated
 

@@ -1,6 +1,7 @@
-"""Label Studio: the four project kinds (schema), a client with retries (client), task payloads for push (tasks),
-export snapshot parsing and conflict resolution (export), the annotations job that turns snapshots into labels and
-examples (annotations).
+"""Label Studio: the four project kinds (schema), a client with retries and bounded paging (client), task payloads
+for push (tasks), validated pulls into snapshot files (pull), snapshot parsing + validation shared by pull and the
+stage (snapshot), limits on annotator text (text_guard), answers and conflict resolution (export), the annotations
+job that turns snapshots into labels and examples (annotations).
 
 A section label (artifacts/annotations/labels.jsonl):
 

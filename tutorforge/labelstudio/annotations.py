@@ -9,7 +9,10 @@ task (`conflict_rule`: latest | majority; ties -> latest; ground-truth annotatio
 annotations and rejected reviews, and matches each task to its section by `section_id` (optionally re-linking by
 file + heading when a section id changed). Annotations whose section no longer exists are reported, never fatal. A
 malformed export raises ExportError naming the file and the task before anything is returned, so the stage writes
-nothing and the previous outputs stay byte-identical.
+nothing and the previous outputs stay byte-identical. An annotation whose text is longer than `max_text_chars` or
+holds a chat-control token (`<|system|>`, `</s>`, ...: tutorforge/labelstudio/text_guard.py) is left out and
+reported under `rejected_text` with its task id and the reason (the other annotations of the task still count; bad
+text in a review task's own data leaves the whole task out): one teacher's bad text never fails the snapshot.
 """
 
 from __future__ import annotations
@@ -20,12 +23,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tutorforge.core.config import config_dict, section
+from tutorforge.core.config import PositiveInt, config_dict, section
 from tutorforge.core.ids import sha256_file
 from tutorforge.core.io import read_jsonl
 from tutorforge.core.logs import get_logger, progress
 from tutorforge.labelstudio import export as ax
 from tutorforge.labelstudio.schema import heading_of
+from tutorforge.labelstudio.text_guard import TextRules
 
 log = get_logger(__name__)
 
@@ -50,10 +54,20 @@ class AnnotationsConfig:
     """Drop Socratic dialogues whose tutor turns contain the withheld answer verbatim (reported either way)."""
     subjects: list[str] = field(default_factory=lambda: ["biology", "chemistry", "physics", "mathematics"])
     """Allowed subject labels (shared key)."""
+    max_text_chars: PositiveInt = 20000
+    """Longest annotator text (one text field) that may become training data; a longer one is left out and reported
+    with its task id (report `rejected_text`)."""
+    control_tokens: list[str] = field(default_factory=list)
+    """Extra literal strings rejected in annotator text, besides the built-in chat-control patterns (<|…|>, <s>,
+    </s>, [INST], ...): e.g. a base model's special tokens that look like none of those."""
 
     def __post_init__(self) -> None:
         if self.conflict_rule not in ("latest", "majority"):
             raise ValueError(f"annotations.conflict_rule: must be latest|majority, got {self.conflict_rule!r}")
+
+    def text_rules(self) -> TextRules:
+        """The limits on annotator text, as the snapshot parser takes them (shared with `tutorforge label pull`)."""
+        return TextRules(self.max_text_chars, tuple(self.control_tokens))
 
 
 def _load_sections(path: str | Path) -> tuple[dict[str, dict], dict[tuple[str | None, str | None], list[str]]]:
@@ -69,9 +83,20 @@ def _load_sections(path: str | Path) -> tuple[dict[str, dict], dict[tuple[str | 
     return by_id, by_heading
 
 
+def _rejection(t: ax.Task, annotation_id: int | None, reason: str | None) -> dict[str, Any]:
+    return {
+        "external_id": t.external_id,
+        "task_id": t.task_id,
+        "annotation_id": annotation_id,
+        "snapshot": t.snapshot,
+        "reason": reason,
+    }
+
+
 def build(cfg: AnnotationsConfig, files: Sequence[str | Path]) -> tuple[list[dict], list[dict], dict[str, Any]]:
     """Parse + validate all snapshots, then resolve tasks into (labels, examples, report). Raises ExportError."""
-    snapshots = [ax.load_snapshot(f) for f in progress(files, "validate snapshots", logger=log)]
+    rules = cfg.text_rules()
+    snapshots = [ax.load_snapshot(f, rules) for f in progress(files, "validate snapshots", logger=log)]
     snapshots.sort(key=lambda s: (s.time, s.name))  # oldest first, so later ones overwrite
     tasks: dict[str, ax.Task] = {}
     superseded = 0
@@ -91,6 +116,7 @@ def build(cfg: AnnotationsConfig, files: Sequence[str | Path]) -> tuple[list[dic
         "incomplete": [],
         "socratic_leaks": [],
         "invalid_labels": [],
+        "rejected_text": [],
     }
     counts: Counter[str] = Counter()
     multi: list[dict] = []  # tasks with several live annotations (agreeing or not)
@@ -99,7 +125,11 @@ def build(cfg: AnnotationsConfig, files: Sequence[str | Path]) -> tuple[list[dic
     for t in progress(ordered, "resolve tasks", logger=log):
         counts[f"tasks_{t.kind}"] += 1
         counts["annotations_cancelled"] += t.n_cancelled
-        cands = [a for a in t.annotations if not a.cancelled and a.result]
+        if t.rejected:  # the task's own text (review question / model answer) is unfit: nothing of it is used
+            rep["rejected_text"].append(_rejection(t, None, t.rejected))
+            continue
+        rep["rejected_text"] += [_rejection(t, a.id, a.rejected) for a in t.annotations if a.rejected]
+        cands = [a for a in t.annotations if not a.cancelled and a.result and not a.rejected]
         counts["annotations_used_candidates"] += len(cands)
         if not cands:
             counts["tasks_unannotated"] += 1

@@ -5,27 +5,32 @@
     bootstrap(ls, project_kinds(subjects))            # create or update the 4 projects in place (matched by title)
     push_tasks(ls, "section_label", tasks)            # idempotent by data.external_id; annotated tasks never touched
                                                       # (tasks from tutorforge/labelstudio/tasks.py: build_tasks, ...)
-    pull(ls, "section_label", "data/annotations/section_label.json")   # atomic snapshot + what changed since the last
+                                                      # pulls: tutorforge/labelstudio/pull.py
 
 Retries: connection errors, timeouts, 429 and 5xx are retried `attempts` times with exponential backoff from
 `base_delay` (env TUTORFORGE_LS_ATTEMPTS / TUTORFORGE_LS_BASE_DELAY / TUTORFORGE_LS_TIMEOUT override the defaults);
 then a LabelStudioError names the URL. 401/403 fail at once with a message naming LABEL_STUDIO_API_KEY.
-The token is never logged or written anywhere.
+The token is never logged or written anywhere. Listings (projects, tasks) stop with an error after `max_pages`
+pages: the SDK's pager only stops at an empty page, which a broken server may never send.
+
+Configuration mistakes (a missing or malformed LABEL_STUDIO_URL, a missing token, TUTORFORGE_LS_ATTEMPTS=abc) raise
+LabelStudioConfigError before any request: the CLI turns them into one line and exit code 2.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from tutorforge.core.config import NonNegFloat, NonNegInt, PositiveFloat, PositiveInt, section
-from tutorforge.core.io import atomic_open
 from tutorforge.core.logs import get_logger
+from tutorforge.labelstudio.schema import project_kinds
 
 log = get_logger(__name__)
 
@@ -35,6 +40,10 @@ KEY_ENV = "LABEL_STUDIO_API_KEY"
 
 class LabelStudioError(RuntimeError):
     """Label Studio unreachable, refused the token, or answered something unusable (message says what to do)."""
+
+
+class LabelStudioConfigError(LabelStudioError):
+    """A configuration mistake found before any request (environment variable missing or malformed)."""
 
 
 @dataclass
@@ -47,6 +56,8 @@ class Settings:
     """Backoff before retry k is base_delay * 2**(k-1) seconds."""
     timeout: float = 30.0
     """Seconds per HTTP request."""
+    max_pages: int = 1000
+    """A project or task listing still returning full pages after this many pages is an error."""
 
 
 @section("label_studio")
@@ -66,26 +77,77 @@ class LabelStudioConfig:
     """Project kinds that bootstrap creates and pull exports."""
     push_limit: NonNegInt = 0
     """`push` sends at most this many tasks per kind (0 = all)."""
+    max_pages: PositiveInt = 1000
+    """A project/task listing that still returns full pages after this many pages is an error (a server that never
+    answers an empty page would otherwise be paged forever)."""
+
+    def __post_init__(self) -> None:
+        unknown = [k for k in self.kinds if k not in project_kinds()]
+        if unknown:
+            raise ValueError(f"label_studio.kinds: unknown kind(s) {unknown}; known: {list(project_kinds())}")
+
+
+def check_url(url: str) -> str:
+    """The base URL without a trailing slash; LabelStudioConfigError naming LABEL_STUDIO_URL if it cannot work."""
+    example = "e.g. http://127.0.0.1:8080"
+    shown = url[:200] if "@" not in url else "<hidden: it holds credentials>"
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # raises ValueError when out of range or not a number
+    except ValueError as e:
+        raise LabelStudioConfigError(f"{URL_ENV}={shown!r} is not a valid URL ({e}); {example}") from None
+    checks = [
+        (parts.scheme not in ("http", "https"), "it must start with http:// or https://"),
+        (not parts.hostname or port == 0, "it has no host (or port 0)"),
+        (any(c.isspace() or ord(c) < 32 for c in url), "it must not contain spaces or control characters"),
+        (bool(parts.username or parts.password), "credentials belong in LABEL_STUDIO_API_KEY, not in the URL"),
+        (bool(parts.query or parts.fragment), "it must not have a query or fragment"),
+    ]
+    problem = next((why for bad, why in checks if bad), None)
+    if problem:
+        raise LabelStudioConfigError(f"{URL_ENV}={shown!r} cannot be used: {problem}; {example}")
+    return url.rstrip("/")
+
+
+def _env_number(name: str, default: float, kind: type, minimum: float, strict: bool = False) -> Any:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = kind(raw.strip())
+    except ValueError:
+        value = None
+    if value is None or not math.isfinite(value) or value < minimum or (strict and value == minimum):
+        bound = f"> {minimum}" if strict else f">= {minimum}"
+        what = "an integer" if kind is int else "a number"
+        raise LabelStudioConfigError(f"{name}={raw[:50]!r}: must be {what} {bound}")
+    return value
 
 
 def settings_from_env(
     url: str | None = None, api_key: str | None = None, cfg: LabelStudioConfig | None = None
 ) -> Settings:
-    """Explicit values > environment > params. Missing URL/token -> LabelStudioError naming the variable."""
+    """Explicit values > environment > params. A missing/malformed URL, a missing token or a malformed
+    TUTORFORGE_LS_* value -> LabelStudioConfigError naming the variable."""
     cfg = cfg or LabelStudioConfig()
     url = url or os.environ.get(URL_ENV, "")
     key = api_key or os.environ.get(KEY_ENV, "")
     if not url:
-        raise LabelStudioError(f"set {URL_ENV} to the Label Studio base URL (e.g. http://127.0.0.1:8080)")
+        raise LabelStudioConfigError(f"set {URL_ENV} to the Label Studio base URL (e.g. http://127.0.0.1:8080)")
+    url = check_url(url)
     if not key:
-        raise LabelStudioError(f"set {KEY_ENV} to your Label Studio access token (Account & Settings -> Access Token)")
-    env = os.environ.get
+        raise LabelStudioConfigError(
+            f"set {KEY_ENV} to your Label Studio access token (Account & Settings -> Access Token)"
+        )
+    if any(c.isspace() or ord(c) < 32 for c in key):  # e.g. a trailing newline from `cat token.txt`
+        raise LabelStudioConfigError(f"{KEY_ENV} contains whitespace or control characters: paste the token alone")
     return Settings(
-        url.rstrip("/"),
+        url,
         key,
-        int(env("TUTORFORGE_LS_ATTEMPTS", cfg.attempts)),
-        float(env("TUTORFORGE_LS_BASE_DELAY", cfg.base_delay)),
-        float(env("TUTORFORGE_LS_TIMEOUT", cfg.timeout)),
+        _env_number("TUTORFORGE_LS_ATTEMPTS", cfg.attempts, int, 1),
+        _env_number("TUTORFORGE_LS_BASE_DELAY", cfg.base_delay, float, 0),
+        _env_number("TUTORFORGE_LS_TIMEOUT", cfg.timeout, float, 0, strict=True),
+        cfg.max_pages,
     )
 
 
@@ -101,6 +163,22 @@ class Client:
         http = getattr(self.sdk._client_wrapper, "httpx_client", None)
         if http is not None and hasattr(http, "base_max_retries"):
             http.base_max_retries = 0  # our own loop below retries (also on connection errors, which the SDK does not)
+
+    def _quote(self, text: object, limit: int) -> str:
+        """Server-sent text made safe to show: a reply may echo our token back (in a body or a header), and an
+        error message must never carry it, so it is masked before the text is cut to `limit` characters."""
+        shown = str(text)
+        if self.settings.api_key:
+            shown = shown.replace(self.settings.api_key, f"<{KEY_ENV}>")
+        return shown[:limit]
+
+    def _describe(self, e: Exception) -> str:
+        """One short description of a failure: for an HTTP error its status and body, never its headers."""
+        from label_studio_sdk.core.api_error import ApiError
+
+        if isinstance(e, ApiError):
+            return f"HTTP {e.status_code}: {self._quote(e.body, 200)}"
+        return f"{type(e).__name__}: {self._quote(e, 200)}"
 
     def call(self, what: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         import httpx
@@ -119,7 +197,7 @@ class Client:
                     ) from None
                 if e.status_code is None or not (e.status_code >= 500 or e.status_code == 429):
                     raise LabelStudioError(
-                        f"Label Studio at {self.url}: {what} failed with HTTP {e.status_code}: {str(e.body)[:300]}"
+                        f"Label Studio at {self.url}: {what} failed with HTTP {e.status_code}: {self._quote(e.body, 300)}"
                     ) from None
                 last = e
             except (httpx.TransportError, OSError) as e:
@@ -127,11 +205,10 @@ class Client:
             if attempt < s.attempts:
                 delay = s.base_delay * 2 ** (attempt - 1)
                 log.warning(
-                    "Label Studio at %s: %s failed (%s: %s); retry %d/%d in %.1fs",
+                    "Label Studio at %s: %s failed (%s); retry %d/%d in %.1fs",
                     self.url,
                     what,
-                    type(last).__name__,
-                    str(last)[:120],
+                    self._describe(last)[:160],
                     attempt,
                     s.attempts - 1,
                     delay,
@@ -139,7 +216,7 @@ class Client:
                 time.sleep(delay)
         raise LabelStudioError(
             f"Label Studio at {self.url} not reachable: {what} failed after {s.attempts} attempt(s) "
-            f"({type(last).__name__}: {str(last)[:200]}); is the server running and "
+            f"({self._describe(last) if last else 'no attempt'}); is the server running and "
             f"{URL_ENV} right?"
         )
 
@@ -154,10 +231,54 @@ def connect(settings: Settings | None = None) -> Client:
 # --- projects -------------------------------------------------------------------------------------------------
 
 
+def _last_page(page: Any, got: int) -> bool:
+    """Whether the server says this page is the last: no `next` link (projects), or `total` items seen (tasks)."""
+    if not page.items or not page.has_next or page.get_next is None:
+        return True
+    response = page.response
+    if hasattr(response, "next"):
+        return response.next is None
+    total = getattr(response, "total", None)
+    return isinstance(total, int) and got >= total
+
+
+def all_pages(client: Client, what: str, first_page: Callable[[], Any]) -> list[Any]:
+    """Every item of an SDK listing (retried as a whole), at most `settings.max_pages` pages.
+
+    Follows the server's own end markers (no `next` link, `total` reached; a 404 past the last page ends it too)
+    instead of the SDK pager, which asks for pages until one is empty - forever, from a server that never sends one.
+    """
+    from label_studio_sdk.core.api_error import ApiError
+
+    limit = client.settings.max_pages
+
+    def fetch() -> list[Any]:
+        page, items = first_page(), []
+        for _ in range(limit):
+            items.extend(page.items or [])
+            if _last_page(page, len(items)):
+                return items
+            try:
+                page = page.get_next()
+            except ApiError as e:
+                if e.status_code == 404:  # Label Studio: "Invalid page." one past the last page
+                    return items
+                raise
+            if page is None or not page.items:
+                return items
+        raise LabelStudioError(
+            f"Label Studio at {client.url}: {what} still returns full pages after {limit} pages "
+            f"(label_studio.max_pages): a server that never answers an empty page is not Label Studio; "
+            f"if it really holds that many, raise label_studio.max_pages"
+        )
+
+    return client.call(what, fetch)
+
+
 def find_projects(client: Client) -> dict[str, int]:
     """title -> project id (first match wins)."""
     out: dict[str, int] = {}
-    for p in client.call("list projects", lambda: list(client.sdk.projects.list(page_size=100))):
+    for p in all_pages(client, "list projects", lambda: client.sdk.projects.list(page_size=100)):
         out.setdefault(p.title, p.id)
     return out
 
@@ -204,11 +325,11 @@ def project_id(client: Client, kind: Any) -> int:
 def list_tasks(client: Client, pid: int) -> dict[str, Any]:
     """external_id -> task (with annotations and predictions) for every task of the project."""
 
-    def fetch() -> list[Any]:
-        return list(client.sdk.tasks.list(project=pid, fields="all", page_size=500))
-
     out: dict[str, Any] = {}
-    for t in client.call(f"list tasks of project {pid}", fetch):
+    listing = all_pages(
+        client, f"list tasks of project {pid}", lambda: client.sdk.tasks.list(project=pid, fields="all", page_size=500)
+    )
+    for t in listing:
         ext = (t.data or {}).get("external_id")
         if ext:
             out[ext] = t
@@ -267,78 +388,3 @@ def push_tasks(client: Client, kind: Any, tasks: list[dict], batch: int = 200) -
         counts["created"] += len(chunk)
     log.info("push %s -> project %d: %s", kind.name, pid, counts)
     return counts
-
-
-# --- pull ------------------------------------------------------------------------------------------------------
-
-
-def _index(export: list[dict]) -> dict[str, dict[int, str]]:
-    """external_id -> {annotation id: updated_at} (task-level data changes count as a change too)."""
-    out: dict[str, dict[int, str]] = {}
-    for t in export:
-        ext = (t.get("data") or {}).get("external_id")
-        if ext:
-            out[ext] = {a["id"]: str(a.get("updated_at")) for a in t.get("annotations") or []}
-            out[ext][-1] = json.dumps(t.get("data"), sort_keys=True)
-    return out
-
-
-def diff_exports(old: list[dict], new: list[dict]) -> dict[str, list[str]]:
-    """What changed between two exports, by task external id: new / changed / deleted / newly annotated."""
-    a, b = _index(old), _index(new)
-    annotated = [e for e in sorted(b) if len(b[e]) > 1 and len(a.get(e, {-1: ""})) <= 1]
-    return {
-        "new": sorted(set(b) - set(a)),
-        "deleted": sorted(set(a) - set(b)),
-        "changed": sorted(e for e in set(a) & set(b) if a[e] != b[e]),
-        "newly_annotated": annotated,
-    }
-
-
-def pull(client: Client, kind: Any, out_path: str | Path) -> dict[str, Any]:
-    """Export the project's tasks (Label Studio's JSON export, bytes unchanged) atomically into `out_path`.
-
-    The download is complete and parsed before the rename: an error (server gone mid-way, bad JSON) leaves the
-    previous snapshot byte-identical. Returns the diff against the previous snapshot (deleted tasks included).
-    """
-    out_path = Path(out_path)
-    pid = project_id(client, kind)
-
-    def download() -> bytes:
-        chunks = client.sdk.projects.exports.download_sync(pid, export_type="JSON", download_all_tasks=True)
-        return b"".join(chunks)
-
-    raw = client.call(f"export project {pid}", download)
-    try:
-        export = json.loads(raw)
-    except json.JSONDecodeError as e:
-        raise LabelStudioError(f"Label Studio at {client.url}: export of project {pid} is not JSON ({e})") from None
-    if not isinstance(export, list):
-        raise LabelStudioError(f"Label Studio at {client.url}: export of project {pid} is not a list of tasks")
-    old: list[dict] = []
-    if out_path.exists():
-        try:
-            old = json.loads(out_path.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            log.warning("previous snapshot %s unreadable: diffing against nothing", out_path)
-    summary: dict[str, Any] = {
-        "project": pid,
-        "kind": kind.name,
-        "file": str(out_path),
-        "tasks": len(export),
-        "annotations": sum(len(t.get("annotations") or []) for t in export),
-        **diff_exports(old, export),
-    }
-    with atomic_open(out_path, "wb") as f:
-        f.write(raw)
-    log.info(
-        "pulled %s: %d tasks, %d annotations; new %d, changed %d, deleted %d -> %s",
-        kind.name,
-        len(export),
-        summary["annotations"],
-        len(summary["new"]),
-        len(summary["changed"]),
-        len(summary["deleted"]),
-        out_path,
-    )
-    return summary

@@ -1,9 +1,9 @@
-"""Parse, validate and interpret Label Studio JSON export snapshots (the one module that reads them).
+"""Interpret validated Label Studio export snapshots: answers, conflict resolution, example records.
 
-`load_snapshot` validates a whole file (types of every field the pipeline relies on) and raises `ExportError`
-naming the file, the task index/id and the annotation/result index. `resolve` picks one annotation among several
-(ground truth first, then `latest` or `majority` with ties -> latest); `to_examples` turns the winner into example
-records per the project's contract (`tutorforge/labelstudio/annotations.py` documents the outputs).
+Parsing and validation live in tutorforge/labelstudio/snapshot.py (`load_snapshot` / `parse_snapshot`, re-exported
+here); `resolve` picks one annotation among several (ground truth first, then `latest` or `majority` with ties ->
+latest); `to_examples` turns the winner into example records per the project's contract
+(`tutorforge/labelstudio/annotations.py` documents the outputs).
 """
 
 from __future__ import annotations
@@ -11,13 +11,11 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from tutorforge.core.ids import stable_id
-from tutorforge.labelstudio.schema import DIFFICULTIES, SOCRATIC_TURNS, VERDICTS, infer_kind, project_kinds
+from tutorforge.labelstudio.schema import DIFFICULTIES, SOCRATIC_TURNS, VERDICTS
+from tutorforge.labelstudio.snapshot import Annotation, ExportError, Snapshot, Task, load_snapshot, parse_snapshot
 
 __all__ = [
     "DIFFICULTIES",
@@ -27,179 +25,13 @@ __all__ = [
     "Task",
     "Snapshot",
     "load_snapshot",
+    "parse_snapshot",
     "resolve",
     "answer_key",
     "payload",
     "to_examples",
     "provenance",
 ]
-
-KINDS = tuple(project_kinds())
-
-
-class ExportError(ValueError):
-    """A snapshot that is not a valid Label Studio JSON export (message names file + task + item)."""
-
-
-@dataclass
-class Annotation:
-    id: int
-    annotator: int | str
-    result: list[dict]
-    created_at: str
-    updated_at: str
-    ts: datetime
-    lead_time: float | None
-    cancelled: bool
-    ground_truth: bool
-
-
-@dataclass
-class Task:
-    task_id: int
-    external_id: str
-    kind: str
-    data: dict
-    annotations: list[Annotation]
-    n_cancelled: int
-    snapshot: str
-    project: int | None
-    # filled by the stage once resolved
-    section_id: str | None = None
-    winner: Annotation | None = None
-    how: str = ""
-    n_candidates: int = 0
-    relinked_from: str | None = None
-
-
-@dataclass
-class Snapshot:
-    path: Path
-    name: str
-    time: str
-    tasks: list[Task] = field(default_factory=list)
-
-
-def _ts(value: Any, where: str, name: str) -> datetime:
-    if not isinstance(value, str):
-        raise ExportError(f"{where}: '{name}' must be an ISO timestamp string, got {type(value).__name__}")
-    try:
-        t = datetime.fromisoformat(value)
-    except ValueError as e:
-        raise ExportError(f"{where}: '{name}' is not an ISO timestamp: {value!r}") from e
-    return (t if t.tzinfo else t.replace(tzinfo=UTC)).astimezone(UTC)
-
-
-def _need(obj: dict, key: str, types: type | tuple[type, ...], where: str, optional: bool = False) -> Any:
-    if key not in obj:
-        if optional:
-            return None
-        raise ExportError(f"{where}: missing field '{key}'")
-    v = obj[key]
-    if optional and v is None:
-        return None
-    if not isinstance(v, types) or (
-        isinstance(v, bool) and bool not in (types if isinstance(types, tuple) else (types,))
-    ):
-        want = "/".join(t.__name__ for t in (types if isinstance(types, tuple) else (types,)))
-        raise ExportError(f"{where}: field '{key}' must be {want}, got {type(v).__name__}")
-    return v
-
-
-def _parse_result(r: Any, where: str) -> dict:
-    if not isinstance(r, dict):
-        raise ExportError(f"{where}: must be an object, got {type(r).__name__}")
-    for k in ("from_name", "to_name", "type"):
-        _need(r, k, str, where)
-    value = _need(r, "value", dict, where)
-    rtype = r["type"].lower()
-    key = {"choices": "choices", "textarea": "text"}.get(rtype)
-    if key is not None:
-        items = value.get(key)
-        if not isinstance(items, list) or not all(isinstance(x, str) for x in items):
-            raise ExportError(f"{where}: value.{key} must be a list of strings for type '{r['type']}'")
-    return r
-
-
-def _parse_annotation(a: Any, where: str) -> Annotation:
-    if not isinstance(a, dict):
-        raise ExportError(f"{where}: must be an object, got {type(a).__name__}")
-    aid = _need(a, "id", int, where)
-    by = _need(a, "completed_by", (int, dict), where)
-    if isinstance(by, dict):  # expanded user object in some exports: keep the id only (no e-mail in artifacts)
-        by = _need(by, "id", int, f"{where}: completed_by")
-    result = _need(a, "result", list, where)
-    created = _need(a, "created_at", str, where)
-    updated = _need(a, "updated_at", str, where, optional=True) or created
-    lead = _need(a, "lead_time", (int, float), where, optional=True)
-    cancelled = _need(a, "was_cancelled", bool, where, optional=True) or False
-    gt = _need(a, "ground_truth", bool, where, optional=True) or False
-    _ts(created, where, "created_at")
-    ts = _ts(updated, where, "updated_at")
-    res = [_parse_result(r, f"{where}: result[{k}]") for k, r in enumerate(result)]
-    return Annotation(aid, by, res, created, updated, ts, None if lead is None else float(lead), cancelled, gt)
-
-
-def load_snapshot(path: str | Path) -> Snapshot:
-    """Read and validate one export file; raises ExportError naming the file and the offending item."""
-    path = Path(path)
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ExportError(f"{path}: not valid JSON ({e})") from e
-    if not isinstance(raw, list):
-        raise ExportError(f"{path}: a Label Studio JSON export is a list of tasks, got {type(raw).__name__}")
-    snap = Snapshot(path, path.name, "")
-    newest: list[datetime] = []
-    seen: set[str] = set()
-    for i, t in enumerate(raw):
-        where = f"{path}: task[{i}]"
-        if not isinstance(t, dict):
-            raise ExportError(f"{where}: must be an object, got {type(t).__name__}")
-        tid = _need(t, "id", int, where)
-        where = f"{path}: task[{i}] (id={tid})"
-        data = _need(t, "data", dict, where)
-        ext = _need(data, "external_id", str, f"{where}: data")
-        where = f"{path}: task[{i}] (id={tid}, external_id={ext})"
-        if ext in seen:
-            raise ExportError(f"{where}: external_id appears twice in one snapshot")
-        seen.add(ext)
-        _need(data, "section_id", str, f"{where}: data")
-        for k in ("file", "heading"):
-            _need(data, k, str, f"{where}: data", optional=True)
-        anns = [
-            _parse_annotation(a, f"{where}: annotations[{j}]")
-            for j, a in enumerate(_need(t, "annotations", list, where))
-        ]
-        _need(t, "predictions", list, where, optional=True)
-        names = {r["from_name"] for a in anns for r in a.result}
-        kind = data.get("kind") or infer_kind(names)
-        if kind not in KINDS:
-            raise ExportError(
-                f"{where}: cannot tell the project kind (data.kind={data.get('kind')!r}, "
-                f"controls={sorted(names)}); expected one of {list(KINDS)}"
-            )
-        if kind == "review":
-            for k in ("question", "model_answer"):
-                _need(data, k, str, f"{where}: data")
-        newest += [a.ts for a in anns]
-        if isinstance(t.get("updated_at"), str):
-            newest.append(_ts(t["updated_at"], where, "updated_at"))
-        live = [a for a in anns if not a.cancelled]
-        snap.tasks.append(
-            Task(
-                tid,
-                ext,
-                kind,
-                data,
-                live,
-                len(anns) - len(live),
-                path.name,
-                t.get("project") if isinstance(t.get("project"), int) else None,
-            )
-        )
-    snap.time = max(newest).isoformat() if newest else ""
-    return snap
 
 
 def _values(a: Annotation, name: str) -> list[str]:

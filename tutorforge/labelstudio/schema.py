@@ -172,6 +172,21 @@ def project_kinds(
 KIND_BY_CONTROL: dict[str, str] = {c: k.name for k in project_kinds().values() for c in k.controls}
 
 
+def _control_types() -> dict[str, str]:
+    import xml.etree.ElementTree as ET
+
+    return {
+        el.attrib["name"]: el.tag.lower()
+        for k in project_kinds().values()
+        for el in ET.fromstring(k.label_config).iter()
+        if el.tag in ("Choices", "TextArea")
+    }
+
+
+CONTROL_TYPES: dict[str, str] = _control_types()
+"""from_name -> the result `type` its control writes ('choices' | 'textarea'), read from the label configs."""
+
+
 def infer_kind(from_names: set[str]) -> str | None:
     """The project kind whose controls produced these results (None if unknown or mixed)."""
     kinds = {KIND_BY_CONTROL[n] for n in from_names if n in KIND_BY_CONTROL}
