@@ -26,6 +26,7 @@ from tests.support.pdfs import (
 from tutorforge.core.io import read_json, read_jsonl
 from tutorforge.corpus.textbook_pages import textbook_pdf
 from tutorforge.pdf import ingest as ingest_mod
+from tutorforge.pdf import pages as pages_mod
 from tutorforge.pdf import reader as pdfmod
 from tutorforge.text.cer import cer, levenshtein
 from tutorforge.text.clean import dehyphenate, is_page_number, normalize_line
@@ -90,6 +91,7 @@ def test_bad_inputs_quarantined_with_reasons(mixed: dict) -> None:
         ("truncated.pdf", None): ("rejected", "truncated"),
         ("locked.pdf", None): ("rejected", "encrypted: user password required"),
         ("blank.pdf", 1): ("page skipped", "no text layer and no images"),
+        ("blank.pdf", None): ("rejected", "no usable pages: all 1 page(s) skipped"),  # counted, not lost
         ("cyclic.pdf", None): ("outline ignored", "outline ignored: cycle"),
     }
     assert set(q) == set(expect), mixed["quarantine"]
@@ -103,10 +105,11 @@ def test_bad_inputs_quarantined_with_reasons(mixed: dict) -> None:
     assert (r["files"], r["files_ok"], r["quarantined_files"], r["quarantined_pages"], r["outlines_ignored"]) == (
         11,
         5,
-        5,
+        6,
         1,
         1,
     )
+    assert r["files"] == r["files_ok"] + r["quarantined_files"]
     assert r["pages"] == len(mixed["pages"]) and r["pages_ocr"] == 1 and r["docs_cached"] == 0
 
 
@@ -214,7 +217,7 @@ def test_per_document_cache_and_determinism(tmp_path: Path) -> None:
     assert run(d, tmp_path / "b", tmp_path) == 0
     report = load(tmp_path / "b")[3]
     assert (report["docs_processed"], report["docs_cached"]) == (1, 2)
-    assert run(d, tmp_path / "c", tmp_path, *NO_CACHE, *workers(1)) == 0  # from scratch, in-process
+    assert run(d, tmp_path / "c", tmp_path, *NO_CACHE, *workers(1)) == 0  # from scratch, one worker
     for name in ("pages.jsonl", "documents.jsonl", "quarantine.json"):
         assert (tmp_path / "b" / name).read_bytes() == (tmp_path / "c" / name).read_bytes(), name
     assert "Changed content" in (tmp_path / "b" / "pages.jsonl").read_text()
@@ -230,38 +233,49 @@ def test_two_runs_byte_identical(mixed: dict, tmp_path: Path) -> None:
         assert (tmp_path / "again" / name).read_bytes() == (mixed["out"] / name).read_bytes(), name
 
 
-def test_worker_crash_quarantines_only_that_document(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_worker_crash_quarantines_only_that_page(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     d = tmp_path / "in"
     for name in ("a", "boom", "c", "die"):
-        text_pdf(d / f"{name}.pdf", [f"{name}: the heart pumps blood around the body. " * 3])
+        text_pdf(d / f"{name}.pdf", [f"{name} {i}: the heart pumps blood around the body. " * 3 for i in range(3)])
+    text_pdf(d / "gone.pdf", ["gone: the heart pumps blood around the body. " * 3])
     real = pdfmod.text_lines
 
     def flaky(page):  # forked workers inherit the patch
         path = page.parent.name
-        if path.endswith("boom.pdf"):
+        if path.endswith("boom.pdf") and page.number == 0:
             raise RuntimeError("simulated parser bug")
-        if path.endswith("die.pdf"):
+        if path.endswith(("die.pdf", "gone.pdf")) and page.number in (0, 2):
             os._exit(3)  # a hard crash (like a segfault) kills the worker process
         return real(page)
 
     monkeypatch.setattr(pdfmod, "text_lines", flaky)
     assert run(d, tmp_path / "out", tmp_path, *NO_CACHE, *workers(2)) == 0
-    pages, _, quarantine, _ = load(tmp_path / "out")
-    assert sorted({p["file"] for p in pages}) == ["a.pdf", "c.pdf"]
-    q = {e["file"]: e["reason"] for e in quarantine}
-    assert "RuntimeError: simulated parser bug" in q["boom.pdf"] and "worker process died" in q["die.pdf"]
+    pages, docs, quarantine, report = load(tmp_path / "out")
+    assert [(p["file"], p["page"]) for p in pages] == [
+        *[("a.pdf", n) for n in (1, 2, 3)],
+        *[("boom.pdf", n) for n in (2, 3)],
+        *[("c.pdf", n) for n in (1, 2, 3)],
+        ("die.pdf", 2),
+    ]
+    q = {(e["file"], e.get("page")): e["reason"] for e in quarantine}
+    assert set(q) == {("boom.pdf", 1), ("die.pdf", 1), ("die.pdf", 3), ("gone.pdf", 1), ("gone.pdf", None)}
+    assert q[("boom.pdf", 1)] == "crashed while reading the text layer: RuntimeError: simulated parser bug"
+    assert q[("die.pdf", 3)] == "worker process died (exit status 3) while reading the text layer"
+    assert q[("gone.pdf", None)] == "no usable pages: all 1 page(s) skipped"
+    assert (report["files"], report["files_ok"], report["quarantined_files"]) == (5, 4, 1)
+    assert [d["file"] for d in docs] == ["a.pdf", "boom.pdf", "c.pdf", "die.pdf"]
 
 
 def test_no_document_open_when_a_pool_forks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Forked workers must not inherit an open document: they would share its file offset and garble pages."""
-    textbook_pdf(tmp_path / "in" / "plants.pdf", scan_pages=(2, 3))  # one text chunk: that pass runs in-process
-    calls, real = [], ingest_mod.run_tasks
+    textbook_pdf(tmp_path / "in" / "plants.pdf", scan_pages=(2, 3))  # one text chunk
+    calls, real = [], pages_mod.run_tasks
 
-    def spy(fn, tasks, n, desc):  # noqa: ANN001, ANN202
-        calls.append((desc, len(ingest_mod._DOCS)))
-        return real(fn, tasks, n, desc)
+    def spy(fn, tasks, n, desc, timeout):  # noqa: ANN001, ANN202
+        calls.append((desc, len(pages_mod._DOCS)))
+        return real(fn, tasks, n, desc, timeout)
 
-    monkeypatch.setattr(ingest_mod, "run_tasks", spy)
+    monkeypatch.setattr(pages_mod, "run_tasks", spy)
     assert run(tmp_path / "in", tmp_path / "out", tmp_path, *NO_CACHE, *workers(2)) == 0
     assert calls == [("ingest: open", 0), ("ingest: text layer", 0), ("ingest: OCR", 0)]
     assert [p["method"] for p in load(tmp_path / "out")[0]] == ["text", "ocr", "ocr", "text", "text"]
@@ -300,11 +314,11 @@ def test_truncated_pdf_rejected_at_any_cut(tmp_path: Path, keep: float) -> None:
 def test_garbage_text_layer_goes_to_ocr(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = str(text_pdf(tmp_path / "g.pdf", ["Diffusion is the net movement of particles. " * 4]))
     cfg = ingest_mod.IngestConfig()
-    assert ingest_mod._text_pages(path, [0], cfg)[0]["method"] == "text"
+    assert pages_mod.text_pages(path, [0], cfg)[0]["method"] == "text"
     for junk in ("\ufffd" * 40 + " abc", "\x01\x02\x03" * 20, "\ue000\ue001" * 30):
         monkeypatch.setattr(pdfmod, "text_lines", lambda page, j=junk: [(j, 11.0, False, 0.5, 0.52)])
-        rec = ingest_mod._text_pages(path, [0], cfg)[0]
+        rec = pages_mod.text_pages(path, [0], cfg)[0]
         assert rec["method"] == "ocr" and rec["reason"] == "garbage text layer", junk
-    ingest_mod._close_docs()
+    pages_mod.close_docs()
     n, good, bad = pdfmod.text_quality("Force = mass × acceleration, F = m·a → 3 N ≈ 0.3 kg × 10 m/s²")
     assert good == 1.0 and bad == 0.0 and n > 20

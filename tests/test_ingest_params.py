@@ -20,7 +20,7 @@ PAGES = [
 
 
 def write_params(path: Path, *lines: str, section: str = "ingest") -> Path:
-    """A params file with `section:` holding `lines` (YAML as written), in-process and uncached unless they say."""
+    """A params file with `section:` holding `lines` (YAML as written), one worker and uncached unless they say."""
     keys = {line.split(":")[0] for line in lines}
     lines = (*lines, *(d for d in ("workers: 1", "cache_dir: ''") if d.split(":")[0] not in keys))
     path.write_text(f"{section}:\n" + "".join(f"  {line}\n" for line in lines))

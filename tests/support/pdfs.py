@@ -20,6 +20,8 @@ rasterised "scans" and the deterministic save come from ``tutorforge.pdf.writer`
 * ``truncated_pdf(src, path, keep=0.5)``  the first ``keep`` fraction of ``src``'s bytes (no trailer / xref).
 * ``zero_byte(path)``                an empty file named .pdf.
 * ``not_a_pdf(path)``                an HTML error page saved with a .pdf name.
+* ``huge_page_pdf(path, side=6000)`` an A4 text page, then an image-only page ``side`` x ``side`` pt (a poster: at
+                                     300 dpi its render would be 25000 x 25000 px, 625 MP).
 """
 
 from __future__ import annotations
@@ -189,3 +191,15 @@ def not_a_pdf(path: str | Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("<!DOCTYPE html><html><body><h1>404 Not Found</h1><p>The textbook was moved.</p></body></html>\n")
     return path
+
+
+def huge_page_pdf(path: str | Path, side: float = 6000.0) -> Path:
+    """Page 1: A4 with a text layer; page 2: a side x side pt page holding only a small image (it needs OCR)."""
+    doc = pymupdf.open()
+    page = doc.new_page(width=A4.width, height=A4.height)
+    page.insert_textbox(A4 + (MARGIN, MARGIN, -MARGIN, -MARGIN), "Enzymes speed up reactions. " * 6, fontsize=11)
+    poster = doc.new_page(width=side, height=side)
+    dot = pymupdf.Pixmap(pymupdf.csGRAY, pymupdf.IRect(0, 0, 8, 8), False)
+    dot.clear_with(96)
+    poster.insert_image(pymupdf.Rect(100, 100, 400, 400), pixmap=dot)
+    return _save(doc, path)

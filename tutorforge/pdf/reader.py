@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 import unicodedata
 from pathlib import Path
 from typing import Any
+
+from tutorforge.pdf import ocr as ocrmod
+from tutorforge.pdf import tesseract
 
 Line = tuple[str, float, bool, float, float]
 
@@ -177,7 +179,6 @@ _GOOD = re.compile(
     r"[\w\s!-/:-@\[-`{-~\u00a0-\u00bf\u00d7\u00f7\u2010-\u2027\u2030-\u205e\u2070-\u214f"
     r"\u2190-\u22ff\u25a0-\u25ff]"
 )
-_OCR_BULLET = re.compile(r"^[*\u00a2\u00ab\u00bb\u00b0\u00b7] ")  # how tesseract tends to read a bullet
 _BAD = re.compile(r"[\ufffd\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ue000-\uf8ff]")
 
 
@@ -189,39 +190,21 @@ def text_quality(text: str) -> tuple[int, float, float]:
     return len(text) - text.count(" ") - text.count("\n") - text.count("\t"), good / n, bad / n
 
 
-def ocr_lines(page: Any, dpi: int, language: str, psm: int = 3, cmd: str = "tesseract") -> tuple[list[Line], float]:
-    """OCR a rendered page with the tesseract CLI (TSV out): lines with box height in pt, mean word confidence."""
+def ocr_lines(
+    page: Any, dpi: int, language: str, psm: int = 3, cmd: str = "tesseract", timeout: float | None = None
+) -> tuple[list[Line], float]:
+    """OCR a rendered page with the tesseract CLI (TSV out): lines with box height in pt, mean word confidence.
+    tesseract past `timeout` seconds is killed (tesseract.OcrTimeout)."""
     import pymupdf
 
     pix = page.get_pixmap(dpi=dpi, colorspace=pymupdf.csGRAY, annots=False)
     env = {**os.environ, "OMP_THREAD_LIMIT": "1"}  # one thread per worker: the pool provides the parallelism
-    res = subprocess.run(
+    res = tesseract.run(
         [cmd, "stdin", "stdout", "-l", language, "--dpi", str(dpi), "--psm", str(psm), "tsv"],
-        input=pix.tobytes("pnm"),
-        capture_output=True,
+        ocrmod.despeckled_pnm(pix, dpi),  # dust specks glued to words garble them
+        timeout=timeout,
         env=env,
-        check=False,
     )
     if res.returncode != 0:
         raise RuntimeError(f"tesseract failed ({res.returncode}): {res.stderr.decode(errors='replace')[-300:]}")
-    boxes: dict[tuple[int, ...], tuple[float, float]] = {}
-    words: dict[tuple[int, ...], list[tuple[str, int]]] = {}
-    confs: list[float] = []
-    for row in res.stdout.decode("utf-8", errors="replace").splitlines()[1:]:
-        c = row.split("\t")
-        if len(c) < 12:
-            continue
-        key = (int(c[1]), int(c[2]), int(c[3]), int(c[4]))
-        if c[0] == "4":  # line box: top/bottom as a fraction of the page
-            boxes[key] = (int(c[7]) / pix.height, (int(c[7]) + int(c[9])) / pix.height)
-        elif c[0] == "5" and c[11].strip():
-            words.setdefault(key, []).append((c[11].strip(), int(c[9])))
-            if float(c[10]) >= 0:
-                confs.append(float(c[10]))
-    lines: list[Line] = []
-    for k, ws in words.items():
-        # size: median word-box height in pt (a skewed scan inflates the line box, not the word boxes)
-        size = sorted(h for _, h in ws)[len(ws) // 2] * 72.0 / dpi
-        text = _OCR_BULLET.sub("\u2022 ", " ".join(w for w, _ in ws))
-        lines.append((text, round(size, 1), False, *boxes.get(k, (0.0, 0.0))))
-    return lines, (sum(confs) / len(confs) if confs else 0.0)
+    return ocrmod.tsv_lines(res.stdout.decode("utf-8", errors="replace"), pix.height, dpi)

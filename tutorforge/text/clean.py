@@ -29,6 +29,7 @@ _ROMAN = re.compile(r"(?i)m{0,3}(cm|cd|d?c{0,3})(xc|xl|l?x{0,3})(ix|iv|v?i{0,3})
 _HYPHEN_END = re.compile(r"(?<!\w)(\w*[^\W\d_])[-\u2010\u00ad]$")
 _TOKEN = re.compile(r"\w+(?:-\w+)*")
 _WORD_START = re.compile(r"([^\W\d_]\w*)(.*)$", re.S)
+_STRAY = " |.,:;'`\"_~\u2018\u2019\u201c\u201d\u2013\u2014-"  # what a rule or a speck beside a page number reads as
 
 
 def normalize_line(text: str) -> str:
@@ -57,9 +58,12 @@ def is_page_number(text: str) -> bool:
 
 
 def header_key(text: str) -> str:
-    """Compare key for running headers: lower case, digits -> #, punctuation dropped, spaces collapsed."""
-    t = re.sub(r"\d+", "#", text.lower())
-    return _WS.sub(" ", re.sub(r"[^\w#]+", " ", t)).strip()
+    """Compare key for running headers: lower case, digits -> #, punctuation dropped, spaces collapsed, bare numbers
+    moved to the end (a page number printed at the outer edge is left of the head on even pages and right of it on
+    odd ones; counted, so "Chapter 1 Numbers ... 3" in a contents list is not the heading "Chapter 1 Numbers")."""
+    toks = re.sub(r"[^\w#]+", " ", re.sub(r"\d+", "#", text.lower())).split()
+    words = [w for w in toks if w != "#"]
+    return " ".join(words + ["#"] * (len(toks) - len(words)))
 
 
 def _body_size(pages: list[list[Line]]) -> float:
@@ -121,19 +125,21 @@ def strip_headers(
         sd = side(ln, o)
         if sd is None:
             return False
-        if is_page_number(ln[0]):
+        if is_page_number(ln[0]) or (o and is_page_number(ln[0].strip(_STRAY))):
             return True
         k = header_key(ln[0])
         if not has_body:
             return False
-        if k in heads[sd] or k in titles:  # a repeated line, or a heading repeated small in the band
+        if k and (k in heads[sd] or k in titles):  # a repeated line, or a heading repeated small in the band
             return True
         if not o:
             return False
+        # OCR: a band line with hardly a letter or digit is scanner junk (rules, specks); one made of header/heading
+        # words is a misread or merged running head. A formula ("x2 - 4 = (x + 2)(x - 2);") is neither: body text.
+        if sum(ch.isalnum() for ch in ln[0]) < 2:
+            return True
         toks = [t for t in k.split() if len(t) > 1 and t.isalpha()]
-        # OCR: a band line without a real word is scanner junk (rules, specks); one made of header/heading words is
-        # a misread or merged running head
-        return not toks or sum(t in words for t in toks) >= coverage * len(toks)
+        return bool(toks) and sum(t in words for t in toks) >= coverage * len(toks)
 
     return [[ln for ln in lines if not running(ln, o, bool(b))] for lines, o, b in zip(pages, ocr, inner, strict=True)]
 
