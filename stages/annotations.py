@@ -23,7 +23,7 @@ from typing import Any
 from tutorforge.core.io import write_json, write_jsonl
 from tutorforge.core.logs import get_logger
 from tutorforge.core.outputs import replace_outputs
-from tutorforge.core.records import write_records
+from tutorforge.core.records import RecordError, write_records
 from tutorforge.core.stage import StageError, stage_main
 from tutorforge.labelstudio.annotations import AnnotationsConfig, build
 from tutorforge.labelstudio.export import ExportError
@@ -41,7 +41,7 @@ def run(cfg: AnnotationsConfig) -> dict[str, Any]:
     log.info("reading %d snapshot(s): %s", len(files), ", ".join(f.name for f in files))
     try:
         labels, examples, report = build(cfg, files)  # everything validated before anything is written
-    except (ExportError, json.JSONDecodeError) as e:
+    except (ExportError, RecordError, json.JSONDecodeError) as e:  # RecordError: a bad line of the sections
         raise StageError(f"{e} (previous outputs left untouched)") from None
     with replace_outputs(cfg.output_dir, OUTPUTS) as outs:
         write_jsonl(outs / "labels.jsonl", labels)

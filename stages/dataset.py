@@ -41,23 +41,30 @@ def _examples(path: str, source: str) -> list[dict[str, Any]]:
 def read_inputs(cfg: DatasetConfig) -> dict[str, Any]:
     """build()'s inputs: {sections, synth, ann, rejected_ids, subject_labels}, records checked.
 
-    Raises FileNotFoundError for a missing input, RecordError for a record that breaks its contract.
+    Raises FileNotFoundError for a missing input, RecordError for a record that breaks its contract (a line that is
+    not JSON, a report that is not a JSON object, no sections at all).
     """
     if not Path(cfg.sections).is_file():
         raise FileNotFoundError(f"sections not found: {cfg.sections} (run the segment stage first)")
     sections = read_records(cfg.sections, "section")
+    if not sections:  # would replace every split with an empty one
+        raise RecordError(f"{cfg.sections} holds no sections")
     synth = _examples(cfg.synth, "synth")
     ann = _examples(cfg.annotations, "annotations")
     rejected: set[str] = set()
     if cfg.annotations_report and Path(cfg.annotations_report).exists():
         rejected = {
             r["reviewed_example_id"]
-            for r in read_json(cfg.annotations_report).get("rejected_reviews", [])
+            for r in read_json(cfg.annotations_report, expect=dict).get("rejected_reviews", [])
             if r.get("reviewed_example_id")
         }
-    labels = {}
+    labels: dict[str, str] = {}
     if cfg.labels and Path(cfg.labels).exists():
-        labels = {r["section_id"]: r["subject"] for r in read_jsonl(cfg.labels) if r.get("subject")}
+        for n, r in enumerate(read_jsonl(cfg.labels), 1):
+            if not isinstance(r.get("section_id"), str):
+                raise RecordError(f"{cfg.labels}: record {n}: section_id: missing or not a string")
+            if r.get("subject"):
+                labels[r["section_id"]] = r["subject"]
     log.info(
         "inputs: %d sections, %d synthetic + %d annotated examples, %d subject labels",
         len(sections),

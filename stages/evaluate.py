@@ -17,11 +17,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from tutorforge.core.io import read_jsonl
 from tutorforge.core.logs import get_logger
 from tutorforge.core.records import RecordError, read_records
 from tutorforge.core.stage import StageError, stage_main
 from tutorforge.eval.evaluate import EvaluateConfig, evaluate_models
 from tutorforge.eval.report import write_outputs
+from tutorforge.training.models import local_dir_problem
 
 SECTION = "evaluate"
 log = get_logger("stages.evaluate")
@@ -39,8 +41,21 @@ def run(cfg: EvaluateConfig) -> dict[str, Any]:
     try:
         docs = read_records(paths["pretrain"], "text")
         examples = read_records(paths["sft"], "example")
+        for log_path in (cfg.pretrain_log, cfg.sft_log):  # read for the plots at the end: checked before the models run
+            if Path(log_path).is_file():
+                list(read_jsonl(log_path))
     except RecordError as e:
         raise StageError(str(e)) from None
+    for path, records in ((paths["pretrain"], docs), (paths["sft"], examples)):
+        if not records:
+            raise StageError(f"{path} holds no records (run the dataset stage)")
+    dirs = [("base_model", cfg.base_model, "config.json"), ("sft_model", cfg.sft_model, "config.json")]
+    if Path(cfg.tokenizer).exists():  # missing: the base model's tokenizer (EvaluateConfig.tokenizer)
+        dirs.append(("tokenizer", cfg.tokenizer, "tokenizer_config.json"))
+    for key, value, needs in dirs:
+        problem = local_dir_problem(value, needs)
+        if problem:
+            raise StageError(f"evaluate.{key}: {problem}")
     result = evaluate_models(cfg, docs, examples)
     write_outputs(cfg, result)
     log.info("wrote %s", cfg.output_dir)

@@ -19,7 +19,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from tutorforge.core.records import RecordError, read_records
 from tutorforge.core.stage import StageError, stage_main
+from tutorforge.training.models import local_dir_problem
 from tutorforge.training.pretrain import PretrainConfig, pretrain
 
 SECTION = "pretrain"
@@ -27,10 +29,18 @@ SECTION = "pretrain"
 
 def run(cfg: PretrainConfig) -> dict[str, Any]:
     """Pretrain on cfg.input and write the outputs; returns the report ({} on processes other than rank 0)."""
-    for split in ("train", "validation"):
+    for split in ("train", "validation"):  # bad input fails here: before torch, checkpoints and outputs are touched
         path = Path(cfg.input) / f"{split}.jsonl"
         if not path.is_file():
             raise StageError(f"{path} does not exist (run the dataset stage first)")
+        try:
+            if not read_records(path, "text"):
+                raise StageError(f"{path} holds no records (run the dataset stage first)")
+        except RecordError as e:
+            raise StageError(str(e)) from None
+    problem = local_dir_problem(cfg.tokenizer, "tokenizer_config.json")
+    if problem:
+        raise StageError(f"pretrain.tokenizer: {problem} (run the tokenizer stage first)")
     return pretrain(cfg)
 
 

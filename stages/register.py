@@ -22,6 +22,7 @@ from typing import Any
 
 from tutorforge.core.io import write_json
 from tutorforge.core.outputs import replace_outputs
+from tutorforge.core.records import RecordError
 from tutorforge.core.stage import StageError, stage_main
 from tutorforge.registry.register import RegisterConfig, register
 from tutorforge.registry.store import RegistryError
@@ -33,7 +34,8 @@ def run(cfg: RegisterConfig) -> dict[str, Any]:
     """Register the model and write cfg.output; returns the registration record."""
     try:
         record = register(cfg)
-    except (FileNotFoundError, RegistryError) as e:  # a missing upstream output, a version already taken, ...
+    # a missing upstream output, a metrics.json that is not a JSON object, a version already taken, ...
+    except (FileNotFoundError, RecordError, RegistryError) as e:
         raise StageError(str(e)) from None
     out = Path(cfg.output)
     with replace_outputs(out.parent, [out.name]) as outs:

@@ -34,7 +34,10 @@ def read_inputs(cfg: SegmentConfig) -> tuple[list[dict[str, Any]], list[dict[str
     pages_path = src / "pages.jsonl" if src.is_dir() else src
     if not pages_path.is_file():
         raise StageError(f"no pages file at {pages_path} (run `python -m stages.ingest` first)")
-    pages = list(read_jsonl(pages_path))
+    try:
+        pages = list(read_jsonl(pages_path))
+    except RecordError as e:  # a line that is not JSON
+        raise StageError(str(e)) from None
     if not pages:
         raise StageError(f"{cfg.input} holds no pages (did ingest quarantine every PDF?)")
     for n, pg in enumerate(pages, 1):  # what segmenting cannot do without, in one line, before the full contract

@@ -19,6 +19,7 @@ from typing import Any
 from tutorforge.core.records import RecordError
 from tutorforge.core.stage import StageError, stage_main
 from tutorforge.selection.select import SelectConfig, read_inputs, select_batch, write_outputs
+from tutorforge.training.models import local_dir_problem
 
 SECTION = "select"
 
@@ -29,6 +30,9 @@ def run(cfg: SelectConfig) -> dict[str, Any]:
         inputs = read_inputs(cfg)
     except (FileNotFoundError, RecordError) as e:
         raise StageError(str(e)) from None
+    problem = local_dir_problem(cfg.model, "config.json")
+    if problem:
+        raise StageError(f"select.model: {problem} (run the sft stage first)")
     selection, report = select_batch(cfg, **inputs)
     write_outputs(cfg, selection, report)
     return report

@@ -20,7 +20,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from tutorforge.core.records import RecordError, read_records
 from tutorforge.core.stage import StageError, stage_main
+from tutorforge.training.models import local_dir_problem
 from tutorforge.training.sft import SFTConfig, run_sft
 
 SECTION = "sft"
@@ -28,9 +30,22 @@ SECTION = "sft"
 
 def run(cfg: SFTConfig) -> dict[str, Any]:
     """Fine-tune and write the outputs; returns the report ({} on processes other than rank 0)."""
-    for path in (cfg.train, cfg.validation):
+    for path in (cfg.train, cfg.validation):  # bad input fails here: before torch, checkpoints and outputs are touched
         if not Path(path).is_file():
             raise StageError(f"{path} does not exist (run the dataset stage first)")
+        try:
+            records = read_records(path, "example")
+        except RecordError as e:
+            raise StageError(str(e)) from None
+        if path == cfg.train and not records:
+            raise StageError(f"{path} holds no records (run the dataset stage first)")
+    for key, value, needs in (
+        ("base_model", cfg.base_model, "config.json"),
+        ("tokenizer", cfg.tokenizer, "tokenizer_config.json"),
+    ):
+        problem = value and local_dir_problem(value, needs)
+        if problem:
+            raise StageError(f"sft.{key}: {problem}")
     return run_sft(cfg)
 
 

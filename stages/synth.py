@@ -34,7 +34,12 @@ def read_sections(path: str) -> list[dict[str, Any]]:
     """The section records of `path` (section contract)."""
     if not Path(path).is_file():
         raise StageError(f"input {path} not found (run the segment stage first)")
-    sections = list(read_jsonl(path))
+    try:
+        sections = list(read_jsonl(path))
+    except RecordError as e:  # a line that is not JSON
+        raise StageError(str(e)) from None
+    if not sections:  # would replace the previous examples with none
+        raise StageError(f"{path} holds no sections (previous outputs left untouched)")
     missing = [i for i, s in enumerate(sections, 1) if not {"section_id", "text"} <= set(s)]
     if missing:  # what every generator needs, in one line, before the full contract
         raise StageError(f"{path}: record(s) {missing[:5]} lack section_id/text")

@@ -14,6 +14,7 @@ import pytest
 
 from tests.support.lying_label_studio import lying_label_studio
 from tests.support.servers import VENV_BIN
+from tests.support.stage_process import one_line_error
 from tutorforge.core.io import write_jsonl
 from tutorforge.corpus import synthetic_dataset as fx
 from tutorforge.labelstudio import export_builder as eb
@@ -33,13 +34,6 @@ def label_cli(cwd: Path, *args: str, env: dict[str, str] | None = None, timeout:
         text=True,
         timeout=timeout,
     )
-
-
-def one_line_error(proc: subprocess.CompletedProcess, code: int) -> str:
-    err = proc.stderr.strip()
-    assert proc.returncode == code, (proc.returncode, proc.stdout, proc.stderr)
-    assert "Traceback" not in err and len(err.splitlines()) == 1, err
-    return err
 
 
 @pytest.fixture

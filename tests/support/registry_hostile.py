@@ -77,12 +77,15 @@ def plant_version(
 
 
 def tree(root: Path) -> dict[str, bytes | None]:
-    """{path below root: file bytes, or None for a folder}, symlinks not followed."""
+    """{path below root: file bytes, or None for a folder}, symlinks not followed, a named pipe or socket never opened
+    (reading a pipe would block)."""
     out: dict[str, bytes | None] = {}
     for p in sorted(root.rglob("*")):
         rel = str(p.relative_to(root))
         if p.is_symlink():
             out[rel] = b"<link to> " + os.readlink(p).encode()
+        elif p.is_dir():
+            out[rel] = None
         else:
-            out[rel] = None if p.is_dir() else p.read_bytes()
+            out[rel] = p.read_bytes() if p.is_file() else b"<not a regular file>"
     return out

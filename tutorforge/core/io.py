@@ -4,6 +4,9 @@ Every file is written to a temporary sibling and renamed into place (os.replace 
 interrupted write leaves the previous file untouched. A folder (`atomic_dir`) or a stage's whole set of outputs
 (`tutorforge.core.outputs.replace_outputs`) is staged and swapped in as a whole, so a kill at any point leaves the
 old or the new version, never a missing folder or a mix.
+
+Reading: a JSONL line or a JSON file that is not JSON raises RecordError (a ValueError) naming the file (and line),
+so a stage turns bad upstream data into its one-line error (tutorforge/core/records.py checks the fields).
 """
 
 from __future__ import annotations
@@ -20,6 +23,11 @@ from tutorforge.core.outputs import replace_outputs
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
+
+
+class RecordError(ValueError):
+    """A record that breaks its contract (one line: file, record number, field, problem); a JSONL line or JSON file
+    that is not JSON is one too. Re-exported by tutorforge.core.records, which checks the fields."""
 
 
 @contextlib.contextmanager
@@ -68,7 +76,7 @@ def write_jsonl(path: str | Path, records: Iterable[dict[str, Any]]) -> int:
 
 
 def read_jsonl(path: str | Path) -> Iterator[dict[str, Any]]:
-    """Yield records; a broken line raises ValueError naming file and line number."""
+    """Yield records; a broken line raises RecordError naming file and line number."""
     with Path(path).open(encoding="utf-8") as f:
         for lineno, line in enumerate(f, 1):
             if not line.strip():
@@ -76,7 +84,7 @@ def read_jsonl(path: str | Path) -> Iterator[dict[str, Any]]:
             try:
                 yield json.loads(line)
             except json.JSONDecodeError as e:
-                raise ValueError(f"{path}:{lineno}: invalid JSON line ({e.msg})") from e
+                raise RecordError(f"{path}:{lineno}: invalid JSON line ({e.msg})") from e
 
 
 def write_json(path: str | Path, obj: Any, indent: int = 2) -> None:
@@ -85,6 +93,15 @@ def write_json(path: str | Path, obj: Any, indent: int = 2) -> None:
         f.write(json.dumps(obj, ensure_ascii=False, sort_keys=True, indent=indent, allow_nan=False) + "\n")
 
 
-def read_json(path: str | Path) -> Any:
+def read_json(path: str | Path, expect: type | None = None) -> Any:
+    """One JSON document; not JSON (or, with `expect`, not of that type: dict, list) raises RecordError naming the
+    file."""
     with Path(path).open(encoding="utf-8") as f:
-        return json.load(f)
+        try:
+            obj = json.load(f)
+        except json.JSONDecodeError as e:
+            raise RecordError(f"{path}: not valid JSON ({e.msg} at line {e.lineno})") from e
+    if expect is not None and not isinstance(obj, expect):
+        want = {dict: "an object", list: "an array"}.get(expect, expect.__name__)
+        raise RecordError(f"{path}: expected {want}, got {type(obj).__name__}")
+    return obj

@@ -12,7 +12,9 @@
 A record that breaks its contract raises RecordError naming the file, the record number and the field:
 `artifacts/segment/sections.jsonl: record 12: spans.0.page: Input should be a valid integer (got '2')`. Checks are
 strict (no "2" for 2, no true for 1); extra fields are allowed (stages may add their own); what is written is the
-record as given, so checking never changes a byte of the output.
+record as given, so checking never changes a byte of the output. A line that is not JSON is a RecordError too
+(`artifacts/segment/sections.jsonl:12: invalid JSON line (...)`, raised by tutorforge/core/io.py, where the class
+lives).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from typing import Any, Literal, NotRequired
 from pydantic import ConfigDict, TypeAdapter, ValidationError, with_config
 from typing_extensions import TypedDict
 
-from tutorforge.core.io import read_jsonl, write_jsonl
+from tutorforge.core.io import RecordError, read_jsonl, write_jsonl
 
 STRICT = ConfigDict(strict=True)
 
@@ -130,10 +132,6 @@ class Text(TypedDict):
 
 KINDS: dict[str, Any] = {"page": Page, "document": Document, "section": Section, "example": Example, "text": Text}
 _ADAPTERS: dict[str, TypeAdapter] = {}
-
-
-class RecordError(ValueError):
-    """A record that breaks its contract (one line: file, record number, field, problem)."""
 
 
 def check_records(records: list[dict[str, Any]], kind: str, source: str | Path = "records") -> None:

@@ -25,8 +25,8 @@ from typing import Any
 
 from tutorforge.core.config import PositiveInt, config_dict, section
 from tutorforge.core.ids import sha256_file
-from tutorforge.core.io import read_jsonl
 from tutorforge.core.logs import get_logger, progress
+from tutorforge.core.records import read_records
 from tutorforge.labelstudio import export as ax
 from tutorforge.labelstudio.schema import heading_of
 from tutorforge.labelstudio.text_guard import TextRules
@@ -77,7 +77,7 @@ def _load_sections(path: str | Path) -> tuple[dict[str, dict], dict[tuple[str | 
     if not Path(path).exists():
         log.warning("sections file %s missing: every annotation will be reported as orphaned", path)
         return by_id, by_heading
-    for s in read_jsonl(path):
+    for s in read_records(path, "section"):  # RecordError (a line that is not JSON, a field missing) names the line
         by_id[s["section_id"]] = s
         by_heading.setdefault((s["file"], heading_of(s)), []).append(s["section_id"])
     return by_id, by_heading

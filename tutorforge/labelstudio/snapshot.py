@@ -242,6 +242,8 @@ def parse_snapshot(raw: bytes | str, path: str | Path, rules: TextRules, label: 
 def load_snapshot(path: str | Path, rules: TextRules | None = None) -> Snapshot:
     """Read and validate one export file (see parse_snapshot); raises ExportError naming the file and the item."""
     path = Path(path)
+    if path.exists() and not path.is_file():  # a folder, or a named pipe: reading one would block forever
+        raise ExportError(f"{path}: not a regular file (a snapshot is a Label Studio JSON export file)")
     try:
         raw = path.read_bytes()
     except OSError as e:

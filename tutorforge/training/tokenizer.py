@@ -171,7 +171,7 @@ def train_tokenizer(cfg: TokenizerConfig) -> Any:
     )
     texts = list(iter_texts(cfg.input))
     if not texts:
-        raise ValueError(f"{cfg.input}: no text to train the tokenizer on")
+        raise RecordError(f"{cfg.input}: no text to train the tokenizer on")
     log.info(
         "training byte-level BPE (vocab %d) on %d documents, %.1f MB",
         cfg.vocab_size,
