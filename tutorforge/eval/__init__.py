@@ -1,5 +1,6 @@
 """Evaluation: token scoring and greedy generation (lmscore), the evaluate job (base vs SFT on held-out data),
-local `evaluate` metric modules (metrics/), and what evaluate writes (report).
+local `evaluate` metric modules (metrics/), what evaluate writes (report), and the loader of the frozen hand-written
+benchmark data/benchmarks/tutor-v1 that the promotion gate compares versions on (benchmark).
 
 An evaluate/metrics.json excerpt:
 
