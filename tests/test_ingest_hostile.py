@@ -49,12 +49,14 @@ def stage_process(
     p = tmp / "params.yaml"
     p.write_text(json.dumps({"ingest": {"cache_dir": "", "workers": 1, "ocr_dpi": 150, **params}}))
     head = ["-c", code] if code else ["-m", "stages.ingest"]
+    (tmp / "scratch").mkdir(exist_ok=True)  # the stage's TMPDIR: what a crash leaves behind shows up here
     return subprocess.run(
         [sys.executable, *head, "-p", str(p), "-S", f"ingest.input={src}", "-S", f"ingest.output={out}"],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=300,
+        env={**os.environ, "TMPDIR": str(tmp / "scratch")},
         preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_CORE, (0, 0)),  # no core files from the crash tests
     )
 
@@ -189,6 +191,7 @@ def test_crashing_ocr_page_with_one_worker_costs_only_its_page(tmp_path: Path, s
     ]
     (q,) = quarantine
     assert (q["file"], q["page"]) == ("plants.pdf", 2) and f"SIG{sig}" in q["reason"], q
+    assert not list((tmp_path / "scratch").glob("tf-ocr-*")), "the killed worker's page image was left behind"
 
 
 # ---- item 5: the OCR engine missing ---------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ quarantined with the reason and the rest of its document goes on; a document lef
 from __future__ import annotations
 
 import math
+import tempfile
 from typing import TYPE_CHECKING, Any
 
 from tutorforge.pdf import reader as pdfmod
@@ -82,8 +83,8 @@ def text_pages(path: str, pnos: list[int], cfg: IngestConfig) -> list[dict[str, 
     return out
 
 
-def ocr_page(path: str, pno: int, cfg: IngestConfig) -> dict[str, Any]:
-    """OCR one page: {"lines", "conf"}, {"skip": reason} (nothing found, too large) or {"fail": reason} (timeout)."""
+def ocr_page(path: str, pno: int, cfg: IngestConfig, scratch: str) -> dict[str, Any]:
+    """OCR one page (its image written under `scratch`): {"lines", "conf"}, {"skip": reason} (nothing found, too large) or {"fail": reason} (timeout)."""
     page = _doc(path)[pno]
     w, h = page.rect.width, page.rect.height
     mp = math.ceil(w * cfg.ocr_dpi / 72) * math.ceil(h * cfg.ocr_dpi / 72) / 1e6  # 1 byte per gray pixel
@@ -94,7 +95,13 @@ def ocr_page(path: str, pno: int, cfg: IngestConfig) -> dict[str, Any]:
         }
     try:
         lines, conf = pdfmod.ocr_lines(
-            page, cfg.ocr_dpi, cfg.ocr_language, cfg.ocr_psm, cfg.tesseract_cmd, timeout=cfg.page_timeout_s
+            page,
+            cfg.ocr_dpi,
+            cfg.ocr_language,
+            cfg.ocr_psm,
+            cfg.tesseract_cmd,
+            timeout=cfg.page_timeout_s,
+            scratch=scratch,
         )
     except tesseract.OcrTimeout:
         t = cfg.page_timeout_s
@@ -180,11 +187,13 @@ def _ocr_pass(
     if need:
         _require_engine(engine, cfg, need)
     budget = f"2 x ingest.page_timeout_s ({2 * cfg.page_timeout_s:g} s)"
-    tasks = [(path, pno, cfg) for path, pno, _ in need]
-    results = _run_pool(ocr_page, tasks, workers, "ingest: OCR", 2 * cfg.page_timeout_s + 10)
+    # page images go to one scratch folder that this process removes, so a worker killed mid-page leaves nothing
+    with tempfile.TemporaryDirectory(prefix="tf-ocr-") as scratch:
+        tasks = [(path, pno, cfg, scratch) for path, pno, _ in need]
+        results = _run_pool(ocr_page, tasks, workers, "ingest: OCR", 2 * cfg.page_timeout_s + 10)
     return {
         (path, pno + 1): {"fail": _failed("rendering and OCRing the page", r, budget)} if "error" in r else r
-        for (path, pno, _), r in zip(tasks, results, strict=True)
+        for (path, pno, _, _), r in zip(tasks, results, strict=True)
     }
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import tempfile
 import unicodedata
 from pathlib import Path
 from typing import Any
@@ -191,20 +192,29 @@ def text_quality(text: str) -> tuple[int, float, float]:
 
 
 def ocr_lines(
-    page: Any, dpi: int, language: str, psm: int = 3, cmd: str = "tesseract", timeout: float | None = None
+    page: Any,
+    dpi: int,
+    language: str,
+    psm: int = 3,
+    cmd: str = "tesseract",
+    timeout: float | None = None,
+    scratch: str | None = None,
 ) -> tuple[list[Line], float]:
     """OCR a rendered page with the tesseract CLI (TSV out): lines with box height in pt, mean word confidence.
+    The page image is written to a temporary folder (inside `scratch` when given) and removed after.
     tesseract past `timeout` seconds is killed (tesseract.OcrTimeout)."""
     import pymupdf
 
     pix = page.get_pixmap(dpi=dpi, colorspace=pymupdf.csGRAY, annots=False)
     env = {**os.environ, "OMP_THREAD_LIMIT": "1"}  # one thread per worker: the pool provides the parallelism
-    res = tesseract.run(
-        [cmd, "stdin", "stdout", "-l", language, "--dpi", str(dpi), "--psm", str(psm), "tsv"],
-        ocrmod.despeckled_pnm(pix, dpi),  # dust specks glued to words garble them
-        timeout=timeout,
-        env=env,
-    )
+    with tempfile.TemporaryDirectory(prefix="page-", dir=scratch) as tmp:  # a file, not stdin: see ocr.despeckled_bmp
+        image = Path(tmp) / "page.bmp"
+        image.write_bytes(ocrmod.despeckled_bmp(pix, dpi))  # dust specks glued to words garble them
+        res = tesseract.run(
+            [cmd, str(image), "stdout", "-l", language, "--dpi", str(dpi), "--psm", str(psm), "tsv"],
+            timeout=timeout,
+            env=env,
+        )
     if res.returncode != 0:
         raise RuntimeError(f"tesseract failed ({res.returncode}): {res.stderr.decode(errors='replace')[-300:]}")
     return ocrmod.tsv_lines(res.stdout.decode("utf-8", errors="replace"), pix.height, dpi)
