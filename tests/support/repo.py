@@ -18,7 +18,17 @@ import yaml
 from tutorforge.core.config import yaml_load
 
 ROOT = Path(__file__).resolve().parents[2]  # the repository (tests/support/<this file>)
-COPY = ["tutorforge", "stages", "flows", "data/textbooks", "data/annotations", "dvc.yaml", "params.yaml", "sky"]
+COPY = [
+    "tutorforge",
+    "stages",
+    "flows",
+    "data/textbooks",
+    "data/annotations",
+    "data/benchmarks",
+    "dvc.yaml",
+    "params.yaml",
+    "sky",
+]
 
 # Smallest settings that still run every stage for real (a few optimizer steps, tiny evaluation).
 SHRINK = {
@@ -49,6 +59,9 @@ SHRINK = {
         "max_mc_items": 4,
         "max_new_tokens": 8,
         "report_samples": 1,
+        "bench_max_items": {"short_answer": 1, "mc": 2, "socratic": 1, "tools": 1, "grounded": 1},
+        "mmlu_max_per_subject": 1,
+        "max_subject_items": 2,
     },
     "select": {"max_pool": 40, "batch_size": 5, "n_clusters": 2, "embedder": "model", "max_new_tokens": 4},
     "orchestration": {"retries": 0, "lock_poll_s": 1},

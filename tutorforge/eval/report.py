@@ -1,16 +1,17 @@
 """What the evaluate stage writes: DVC plot rows, the markdown report, and all outputs replaced as a whole.
 
-artifacts/evaluate/metrics.json          deterministic metrics (DVC metrics)
-artifacts/evaluate/perf.json             latency p50/p95 and tokens/s (wall clock: varies run to run)
+artifacts/evaluate/metrics.json          deterministic metrics (DVC metrics): benchmark {name, version, digest},
+                                         <model>.{bench,mmlu,subject_cls,heldout}.<metric>, delta, per_subject, counts
+artifacts/evaluate/perf.json             per model: latency p50/p95 per reply, tokens/s, peak RSS (wall clock: varies)
 artifacts/evaluate/plots/loss_curves.json       rows {stage, step, global_step, loss}
 artifacts/evaluate/plots/eval_loss_curves.json  rows {stage, step, global_step, eval_loss}
-artifacts/evaluate/plots/per_subject.json  rows {subject, model, label, <metric>: value, ...}
-artifacts/evaluate/report.md, samples.jsonl
+artifacts/evaluate/plots/per_subject.json  rows {subject, model, label, <benchmark metric>: value, ...}
+artifacts/evaluate/report.md             metric table (baseline beside candidate), speed, per subject, side-by-side answers
+artifacts/evaluate/samples.jsonl         rows {id, kind, subject, prompt, reference, answers: {model: reply}}
 """
 
 from __future__ import annotations
 
-import itertools
 from pathlib import Path
 from typing import Any
 
@@ -22,30 +23,17 @@ log = get_logger(__name__)
 
 OUTPUTS = ("metrics.json", "perf.json", "plots", "samples.jsonl", "report.md")
 
-METRIC_ORDER = [
-    "perplexity",
-    "answer_loss",
-    "mc_accuracy",
-    "rouge_l",
-    "exact_match",
-    "fk_grade",
-    "socratic_rate",
-    "question_rate",
-    "answer_leak_rate",
-    "tool_call_validity",
-    "tool_name_match",
-    "response_tokens",
-]
-PER_SUBJECT_COLUMNS = [
-    "perplexity",
-    "answer_loss",
-    "mc_accuracy",
-    "rouge_l",
-    "exact_match",
-    "socratic_rate",
-    "tool_call_validity",
-]
-LOWER_IS_BETTER = {"perplexity", "answer_loss", "answer_leak_rate"}
+GROUPS = {  # metrics.json group -> metric order in the report
+    "bench": ["answer_loss", "socratic_reply_loss", "rouge_l", "bleu", "mc_accuracy", "socratic_rate", "question_rate",
+              "leak_rate", "tool_call_accuracy", "tool_name_accuracy", "tool_schema_valid_rate", "model_id_accuracy"],
+    "mmlu": ["biology", "chemistry", "physics", "mathematics", "overall"],
+    "subject_cls": ["top1", "top3"],
+    "heldout": ["perplexity", "answer_loss", "mc_accuracy", "rouge_l", "exact_match", "fk_grade", "socratic_rate",
+                "question_rate", "answer_leak_rate", "tool_call_validity", "tool_name_match", "response_tokens"],
+}  # fmt: skip
+PER_SUBJECT_COLUMNS = ["answer_loss", "rouge_l", "mc_accuracy", "socratic_rate", "tool_call_accuracy"]
+LOWER_IS_BETTER = {"answer_loss", "socratic_reply_loss", "leak_rate", "perplexity", "answer_leak_rate"}
+KIND_ORDER = ["short_answer", "mc", "socratic", "tools", "grounded"]
 
 
 def loss_curve_rows(pretrain_log: str | Path, sft_log: str | Path) -> dict[str, list[dict[str, Any]]]:
@@ -73,8 +61,8 @@ def loss_curve_rows(pretrain_log: str | Path, sft_log: str | Path) -> dict[str, 
     return out
 
 
-def per_subject_rows(metrics: dict[str, Any], x: str = "answer_loss") -> list[dict[str, Any]]:
-    """One bar row per (subject, model) (y = label, x = a metric in the DVC plot).
+def per_subject_rows(metrics: dict[str, Any], models: list[str], x: str = "answer_loss") -> list[dict[str, Any]]:
+    """One bar row per (subject, model) (y = label, x = a benchmark metric in the DVC plot).
 
     DVC needs every row to hold the same fields: rows without `x` are dropped and only metrics present in every
     remaining row are kept.
@@ -82,7 +70,8 @@ def per_subject_rows(metrics: dict[str, Any], x: str = "answer_loss") -> list[di
     rows = [
         {"subject": subj, "model": model, "label": f"{subj} / {model}", **vals[model]}
         for subj, vals in sorted(metrics.get("per_subject", {}).items())
-        for model in ("base", "sft")
+        for model in models
+        if model in vals
     ]
     rows = [r for r in rows if x in r]
     common = set.intersection(*(set(r) for r in rows)) if rows else set()
@@ -99,73 +88,70 @@ def _cell(text: str, limit: int = 300) -> str:
     return text.replace("|", "\\|") or "∅"
 
 
-def render_report(
-    metrics: dict[str, Any], perf: dict[str, Any], samples: list[dict[str, Any]], n_samples: int, split: str
-) -> str:
-    base, sft, delta = metrics["base"], metrics["sft"], metrics["delta"]
-    keys = [k for k in METRIC_ORDER if k in base or k in sft]
+def render_report(cfg: Any, metrics: dict[str, Any], perf: dict[str, Any], samples: list[dict[str, Any]]) -> str:
+    """report.md: the metric table (every model, baseline beside candidate, delta), speed and memory, per subject,
+    and `report_samples` items of every benchmark kind with all models' answers side by side."""
+    models = [m for m in cfg.active() if m in metrics]
+    base, cand, bench = cfg.baseline, cfg.candidate, metrics.get("benchmark", {})
+    order = [base, *[m for m in models if m not in (base, cand)], cand]
     lines = [
-        f"# Evaluation: base vs SFT ({split} split)",
+        f"# Evaluation: {' vs '.join(order)} on benchmark {bench.get('name', '?')}-{bench.get('version', '?')}",
         "",
-        "Lower is better for " + ", ".join(sorted(LOWER_IS_BETTER)) + "; higher for the rest "
-        "(fk_grade: reading grade, compare with the reference answers' grade).",
+        f"Benchmark digest `{bench.get('digest', '?')}` (the promotion gate only compares metrics scored on the same "
+        f"digest). Delta = {cand} - {base}. Lower is better for " + ", ".join(sorted(LOWER_IS_BETTER)) + "; higher "
+        "for the rest (bleu is 0-100; fk_grade is a reading grade).",
         "",
-        "| metric | base | sft | delta (sft - base) |",
-        "|---|---:|---:|---:|",
+        "| metric | " + " | ".join(order) + f" | delta ({cand} - {base}) |",
+        "|---|" + "---:|" * (len(order) + 1),
     ]
-    lines += [f"| {k} | {_fmt(base.get(k))} | {_fmt(sft.get(k))} | {_fmt(delta.get(k))} |" for k in keys]
-    if "answer_loss_reduction" in metrics:
-        lines.append(f"| answer_loss_reduction (1 - sft/base) | | {_fmt(metrics['answer_loss_reduction'])} | |")
-    if metrics.get("reference", {}).get("fk_grade") is not None:
-        lines.append(f"| fk_grade of reference answers | | {_fmt(metrics['reference']['fk_grade'])} | |")
+    for group, keys in GROUPS.items():
+        for k in keys:
+            vals = [metrics[m].get(group, {}).get(k) for m in order]
+            if any(v is not None for v in vals):
+                d = metrics.get("delta", {}).get(group, {}).get(k)
+                lines.append(f"| {group}.{k} | " + " | ".join(map(_fmt, vals)) + f" | {_fmt(d)} |")
+    for key in ("bench_answer_loss_reduction", "answer_loss_reduction"):
+        if key in metrics:
+            lines.append(f"| {key} (1 - {cand}/{base}) |" + " |" * len(order) + f" {_fmt(metrics[key])} |")
+    lines += ["", "Counts: " + ", ".join(f"{k}={v}" for k, v in sorted(metrics.get("counts", {}).items()))]
+    lines += ["", *[f"Note: {n}" for n in metrics.get("notes", [])]] if metrics.get("notes") else []
     lines += [
         "",
-        "Counts: " + ", ".join(f"{k}={v}" for k, v in sorted(metrics.get("counts", {}).items())),
+        "## Speed and memory (wall clock, this machine; perf.json)",
         "",
-        "## Speed (wall clock, this machine)",
-        "",
-        "| model | p50 latency (s) | p95 latency (s) | tokens/s | eval s |",
-        "|---|---:|---:|---:|---:|",
+        "| model | p50 latency per reply (s) | p95 (s) | tokens/s | peak RSS (MiB) | eval s |",
+        "|---|---:|---:|---:|---:|---:|",
     ]
     lines += [
         f"| {m} | {_fmt(p.get('latency_p50_s'))} | {_fmt(p.get('latency_p95_s'))} | {_fmt(p.get('tokens_per_s'))} "
-        f"| {_fmt(p.get('eval_seconds'))} |"
-        for m, p in perf.items()
+        f"| {_fmt(p.get('peak_rss_mib'))} | {_fmt(p.get('eval_seconds'))} |"
+        for m, p in ((m, perf[m]) for m in order if m in perf)
     ]
-    cols = [k for k in PER_SUBJECT_COLUMNS if k in keys]
-    lines += [
-        "",
-        "## Per subject (base → sft)",
-        "",
-        "| subject | " + " | ".join(cols) + " |",
-        "|---|" + "---:|" * len(cols),
-    ]
+    lines += ["", f"## Per subject (benchmark; {' / '.join(order)})", "",
+              "| subject | " + " | ".join(PER_SUBJECT_COLUMNS) + " |", "|---|" + "---:|" * len(PER_SUBJECT_COLUMNS)]  # fmt: skip
     for subj, vals in sorted(metrics.get("per_subject", {}).items()):
-        cells = [f"{_fmt(vals['base'].get(k))} → {_fmt(vals['sft'].get(k))}" for k in cols]
+        cells = [" / ".join(_fmt(vals.get(m, {}).get(k)) for m in order) for k in PER_SUBJECT_COLUMNS]
         lines.append(f"| {subj} | " + " | ".join(cells) + " |")
-    groups: dict[str, list[dict[str, Any]]] = {}
-    for s in samples:
-        groups.setdefault(s["group"], []).append(s)
-    samples = [s for row in itertools.zip_longest(*groups.values()) for s in row if s]  # mix the kinds
-    lines += [
-        "",
-        "## Sample answers (greedy)",
-        "",
-        "| kind | subject | prompt | reference | base | sft |",
-        "|---|---|---|---|---|---|",
-    ]
-    lines += [
-        f"| {s['kind']} | {s['subject']} | {_cell(s['prompt'])} | {_cell(s['reference'])} | "
-        f"{_cell(s['base_answer'])} | {_cell(s['sft_answer'])} |"
-        for s in samples[:n_samples]
-    ]
+    lines += ["", "## Side-by-side answers (greedy; MC: the option ranked first)"]
+    for kind in KIND_ORDER:
+        rows = [s for s in samples if s["kind"] == kind][: cfg.report_samples]
+        if not rows:
+            continue
+        lines += ["", f"### {kind}", "", "| id | prompt | reference | " + " | ".join(order) + " |",
+                  "|---|---|---|" + "---|" * len(order)]  # fmt: skip
+        lines += [
+            f"| {s['id']} | {_cell(s['prompt'])} | {_cell(s['reference'])} | "
+            + " | ".join(_cell(s["answers"].get(m, "")) for m in order)
+            + " |"
+            for s in rows
+        ]
     return "\n".join(lines) + "\n"
 
 
 def write_outputs(cfg: Any, result: dict[str, Any]) -> None:
     """Write every output of cfg.output_dir; they replace the previous ones as a whole (core/outputs.py), and
     anything else there (DVC's .gitignore) is left alone."""
-    report = render_report(result["metrics"], result["perf"], result["samples"], cfg.report_samples, cfg.split)
+    report = render_report(cfg, result["metrics"], result["perf"], result["samples"])
     with replace_outputs(cfg.output_dir, OUTPUTS) as outs:
         write_json(outs / "metrics.json", result["metrics"])
         write_json(outs / "perf.json", result["perf"])

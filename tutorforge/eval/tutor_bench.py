@@ -1,0 +1,137 @@
+"""One model on the frozen tutor benchmark (data/benchmarks/tutor-v1): the tasks to score and generate, and the
+metrics from their results. Scoring rules follow the benchmark's README; what is judged how:
+
+    tasks = bench_tasks(cfg, tok, load_benchmark("data/benchmarks/tutor-v1"), max_len=2048)
+    # {"loss": [...], "mc": [...], "gen": [...]} token sequences / chat prompts, the same for every model sharing tok
+    bench_metrics(tasks, raw, cfg, mods)
+    # {"answer_loss": 2.41, "socratic_reply_loss": 2.9, "rouge_l": 0.21, "bleu": 4.3, "mc_accuracy": 0.35,
+    #  "socratic_rate": 0.5, "question_rate": 0.75, "leak_rate": 0.25, "tool_call_accuracy": 0.25,
+    #  "tool_name_accuracy": 0.5, "tool_schema_valid_rate": 0.38, "model_id_accuracy": 0.17}
+
+  answer_loss          token-weighted mean NLL of the reference answer (short_answer + grounded) after the
+                       chat-formatted question (tutor system prompt + question), end-of-turn included
+  socratic_reply_loss  the same for the Socratic items' reference_reply after the student's turn
+  rouge_l, bleu        of greedy answers to short_answer + grounded questions vs the references (bleu: 0-100)
+  mc_accuracy          the question with options lettered A-D; each option scored as the answer "<L>. <option>"
+  socratic_*           the first reply to the student's turn (socratic.judge_reply)
+  tool_*, model_id_accuracy  the reply to the request under the tool system prompt (toolcalls.judge_call)
+Items are a seeded sample of at most `bench_max_items[kind]` per kind (all of them when the cap is larger).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from tutorforge.eval.benchmark import KINDS, Benchmark
+from tutorforge.eval.choices import accuracy, pick, rank_options
+from tutorforge.eval.socratic import judge_reply, socratic_scores
+from tutorforge.eval.toolcalls import judge_call, tool_scores
+from tutorforge.tools.specs import DEFAULT_CATALOGUE, signatures
+
+if TYPE_CHECKING:
+    from tutorforge.eval.evaluate import EvaluateConfig
+
+LETTERS = "ABCD"
+ANSWER_KINDS = ("short_answer", "grounded")
+
+
+def mc_question(item: dict[str, Any]) -> str:
+    """The MC prompt as the README fixes it: the question, then the options lettered A-D in stored order."""
+    return item["question"] + "".join(f"\n{LETTERS[i]}. {o}" for i, o in enumerate(item["options"]))
+
+
+def item_messages(cfg: EvaluateConfig, kind: str, item: dict[str, Any]) -> list[dict[str, Any]]:
+    """The conversation a model is given for an item (before its reply)."""
+    if kind == "tools":  # the tool list as synth's tool dialogues give it
+        system = f"{cfg.tool_system_prompt}\n{signatures(DEFAULT_CATALOGUE)}"
+        return [{"role": "system", "content": system}, {"role": "user", "content": item["request"]}]
+    user = {"socratic": item.get("student"), "mc": mc_question(item) if kind == "mc" else None}.get(kind)
+    msgs = [{"role": "system", "content": cfg.system_prompt}] if cfg.system_prompt else []
+    return msgs + [{"role": "user", "content": user or item["question"]}]
+
+
+def bench_tasks(cfg: EvaluateConfig, tok: Any, bench: Benchmark, max_len: int) -> dict[str, list[dict[str, Any]]]:
+    """Everything one tokenizer's models are asked on the benchmark (model-independent, built once)."""
+    from tutorforge.eval.lmscore import chat_prompt_answer, encode, fit, render_chat
+
+    def scored(msgs: list[dict[str, Any]], answer: str) -> tuple[list[int], list[bool]]:
+        prompt, ans = chat_prompt_answer(tok, [*msgs, {"role": "assistant", "content": answer}])
+        return fit(encode(tok, prompt), encode(tok, ans), max_len)
+
+    tasks: dict[str, list[dict[str, Any]]] = {"loss": [], "mc": [], "gen": []}
+    for kind in KINDS:
+        for item in pick(bench.items(kind), cfg.bench_max_items.get(kind, 0), cfg.seed, f"bench:{kind}"):
+            msgs = item_messages(cfg, kind, item)
+            head = {"kind": kind, "id": item["id"], "subject": item["subject"]}
+            if kind == "mc":
+                answers = [f"{LETTERS[i]}. {o}" for i, o in enumerate(item["options"])]
+                opts = [scored(msgs, a) for a in answers]
+                tasks["mc"].append(
+                    head
+                    | {
+                        "answer": item["answer"],
+                        "options": opts,
+                        "char_lens": list(map(len, answers)),
+                        "labels": answers,
+                        "question": mc_question(item),
+                    }  # fmt: skip
+                )
+                continue
+            if kind in ANSWER_KINDS or kind == "socratic":
+                reference = item["reference_reply"] if kind == "socratic" else item["reference"]
+                group = "socratic_reply_loss" if kind == "socratic" else "answer_loss"
+                tasks["loss"].append(head | {"group": group, "seq": scored(msgs, reference)})
+            prompt = render_chat(tok, msgs, add_generation_prompt=True)
+            tasks["gen"].append(head | {"item": item, "prompt": prompt, "question": msgs[-1]["content"]})
+    return tasks
+
+
+def reference_of(task: dict[str, Any]) -> str:
+    """What a generated reply is shown beside in the report: the reference answer / reply / expected call."""
+    item = task["item"]
+    if task["kind"] == "tools":
+        return (
+            f"{item['expected']['name']}({', '.join(f'{k}={v!r}' for k, v in item['expected']['arguments'].items())})"
+        )
+    return item.get("reference") or item.get("reference_reply") or ""
+
+
+def bench_metrics(
+    tasks: dict[str, list[dict[str, Any]]],
+    raw: dict[str, list[Any]],
+    cfg: EvaluateConfig,
+    mods: dict[str, Any],
+    keep: Any = lambda t: True,
+) -> dict[str, float]:
+    """The benchmark metrics over the tasks `keep` selects (all, or one subject); absent tasks -> absent keys.
+    raw: {"loss": [(nll, n)], "mc": [(nll, n)] per option in order, "gen": [{"text", ...}]} from one model."""
+    out: dict[str, float] = {}
+    for group in ("answer_loss", "socratic_reply_loss"):
+        pairs = [r for t, r in zip(tasks["loss"], raw["loss"], strict=True) if t["group"] == group and keep(t)]
+        if sum(n for _, n in pairs):
+            out[group] = sum(x for x, _ in pairs) / sum(n for _, n in pairs)
+    scores, hits = iter(raw["mc"]), []
+    for t in tasks["mc"]:
+        ranked = rank_options([next(scores) for _ in t["options"]], t["char_lens"], cfg.mc_length_norm)
+        if keep(t):
+            hits.append(ranked[0] == t["answer"])
+    if (acc := accuracy(hits)) is not None:
+        out["mc_accuracy"] = acc
+    gen = [(t, r["text"]) for t, r in zip(tasks["gen"], raw["gen"], strict=True) if keep(t)]
+    answers = [(text, t["item"]["reference"]) for t, text in gen if t["kind"] in ANSWER_KINDS]
+    if answers:
+        preds, refs = [a for a, _ in answers], [r for _, r in answers]
+        out["rouge_l"] = mods["rouge_l"].compute(predictions=preds, references=refs, use_stemmer=cfg.rouge_stemmer)[
+            "rouge_l"
+        ]
+        out["bleu"] = mods["bleu"].compute(predictions=preds, references=refs)["bleu"]
+    leak = cfg.socratic_leak_threshold
+    out |= socratic_scores([judge_reply(text, t["item"], leak) for t, text in gen if t["kind"] == "socratic"])
+    out |= tool_scores([judge_call(text, t["item"]) for t, text in gen if t["kind"] == "tools"])
+    return {k: round(float(v), 6) for k, v in out.items()}
+
+
+def bench_counts(tasks: dict[str, list[dict[str, Any]]]) -> dict[str, int]:
+    """Items scored per benchmark kind."""
+    ids = {t["id"]: t["kind"] for group in tasks.values() for t in group}
+    return {f"bench_{k}_items": sum(v == k for v in ids.values()) for k in KINDS}
