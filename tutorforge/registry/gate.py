@@ -2,11 +2,22 @@
 [register].gate, against absolute thresholds and against the version `production` points to now.
 
     ok, reasons = promote(registry, "tutorforge-tutor", "staging", cfg.gate)
-    # (True, ['sft.answer_loss=1.9 beats production 2 by margin 0.02 (needs <= 1.98)'])
+    # (True, ['sft.bench.answer_loss=1.9 beats production 2 by margin 0.02 (needs <= 1.98)'])
 
-A rule is {metric: a flattened metrics.json key (sft.answer_loss), direction: lower|higher, margin: improvement
-needed over production (default 0), threshold: absolute bound (optional)}. The comparison is re-done on every
-compare-and-swap retry of the alias, so a concurrent promotion can never slip a worse model past the gate.
+A rule is {metric: a flattened metrics.json key (sft.bench.answer_loss), direction: lower|higher, margin: improvement
+needed over production (default 0; a negative margin tolerates a small loss, as the MMLU forgetting guard does),
+threshold: absolute bound (optional)}. The comparison is re-done on every compare-and-swap retry of the alias, so a
+concurrent promotion can never slip a worse model past the gate.
+
+Metrics are only comparable on the same frozen benchmark: evaluate writes `benchmark: {name, version, digest}` into
+metrics.json, and a candidate scored on another version or digest than production is refused without comparing
+any rule, with one reason line:
+
+    # (False, ['benchmark mismatch: candidate scored on tutor-v2 (digest 9f3a0c1d2e4b), production on tutor-v1
+    #   (digest 4eb85fb7499c): re-score both on one benchmark before comparing'])
+
+Only `force` (an operator's explicit override, recorded as "forced") moves the alias then, e.g. to switch production
+onto a new benchmark version once.
 """
 
 from __future__ import annotations
@@ -19,7 +30,7 @@ from tutorforge.registry.store import RegistryError
 
 
 def flatten(d: dict[str, Any], prefix: str = "") -> dict[str, float]:
-    """{"sft": {"answer_loss": 1.2}} -> {"sft.answer_loss": 1.2} (numbers only)."""
+    """{"sft": {"bench": {"answer_loss": 1.2}}} -> {"sft.bench.answer_loss": 1.2} (numbers only)."""
     out: dict[str, float] = {}
     for k, v in d.items():
         if isinstance(v, dict):
@@ -27,6 +38,26 @@ def flatten(d: dict[str, Any], prefix: str = "") -> dict[str, float]:
         elif isinstance(v, int | float) and not isinstance(v, bool):
             out[f"{prefix}{k}"] = float(v)
     return out
+
+
+def _bench_id(metrics: dict[str, Any]) -> tuple[str, str, str] | None:
+    b = metrics.get("benchmark")
+    if not isinstance(b, dict):
+        return None
+    return str(b.get("name", "?")), str(b.get("version", "?")), str(b.get("digest", "?"))
+
+
+def benchmark_mismatch(cand: dict[str, Any], prod: dict[str, Any]) -> str | None:
+    """Why two raw metrics.json objects cannot be compared (scored on different benchmarks), or None when they can;
+    metrics without a `benchmark` entry (before the frozen benchmark existed) only compare with each other."""
+    c, p = _bench_id(cand), _bench_id(prod)
+    if c == p:
+        return None
+    show = lambda b: f"{b[0]}-{b[1]} (digest {b[2][:12]})" if b else "no benchmark (older metrics)"  # noqa: E731
+    return (
+        f"benchmark mismatch: candidate scored on {show(c)}, production on {show(p)}: "
+        "re-score both on one benchmark before comparing"
+    )
 
 
 def check_gate(
@@ -72,14 +103,20 @@ def promote(
     """Gate `ref` against the version `alias` points to (re-checked on every CAS retry); returns (moved or already
     there or forced, reasons). `force` moves the alias even when the gate refuses (recorded as "forced")."""
     version = registry.resolve(name, ref)
-    cand = flatten(json.loads(registry.read_file(name, version, "metrics.json")))
+    cand_raw = json.loads(registry.read_file(name, version, "metrics.json"))
+    cand = flatten(cand_raw)
     result: dict[str, Any] = {}
 
     def decide(cur: dict[str, Any] | None) -> tuple[str, str] | None:
-        base = None
+        base, mismatch = None, None
         if cur and cur["version"] != version:
-            base = flatten(json.loads(registry.read_file(name, cur["version"], "metrics.json")))
-        ok, reasons = check_gate(cand, base, gate)
+            prod_raw = json.loads(registry.read_file(name, cur["version"], "metrics.json"))
+            mismatch = benchmark_mismatch(cand_raw, prod_raw)
+            base = flatten(prod_raw)
+        if mismatch:  # never compared: numbers from two different benchmarks mean nothing side by side
+            ok, reasons = False, [mismatch]
+        else:
+            ok, reasons = check_gate(cand, base, gate)
         result.update(ok=ok or force, reasons=reasons + (["forced"] if force and not ok else []))
         if cur and cur["version"] == version:
             result["reasons"] = [f"{alias} already at {version}"]

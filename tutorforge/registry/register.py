@@ -67,8 +67,9 @@ class RegisterConfig:
     """Also run the promotion gate to `production` after registering."""
     gate: list[dict[str, Any]] = field(
         default_factory=lambda: [
-            {"metric": "sft.answer_loss", "direction": "lower", "margin": 0.02},
-            {"metric": "sft.perplexity", "direction": "lower", "margin": 0.0},
+            {"metric": "sft.bench.answer_loss", "direction": "lower", "margin": 0.02},
+            {"metric": "sft.bench.tool_call_accuracy", "direction": "higher", "margin": 0.0},
+            {"metric": "sft.mmlu.overall", "direction": "higher", "margin": -0.05},
         ]
     )
     """Promotion rules over flattened metrics.json keys: {metric, direction: lower|higher, margin, threshold?}."""
