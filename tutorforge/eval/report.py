@@ -93,7 +93,7 @@ def render_report(cfg: Any, metrics: dict[str, Any], perf: dict[str, Any], sampl
     and `report_samples` items of every benchmark kind with all models' answers side by side."""
     models = [m for m in cfg.active() if m in metrics]
     base, cand, bench = cfg.baseline, cfg.candidate, metrics.get("benchmark", {})
-    order = [base, *[m for m in models if m not in (base, cand)], cand]
+    order = list(dict.fromkeys([base, *[m for m in models if m not in (base, cand)], cand]))  # base == cand: once
     lines = [
         f"# Evaluation: {' vs '.join(order)} on benchmark {bench.get('name', '?')}-{bench.get('version', '?')}",
         "",
