@@ -51,6 +51,7 @@ SHRINK = {
         "merge": True,
     },
     "evaluate": {
+        "profile": "tiny",  # the from-scratch models pretrain/sft train under their tiny profile
         "max_ppl_tokens": 1024,
         "max_answer_items": 8,
         "max_generate_items": 2,
