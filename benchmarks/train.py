@@ -1,6 +1,7 @@
 """Benchmark: the training stages' throughput against a plain PyTorch loop (same model, data, precision, steps).
 
-    .venv/bin/python -m benchmarks.train                        # all benches (pretrain, sft)
+    .venv/bin/python -m benchmarks.train                        # all benches (pretrain, sft, sft-stage)
+    .venv/bin/python -m benchmarks.train --only sft-stage --rounds 1  # the SFT stage vs a plain peft fp32 loop
     .venv/bin/python -m benchmarks.train --only sft --sft-threads 1   # SFT packing vs padding only
     .venv/bin/python -m benchmarks.train --only pretrain --steps 40 --rounds 2 --json /tmp/bench_train.json
 
@@ -20,6 +21,9 @@ one's best round. Prints the ratio stage/baseline (goal >= 0.85).
 bench_sft(): SFT useful (non-pad) tokens/s, packing (tutorforge.training.sft's rows, block-diagonal attention) vs padding each
 example to the longest of its batch: same LoRA model, same examples in every step, same steps (artifacts when present,
 else tutorforge/training/tiny.py). Prints the wall and CPU-time ratios (goal >= 1.5).
+
+sft-stage (benchmarks/sft_stage.py): the SFT stage as `dvc repro` runs it (TRL, top-layer LoRA, logits at labelled
+positions, packed rows) vs the plain peft fp32 loop on the same model and examples (aim >= 3x).
 """
 
 from __future__ import annotations
@@ -342,7 +346,13 @@ def bench_sft(
     }
 
 
-BENCHES = {"pretrain": bench_pretrain, "sft": bench_sft}
+def _sft_stage(**kw: Any) -> dict:
+    from benchmarks.sft_stage import bench_sft_stage
+
+    return bench_sft_stage(**kw)
+
+
+BENCHES = {"pretrain": bench_pretrain, "sft": bench_sft, "sft-stage": _sft_stage}
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -369,7 +379,7 @@ def main(argv: list[str] | None = None) -> dict:
         }
     }
     for name in a.only or list(BENCHES):
-        kwargs = {"rounds": a.rounds} | ({"steps": a.steps} if name == "pretrain" and a.steps else {})
+        kwargs = {"rounds": a.rounds} | ({"steps": a.steps} if name in {"pretrain", "sft-stage"} and a.steps else {})
         kwargs |= {"threads": a.sft_threads, "max_length": a.sft_max_length} if name == "sft" else {}
         results[name] = BENCHES[name](**kwargs)
     if a.json:

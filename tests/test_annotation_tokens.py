@@ -27,7 +27,9 @@ def tokenizers(tmp_path_factory: pytest.TempPathFactory) -> dict:
 
     corpus = write_pretrain_corpus(tmp_path_factory.mktemp("pretrain"), n_train=200)
     out = tmp_path_factory.mktemp("tok") / "tokenizer"
-    build_tokenizer(TokenizerConfig(input=str(corpus / "train.jsonl"), output=str(out), vocab_size=1024))
+    build_tokenizer(
+        TokenizerConfig(input=str(corpus / "train.jsonl"), output=str(out), vocab_size=1024, base_model=None)
+    )
     return {"ours": AutoTokenizer.from_pretrained(out), "chatml": make_tokenizer()}
 
 

@@ -194,6 +194,7 @@ class Case:
 
 PAGES, DOCS = "artifacts/ingest/pages.jsonl", "artifacts/ingest/documents.jsonl"
 SECTIONS_F = "artifacts/segment/sections.jsonl"
+LABELS = "artifacts/annotations/labels.jsonl"
 SYNTH = "artifacts/synth/examples.jsonl"
 ANN_EX, LABELS, ANN_REPORT = (
     "artifacts/annotations/examples.jsonl",
@@ -386,6 +387,8 @@ CASES = [
     Case("evaluate", BENCH_MC, broken_line(3), Error(1, f"{BENCH_MC}: sha256 does not match manifest.json")),
     Case("evaluate", BENCH_MC, MISSING, Error(1, "data/benchmarks/tutor-v1: files")),
     Case("evaluate", PRE_LOG, broken_line(1), Error(1, invalid_line(PRE_LOG, 1))),
+    Case("evaluate", LABELS, broken_line(1), Error(1, invalid_line(LABELS, 1))),
+    Case("evaluate", SECTIONS_F, broken_line(1), Error(1, invalid_line(SECTIONS_F, 1))),
     Case("evaluate", SFT_LOG, broken_line(3), Error(1, invalid_line(SFT_LOG, 3))),
     Case("evaluate", "params.yaml", param("evaluate.stride", 0), Error(2, "params.yaml: evaluate.stride:")),
     # register: the model dirs, metrics, data report, annotation snapshots (the registry must stay untouched too)
@@ -442,7 +445,10 @@ def build_project(dst: Path) -> Path:
     params = yaml_load((ROOT / "params.yaml").read_text())
     params["ingest"].update(workers=1, cache_dir="", ocr=False)
     params["tokenizer"]["vocab_size"] = 512
-    params["evaluate"]["profile"] = "tiny"  # the planted tiny models, not SmolLM2
+    for section in ("pretrain", "sft", "evaluate"):
+        params[section]["profile"] = (
+            "tiny"  # from scratch: a trained tokenizer and the planted tiny models, not SmolLM2
+        )
     dst.mkdir(parents=True)
     (dst / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     shutil.copy2(ROOT / "dvc.yaml", dst / "dvc.yaml")

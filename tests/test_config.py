@@ -130,7 +130,7 @@ def test_missing_params_file_gives_code_defaults(tmp_path: Path) -> None:
 
 def test_shipped_params_file_is_valid_in_every_section() -> None:
     configs = check_params(ROOT / "params.yaml")
-    assert len(configs) >= 15 and configs["pretrain"].learning_rate == 1e-3
+    assert len(configs) >= 15 and configs["pretrain"].learning_rate == 5e-5
 
 
 def tree(root: Path) -> dict[str, str]:

@@ -40,12 +40,15 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     root = tmp_path_factory.mktemp("lm")
     corpus = write_pretrain_corpus(root / "pretrain", n_train=80, n_val=10, n_test=5)
     tok = root / "tokenizer"
-    build_tokenizer(TokenizerConfig(input=str(corpus / "train.jsonl"), output=str(tok), vocab_size=512))
+    build_tokenizer(
+        TokenizerConfig(input=str(corpus / "train.jsonl"), output=str(tok), vocab_size=512, base_model=None)
+    )
     return corpus, tok
 
 
 def write_params(path: Path, **pretrain: object) -> Path:
     base = {
+        "base_model": None,  # from scratch (the shipped default continues SmolLM2)
         "block_size": 32,
         "batch_size": 4,
         "max_steps": 8,
@@ -101,7 +104,7 @@ def test_mfu_formula_and_peaks() -> None:
 
 
 def test_precision_and_deepspeed_config() -> None:
-    assert select_precision("auto") in {"bf16", "fp32"}  # no CUDA here
+    assert select_precision("auto") == "fp32"  # no CUDA here: bf16 on this CPU is orders of magnitude slower
     assert precision_flags("bf16") == {"bf16": True, "fp16": False}
     with pytest.raises(ValueError):
         select_precision("fp8")
@@ -148,7 +151,17 @@ def test_resume_finder_and_log_records(tmp_path: Path) -> None:
 
 def test_profiles_and_overrides(tmp_path: Path) -> None:
     params = tmp_path / "p.yaml"
-    params.write_text(json.dumps({"pretrain": {"profiles": {"cpu": {}, "gpu": {"preset": "125m", "batch_size": 32}}}}))
+    params.write_text(
+        json.dumps(
+            {
+                "pretrain": {
+                    "base_model": None,
+                    "max_steps": 80,
+                    "profiles": {"cpu": {}, "gpu": {"preset": "125m", "batch_size": 32}},
+                }
+            }
+        )
+    )
     assert load_config(PretrainConfig, "pretrain", params).preset == "tiny"
     gpu = load_config(
         PretrainConfig, "pretrain", params, ["pretrain.profile=gpu", "pretrain.profiles.gpu.batch_size=64"]

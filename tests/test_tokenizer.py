@@ -20,7 +20,9 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def tok_dir(corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("tok") / "tokenizer"
-    build_tokenizer(TokenizerConfig(input=str(corpus / "train.jsonl"), output=str(out), vocab_size=1024))
+    build_tokenizer(
+        TokenizerConfig(input=str(corpus / "train.jsonl"), output=str(out), vocab_size=1024, base_model=None)
+    )
     return out
 
 
@@ -91,7 +93,9 @@ def test_chat_template_roles_tool_calls_and_mask(tok) -> None:  # noqa: ANN001
 
 def test_deterministic(corpus: Path, tok_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "again"
-    build_tokenizer(TokenizerConfig(input=str(corpus / "train.jsonl"), output=str(out), vocab_size=1024))
+    build_tokenizer(
+        TokenizerConfig(input=str(corpus / "train.jsonl"), output=str(out), vocab_size=1024, base_model=None)
+    )
     for name in ("tokenizer.json", "tokenizer_config.json", "chat_template.jinja"):
         assert (out / name).read_bytes() == (tok_dir / name).read_bytes(), name
 
@@ -115,8 +119,8 @@ def test_main_reads_params_and_base_model(corpus: Path, tok_dir: Path, tmp_path:
     copied = json.loads((out / "tokenizer.json").read_text())
     assert copied["model"]["vocab"] == json.loads((base / "tokenizer.json").read_text())["model"]["vocab"]
     assert "{% generation %}" in (out / "chat_template.jinja").read_text()
-    # without base_model in params: trained with the params' vocab size
-    params.write_text("tokenizer: {vocab_size: 512}\n")
+    # pretrain.base_model null (from scratch): trained with the params' vocab size
+    params.write_text("tokenizer: {vocab_size: 512}\npretrain: {base_model: null}\n")
     assert main(args) == 0
     report = json.loads((out / "tokenizer_report.json").read_text())
     assert report["source"] == "trained" and report["vocab_size"] <= 512
@@ -124,12 +128,14 @@ def test_main_reads_params_and_base_model(corpus: Path, tok_dir: Path, tmp_path:
 
 def test_bad_input_is_a_clear_error_and_keeps_output(tmp_path: Path, tok_dir: Path) -> None:
     with pytest.raises(FileNotFoundError, match="dataset stage"):
-        build_tokenizer(TokenizerConfig(input=str(tmp_path / "missing.jsonl"), output=str(tmp_path / "o")))
+        build_tokenizer(
+            TokenizerConfig(input=str(tmp_path / "missing.jsonl"), output=str(tmp_path / "o"), base_model=None)
+        )
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"text": 3}\n')
     out = tmp_path / "keep"
     out.mkdir()
     (out / "marker").write_text("old")
     with pytest.raises(ValueError, match="no string 'text'"):
-        build_tokenizer(TokenizerConfig(input=str(bad), output=str(out)))
+        build_tokenizer(TokenizerConfig(input=str(bad), output=str(out), base_model=None))
     assert (out / "marker").read_text() == "old"

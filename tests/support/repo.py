@@ -34,6 +34,7 @@ COPY = [
 SHRINK = {
     "ingest": {"ocr_dpi": 200, "cache_dir": str(ROOT / ".cache" / "test-flows-ingest")},  # OCR once per machine
     "pretrain": {
+        "profile": "tiny",  # from scratch: the SmolLM2 default is the slow tests' job (tests/test_default_run.py)
         "max_steps": 4,
         "batch_size": 2,
         "block_size": 128,
@@ -43,6 +44,7 @@ SHRINK = {
         "logging_steps": 2,
     },
     "sft": {
+        "profile": "tiny",
         "max_steps": 2,
         "eval_steps": 0,
         "save_steps": 0,
@@ -84,6 +86,9 @@ def make_repo(dst: Path, registry: Path | None = None, shrink: dict | None = Non
     for section, values in (SHRINK if shrink is None else shrink).items():
         if section in params:
             params[section].update({k: v for k, v in values.items()})
+            chosen = (params[section].get("profiles") or {}).get(params[section].get("profile"))
+            for key in set(values) & set(chosen or {}):  # a shrunk key beats the selected profile's value
+                del chosen[key]
     if "register" in params:
         params["register"]["registry"] = str(registry or dst / "registry")
     (dst / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))

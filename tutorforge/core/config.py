@@ -263,7 +263,7 @@ def resolve_section(cls: type[T], name: str, params: Mapping[str, Any], source: 
                     break
                 node = node[part]
             if found:
-                values[f.name] = node
+                values[f.name] = _profiled(params, src, node)
     where = f"{source}: {name}"
     if set(PROFILE_KEYS) <= field_names:
         validate(cls, values, where)  # the section's own keys first, so their errors name `section.key`
@@ -284,6 +284,17 @@ def resolve_section(cls: type[T], name: str, params: Mapping[str, Any], source: 
         if chosen in profiles:
             values = _merge(values, profiles[chosen])
     return validate(cls, values, where)
+
+
+def _profiled(params: Mapping[str, Any], src: str, value: Any) -> Any:
+    """`value` of `section.key`, or the value the section's selected profile gives that key (tokenizer reads
+    pretrain.base_model as the pretrain stage will see it)."""
+    sec, _, key = src.partition(".")
+    node = params.get(sec)
+    if not isinstance(node, Mapping) or "." in key:
+        return value
+    prof = (node.get("profiles") or {}).get(node.get("profile"))
+    return prof[key] if isinstance(prof, Mapping) and key in prof else value
 
 
 def load_config(

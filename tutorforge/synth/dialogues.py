@@ -43,7 +43,16 @@ SEARCH_Q = [
     "Find the part of the book about {term}, please.",
 ]
 QUIZ_Q = ["Can you give me a quiz with {n} {questions} on {topic}?", "Quiz me on {topic}: {n} {questions}, please."]
-MODEL_Q = ["Can you show me a 3D model of {title}?", "I can't picture {kw}. Is there a 3D model I can look at?"]
+# Requests for a 3D model mostly describe what the student wants to see (the keyword), not the catalogue title: that
+# is how students ask, and what the tutor must map onto a model_id.
+MODEL_Q = [
+    "Can you show me a 3D model of {title}?",
+    "I can't picture {kw}. Is there a 3D model I can look at?",
+    "Is there a 3D view where I can find the {kw}?",
+    "I'd like to rotate something on screen to understand {kw} better.",
+    "What does {kw} look like from all sides? Open a model for me.",
+    "Let me explore {title} in three dimensions, please.",
+]
 
 
 def socratic(b: SectionBuilder) -> list[dict]:
@@ -159,26 +168,35 @@ def tool_call(b: SectionBuilder) -> list[dict]:
             )
         )
     low = b.flat.lower()
-    best = None
+    matches = []  # catalogue models this section's text talks about, most keyword hits first
     for mid, m in sorted(b.catalogue.items()):
         if b.s.get("subject") not in (m.get("subject"), None, "unknown"):
             continue
         hits = [k for k in m.get("keywords", []) if re.search(rf"\b{re.escape(k.lower())}\b", low)]
-        if hits and (best is None or len(hits) > len(best[2])):
-            best = (mid, m, hits)
-    if best:
-        mid, m, hits = best
+        if hits:
+            matches.append((-len(hits), mid, m, hits))
+    chosen = [(mid, m, hits) for _, mid, m, hits in sorted(matches)[:2]]
+    # and one model of the section's subject that its text does not name: a student may ask for any model in the
+    # catalogue, and a sample book mentions few of them (the request is built from the catalogue's keywords)
+    others = [(mid, m) for mid, m in sorted(b.catalogue.items()) if m.get("subject") == b.s.get("subject")]
+    others = [(mid, m) for mid, m in others if mid not in {c[0] for c in chosen} and m.get("keywords")]
+    if others:
+        mid, m = others[rng.randrange(len(others))]
+        chosen.append((mid, m, []))
+    for mid, m, hits in chosen:
+        kw = (hits or m["keywords"])[rng.randrange(len(hits or m["keywords"]))]
         v = rng.randrange(len(MODEL_Q))
-        sent = next(x for x in b.sents + [b.flat] if re.search(rf"\b{re.escape(hits[0])}\b", x.lower()))
-        final = (
-            f"I've opened the 3D model of {m['title']}. While you rotate it, remember what your textbook "
-            f'says: "{sent}" What do you notice about the {hits[0]}?'
+        sent = next((x for x in b.sents + [b.flat] if re.search(rf"\b{re.escape(kw)}\b", x.lower())), None)
+        final = f"I've opened the 3D model of {m['title']}. " + (
+            f'While you rotate it, remember what your textbook says: "{sent}" What do you notice about the {kw}?'
+            if sent
+            else f"Turn it slowly and find the {kw}. What do you notice about it?"
         )
         out.append(
             _tool(
                 b,
                 system,
-                MODEL_Q[v].format(title=m["title"], kw=hits[0]),
+                MODEL_Q[v].format(title=m["title"], kw=kw),
                 "show_3d_model",
                 {"model_id": mid},
                 {"status": "displayed", "model_id": mid, "title": m["title"]},

@@ -76,7 +76,7 @@ class SynthConfig:
             "worked": 2,
             "mc": 2,
             "socratic": 2,
-            "tool_call": 3,
+            "tool_call": 5,
         }
     )
     """Max examples per kind per section (kinds: cloze, definition, why, worked, mc, socratic, tool_call)."""

@@ -111,7 +111,7 @@ class PretrainConfig:
     """Tokenizer dir (from the tokenizer stage; a copy of the base model's tokenizer when base_model is set)."""
     output: str = "artifacts/pretrain"
     """Output dir: model/, checkpoints/, train_log.jsonl, report.json."""
-    base_model: str | None = None
+    base_model: str | None = "smollm2"
     """Continue pretraining this model (local dir, hub id, or `smollm2`) instead of a fresh `preset` model."""
     profile: str = "cpu"
     """Hardware profile: a key of `profiles` whose values override this section (cpu, gpu-a100, gpu-h100...)."""
@@ -127,9 +127,10 @@ class PretrainConfig:
     """Sequences per device per micro-step."""
     grad_accum: PositiveInt = 1
     """Micro-steps per optimizer step."""
-    max_steps: PositiveInt = 80
-    """Optimizer steps (the data is cycled as often as needed)."""
-    learning_rate: PositiveFloat = 1e-3
+    max_steps: NonNegInt = 0
+    """Optimizer steps (the data is cycled as often as needed); 0 with a base_model = no continued pretraining: the
+    base model is written unchanged (its validation loss still reported), so SFT starts from it as it ships."""
+    learning_rate: PositiveFloat = 5e-5
     """Peak learning rate (AdamW)."""
     min_lr_ratio: Fraction = 0.1
     """Cosine schedule floor as a fraction of the peak."""
@@ -168,6 +169,8 @@ class PretrainConfig:
         if not self.base_model and self.preset not in PRESETS:
             raise ValueError(f"pretrain.preset: {self.preset!r} not in {sorted(PRESETS)} (or set pretrain.base_model)")
         check_precision(self.precision, "pretrain.precision")
+        if self.max_steps == 0 and not self.base_model:
+            raise ValueError("pretrain.max_steps: 0 (no training) needs pretrain.base_model")
 
 
 def model_config(preset: str, vocab_size: int, overrides: dict[str, Any] | None = None, **special: Any) -> Any:
@@ -270,6 +273,8 @@ def pretrain(cfg: PretrainConfig, callbacks: list[Any] | None = None) -> dict[st
         dist["world_size"],
     )
 
+    if cfg.max_steps == 0:
+        return _write_base_unchanged(cfg, model, tok, val, n_params, precision)
     resume_from = prepare_resume(ckpt_dir, resume_fingerprint(cfg), cfg.resume, bool(dist["is_main"]))
     if dist["is_main"]:  # leftovers of a killed run go now, not at the end of this one
         sweep_outputs(out, OUTPUTS)
@@ -373,6 +378,45 @@ def pretrain(cfg: PretrainConfig, callbacks: list[Any] | None = None) -> dict[st
             report["tokens_per_s"],
             out / "model",
         )
+    return report
+
+
+def _write_base_unchanged(
+    cfg: PretrainConfig, model: Any, tok: Any, val: Any, n_params: int, precision: str
+) -> dict[str, Any]:
+    """max_steps 0: the base model as it ships (plus the pipeline's generation stops), its validation loss, no log."""
+    import torch
+
+    loss_sum, blocks = 0.0, 0
+    model.eval()
+    with torch.no_grad():
+        for i in range(0, len(val), cfg.batch_size):
+            ids = val[i : i + cfg.batch_size]
+            loss_sum += float(model(input_ids=ids, labels=ids, use_cache=False).loss) * len(ids)
+            blocks += len(ids)
+    eval_loss = loss_sum / max(blocks, 1)
+    report = {
+        "params": n_params,
+        "preset": None,
+        "base_model": cfg.base_model,
+        "continued_pretraining": False,
+        "precision": precision,
+        "steps": 0,
+        "tokens": 0,
+        "initial_eval_loss": round(eval_loss, 4),
+        "final_eval_loss": round(eval_loss, 4),
+        "final_eval_perplexity": round(math.exp(min(eval_loss, 50)), 2),
+        "eval_blocks": len(val),
+        "config": config_dict(cfg),
+    }
+    out = Path(cfg.output)
+    sweep_outputs(out, OUTPUTS)
+    with replace_outputs(out, OUTPUTS) as outs:
+        model.save_pretrained(outs / "model")
+        tok.save_pretrained(outs / "model")
+        write_jsonl(outs / "train_log.jsonl", [])
+        write_json(outs / "report.json", report)
+    log.info("max_steps 0: wrote %s unchanged to %s (validation loss %.3f)", cfg.base_model, out / "model", eval_loss)
     return report
 
 

@@ -4,7 +4,7 @@
     report = run_sft(cfg)                      # -> <output>/adapter/, merged/, train_log.jsonl, report.json
 
 Loss on assistant tokens only (text + tool calls; see tutorforge/training/sft_data.py), short examples packed into rows
-without attention across examples. HF Trainer with eval every `eval_steps`, checkpoints every `save_steps`
+without attention across examples. TRL's SFTTrainer (tutorforge/training/sft_trainer.py: what stays ours and why) with eval every `eval_steps`, checkpoints every `save_steps`
 (rotated) in `<output>/checkpoints/`; a rerun after an interruption resumes from the newest complete checkpoint
 automatically (the step counter continues) unless the inputs/params fingerprint changed
 (tutorforge/training/checkpoints.py). Outputs: `<output>/adapter/` (peft), `<output>/merged/` (LoRA merged into
@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 from tutorforge.core.config import Fraction, NonNegFloat, NonNegInt, PositiveFloat, PositiveInt, config_dict, section
 from tutorforge.core.io import read_jsonl, write_json, write_jsonl
@@ -49,7 +49,7 @@ class SFTConfig:
     """Held-out example records for eval_loss and the answer-loss report."""
     output: str = "artifacts/sft"
     """Output dir: adapter/, merged/, checkpoints/, train_log.jsonl, report.json."""
-    mode: str = "full"
+    mode: str = "lora"
     """lora | qlora (4-bit NF4 base, double quantisation) | full (all weights)."""
     lora_r: PositiveInt = 16
     """LoRA rank."""
@@ -63,6 +63,12 @@ class SFTConfig:
     """Linear layers that get LoRA adapters."""
     modules_to_save: list[str] = field(default_factory=list)
     """Modules trained in full next to the adapters (e.g. lm_head, embed_tokens)."""
+    lora_layers: NonNegInt = 10
+    """LoRA on the top N transformer layers only (0 = all). Backward then stops at the lowest adapted layer, so the
+    layers below cost a forward pass only (SmolLM2-135M, top 10 of 30: ~1.6x the tokens/s of all layers)."""
+    logits_at_labels_only: bool = True
+    """Compute LM-head logits only at positions whose next token is labelled (same loss, fewer FLOPs: the
+    49k-vocabulary head is ~20% of SmolLM2-135M's forward); false = every position (tutorforge/training/sft_trainer.py)."""
     max_length: PositiveInt = 256
     """Tokens per training sequence and per packed row."""
     truncation: str = "turns"
@@ -73,11 +79,11 @@ class SFTConfig:
     """Rows per device per step."""
     grad_accum: PositiveInt = 1
     """Gradient accumulation steps."""
-    learning_rate: PositiveFloat = 1e-3
+    learning_rate: PositiveFloat = 5e-4
     """Peak learning rate."""
-    epochs: PositiveFloat = 5.0
+    epochs: PositiveFloat = 2.0
     """Passes over the training rows (capped by max_steps)."""
-    max_steps: int = 250
+    max_steps: int = -1
     """Cap on optimizer steps (-1 = none): steps = min(epochs * steps_per_epoch, max_steps)."""
     warmup: NonNegFloat = 0.05
     """Warmup: fraction of the steps (< 1) or a step count."""
@@ -163,31 +169,35 @@ def load_model(cfg: SFTConfig, precision: str) -> Any:
         bias="none",
         target_modules=list(cfg.target_modules),
         modules_to_save=list(cfg.modules_to_save) or None,
+        layers_to_transform=_top_layers(model, cfg.lora_layers),
         task_type="CAUSAL_LM",
     )
     return get_peft_model(model, lora)
 
 
-def answer_loss(model: Any, rows: list[dict], collator: Any, batch_size: int) -> float:
+def _top_layers(model: Any, n: int) -> list[int] | None:
+    """Indices of the top `n` transformer layers (None = all: n is 0 or at least the layer count)."""
+    total = int(getattr(model.config, "num_hidden_layers", 0) or 0)
+    if n <= 0 or total == 0 or n >= total:
+        return None
+    return list(range(total - n, total))
+
+
+def answer_loss(model: Any, rows: list[dict], collator: Any, batch_size: int, labels_only: bool = True) -> float:
     """Mean NLL per labelled (assistant) token over rows — the held-out 'answer loss'."""
     import torch
+
+    from tutorforge.training.sft_trainer import supervised_nll
 
     total, count = 0.0, 0
     was_training = model.training
     model.eval()
     with torch.no_grad():
         for i in range(0, len(rows), batch_size):
-            batch = collator(rows[i : i + batch_size])
-            batch.pop("n_tokens")
-            batch = {k: v.to(model.device) for k, v in batch.items()}
-            labels = batch.pop("labels")
-            logits = model(**batch, use_cache=False).logits.float()
-            tgt = labels[:, 1:]
-            nll = torch.nn.functional.cross_entropy(
-                logits[:, :-1].transpose(1, 2), tgt, ignore_index=-100, reduction="sum"
-            )
+            batch = {k: v.to(model.device) for k, v in collator(rows[i : i + batch_size]).items()}
+            nll, n = supervised_nll(model, batch, labels_only)
             total += nll.item()
-            count += int((tgt != -100).sum())
+            count += int(n)
     model.train(was_training)
     return total / max(count, 1)
 
@@ -198,14 +208,14 @@ def run_sft(cfg: SFTConfig) -> dict[str, Any]:
 
     import numpy as np
     import torch
-    from torch.utils.data import Dataset
-    from transformers import Trainer, TrainerCallback, TrainingArguments
+    from transformers import TrainerCallback
 
     from tutorforge.training import callbacks as C
     from tutorforge.training import hardware as H
     from tutorforge.training.deepspeed import deepspeed_config_file
     from tutorforge.training.models import load_tokenizer
     from tutorforge.training.sft_data import PackedCollator, PaddedCollator, encode_records, pack_examples
+    from tutorforge.training.sft_trainer import build_trainer
 
     random.seed(cfg.seed)
     np.random.seed(cfg.seed)
@@ -245,7 +255,11 @@ def run_sft(cfg: SFTConfig) -> dict[str, Any]:
     log.info("resuming from %s" if resume else "no checkpoint to resume from%s", resume or "")
     n_trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     n_total = sum(p.numel() for p in model.parameters())
-    base_loss = answer_loss(model, rows["validation"], collator, cfg.batch_size) if rows["validation"] else None
+    base_loss = (
+        answer_loss(model, rows["validation"], collator, cfg.batch_size, cfg.logits_at_labels_only)
+        if rows["validation"]
+        else None
+    )
     log.info(
         "mode=%s precision=%s trainable %d / %d params; base answer loss %s",
         cfg.mode,
@@ -258,7 +272,7 @@ def run_sft(cfg: SFTConfig) -> dict[str, Any]:
     total_steps = math.ceil(steps_per_epoch * cfg.epochs)
     total_steps = min(total_steps, cfg.max_steps) if cfg.max_steps > 0 else total_steps
     ds = deepspeed_config_file(cfg.deepspeed, ckpt_dir, precision)
-    args = TrainingArguments(
+    args = dict(
         output_dir=str(ckpt_dir),
         max_steps=total_steps,
         per_device_train_batch_size=cfg.batch_size,
@@ -276,7 +290,6 @@ def run_sft(cfg: SFTConfig) -> dict[str, Any]:
         logging_steps=cfg.logging_steps,
         seed=cfg.seed,
         data_seed=cfg.seed,
-        remove_unused_columns=False,
         activation_checkpointing=cfg.gradient_checkpointing,
         report_to=C.setup_tensorboard(ckpt_dir / "tensorboard"),
         include_num_input_tokens_seen="non_padding",
@@ -288,13 +301,6 @@ def run_sft(cfg: SFTConfig) -> dict[str, Any]:
         **H.precision_flags(precision),
     )
 
-    class SFTTrainer(Trainer):
-        def compute_loss(self, model, inputs, *a, **kw):  # noqa: ANN001, ANN202
-            return super().compute_loss(model, {k: v for k, v in inputs.items() if k != "n_tokens"}, *a, **kw)
-
-        def _track_num_input_tokens(self, inputs):  # noqa: ANN001, ANN202  (useful = non-pad tokens)
-            self.state.num_input_tokens_seen += int(inputs["n_tokens"]) * H.dist_info()["world_size"]
-
     class Progress(TrainerCallback):
         def on_log(self, a, state, control, logs=None, **kw):  # noqa: ANN001, ANN202
             log.info(
@@ -304,16 +310,7 @@ def run_sft(cfg: SFTConfig) -> dict[str, Any]:
                 {k: round(v, 4) for k, v in (logs or {}).items() if k in {"loss", "eval_loss", "tokens_per_s"}},
             )
 
-    # rows are lists of dicts: len + getitem is all the DataLoader needs
-    trainer = SFTTrainer(
-        model=model,
-        args=args,
-        train_dataset=cast(Dataset, rows["train"]),
-        eval_dataset=cast(Dataset, rows["validation"]) if rows["validation"] else None,
-        data_collator=collator,
-        processing_class=tok,
-        callbacks=[Progress()],
-    )
+    trainer = build_trainer(model, tok, args, rows, collator, cfg.logits_at_labels_only, callbacks=[Progress()])
     C.add_callback_first(trainer, C.throughput_callback(n_total))
     log.info(
         "training %d steps (%d rows/epoch, batch %d x accum %d)",
@@ -323,7 +320,11 @@ def run_sft(cfg: SFTConfig) -> dict[str, Any]:
         cfg.grad_accum,
     )
     result = trainer.train(resume_from_checkpoint=resume)
-    sft_loss = answer_loss(model, rows["validation"], collator, cfg.batch_size) if rows["validation"] else None
+    sft_loss = (
+        answer_loss(model, rows["validation"], collator, cfg.batch_size, cfg.logits_at_labels_only)
+        if rows["validation"]
+        else None
+    )
     if not H.dist_info()["is_main"]:
         return {}
     return _save(

@@ -63,8 +63,9 @@ class TokenizerConfig:
     """Chat role/turn markers, in order: system, user, assistant, tool, end-of-turn, tool-call."""
     model_max_length: PositiveInt = 2048
     """Stored in tokenizer_config.json (upper bound; pretrain uses its own block size)."""
-    base_model: str | None = field(default=None, metadata={"params_from": "pretrain.base_model"})
-    """Copy this model's tokenizer instead of training (defaults to `pretrain.base_model` in params.yaml)."""
+    base_model: str | None = field(default="smollm2", metadata={"params_from": "pretrain.base_model"})
+    """Copy this model's tokenizer instead of training (read from `pretrain.base_model`, whose default this is; None =
+    train a byte-level BPE on `input`)."""
 
     def specials(self) -> list[str]:
         """bos, eos, pad, unk, then the chat tokens: the first ids of a trained vocabulary, in this order."""
