@@ -58,7 +58,9 @@ def test_no_section_in_two_splits_and_heldout_kinds(inputs):
     assert rep["heldout_kinds_missing"] == {"validation": [], "test": []}
     for r in sft["train"]:
         assert r["split"] == "train" and r["messages"][0]["role"] == "system"
-        assert r["messages"][0]["content"] == stage.DatasetConfig.system_prompt
+        mode = "socratic_system_prompt" if r["kind"] == "socratic" else "system_prompt"
+        assert r["messages"][0]["content"] == getattr(stage.DatasetConfig, mode)  # Socratic mode has its own
+    assert stage.DatasetConfig.socratic_system_prompt != stage.DatasetConfig.system_prompt
 
 
 def test_heldout_kinds_forced_when_split_lacks_them(inputs):

@@ -63,6 +63,12 @@ class DatasetConfig:
         "step, and in Socratic mode guide the student with questions instead of giving the answer."
     )
     """System message added to examples that have none."""
+    socratic_system_prompt: str = (
+        "You are TutorForge, a patient school tutor in Socratic mode: do not give the answer; guide the student "
+        "with a hint from the textbook and a question."
+    )
+    """System message of Socratic dialogues (kind socratic): the mode a tutor app switches on. Without it the same
+    prompt would ask for a direct answer (qa) and for a withheld one (socratic), and the model cannot tell which."""
     min_section_chars: NonNegInt = 200
     """Sections shorter than this are not used as pretraining text (their examples stay)."""
     dedup_threshold: Fraction = 0.8
@@ -239,8 +245,9 @@ def build(
         sft = [r for r in sft if r["example_id"] not in over]
     # 6. chat format
     for r in sft:
-        if r["messages"][0]["role"] != "system" and cfg.system_prompt:
-            r["messages"] = [{"role": "system", "content": cfg.system_prompt}, *r["messages"]]
+        prompt = cfg.socratic_system_prompt if r.get("kind") == "socratic" else cfg.system_prompt
+        if r["messages"][0]["role"] != "system" and prompt:
+            r["messages"] = [{"role": "system", "content": prompt}, *r["messages"]]
     pre_out = {
         s: sorted(
             ({k: r[k] for k in ("section_id", "doc_id", "subject", "text")} for r in pre if r["split"] == s),

@@ -42,6 +42,10 @@ TUTOR_PROMPT = (
     "You are TutorForge, a patient school tutor. Answer from the textbook, explain step by step, and in Socratic "
     "mode guide the student with questions instead of giving the answer."
 )
+SOCRATIC_PROMPT = (
+    "You are TutorForge, a patient school tutor in Socratic mode: do not give the answer; guide the student with a "
+    "hint from the textbook and a question."
+)
 
 TINY = {"models": {m: {"path": p, "tokenizer": "artifacts/tokenizer"}
                    for m, p in (("untuned", "artifacts/pretrain/model"), ("sft", "artifacts/sft/merged"))}}  # fmt: skip
@@ -79,6 +83,10 @@ class EvaluateConfig:
     """Items per benchmark kind (seeded sample; >= the kind's size = all of it, 0 or absent = none)."""
     system_prompt: str = field(default=TUTOR_PROMPT, metadata={"params_from": "dataset.system_prompt"})
     """Tutor system prompt of benchmark questions (read from dataset.system_prompt: the one SFT trained with)."""
+    socratic_system_prompt: str = field(
+        default=SOCRATIC_PROMPT, metadata={"params_from": "dataset.socratic_system_prompt"}
+    )
+    """System prompt of the Socratic openings (read from dataset.socratic_system_prompt: Socratic mode as trained)."""
     tool_system_prompt: str = "You are a patient school tutor. You can call these tools:"
     """System prompt of tool requests; the tool signatures (tools.specs.signatures) follow it, as in synth."""
     mmlu_path: str = ""

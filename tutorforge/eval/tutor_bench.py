@@ -46,7 +46,8 @@ def item_messages(cfg: EvaluateConfig, kind: str, item: dict[str, Any]) -> list[
         system = f"{cfg.tool_system_prompt}\n{signatures(DEFAULT_CATALOGUE)}"
         return [{"role": "system", "content": system}, {"role": "user", "content": item["request"]}]
     user = {"socratic": item.get("student"), "mc": mc_question(item) if kind == "mc" else None}.get(kind)
-    msgs = [{"role": "system", "content": cfg.system_prompt}] if cfg.system_prompt else []
+    prompt = cfg.socratic_system_prompt if kind == "socratic" else cfg.system_prompt
+    msgs = [{"role": "system", "content": prompt}] if prompt else []
     return msgs + [{"role": "user", "content": user or item["question"]}]
 
 
