@@ -19,28 +19,12 @@ worked it out, so a closing turn that states it is not a leak.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from tutorforge.eval.benchmark import states_answer
 
-_WORD = re.compile(r"[a-z0-9]+")
-
-
-def _lcs(a: list[str], b: list[str]) -> int:
-    prev = [0] * (len(b) + 1)
-    for x in a:
-        cur = [0]
-        for j, y in enumerate(b, 1):
-            cur.append(prev[j - 1] + 1 if x == y else max(prev[j], cur[j - 1]))
-        prev = cur
-    return prev[-1]
-
-
-def covers_answer(reply: str, answer: str, threshold: float = 0.8) -> bool:
-    """Whether `reply` holds >= threshold of the answer's lower-cased alphanumeric tokens as an in-order subsequence."""
-    ref = _WORD.findall(answer.lower())
-    return bool(ref) and _lcs(ref, _WORD.findall(reply.lower())) / len(ref) >= threshold
+# the held-out socratic_rate metric's LCS leak rule: one definition for both
+from tutorforge.eval.metrics.socratic_rate.socratic_rate import leaks_answer
 
 
 def first_tutor_reply(messages: list[dict[str, Any]]) -> str:
@@ -52,7 +36,7 @@ def judge_reply(reply: str, item: dict[str, Any], leak_threshold: float = 0.8) -
     """{asks, leaks, passes, terms}: the verdict on one first reply to a Socratic benchmark item."""
     terms = states_answer(reply, list(item["answer_terms"]))
     asks = "?" in reply
-    leaks = bool(terms) or covers_answer(reply, str(item.get("answer", "")), leak_threshold)
+    leaks = bool(terms) or leaks_answer(reply, str(item.get("answer", "")), leak_threshold)
     return {"asks": asks, "leaks": leaks, "passes": asks and not leaks, "terms": terms}
 
 
