@@ -11,8 +11,6 @@ Import-light: torch is imported inside the functions. `dist_info()` reads RANK/L
 from __future__ import annotations
 
 import os
-import re
-from pathlib import Path
 from typing import TypedDict
 
 PRECISIONS = ("auto", "bf16", "fp16", "fp32")
@@ -31,15 +29,6 @@ PEAK_FLOPS: list[tuple[str, float]] = [
     ("V100", 125e12),
     ("T4", 65e12),
 ]
-
-
-def cpu_has_bf16() -> bool:
-    """True when this x86 CPU has native bf16 instructions (avx512_bf16 or AMX), where bf16 autocast is ~3x fp32."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return bool(re.search(r"\b(avx512_bf16|amx_bf16)\b", flags))
 
 
 def check_precision(precision: str, key: str) -> None:
