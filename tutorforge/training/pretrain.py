@@ -384,7 +384,7 @@ def pretrain(cfg: PretrainConfig, callbacks: list[Any] | None = None) -> dict[st
 def _write_base_unchanged(
     cfg: PretrainConfig, model: Any, tok: Any, val: Any, n_params: int, precision: str
 ) -> dict[str, Any]:
-    """max_steps 0: the base model as it ships (plus the pipeline's generation stops), its validation loss, no log."""
+    """max_steps 0: the base model as it ships (plus the pipeline's generation stops) and its validation loss."""
     import torch
 
     loss_sum, blocks = 0.0, 0
@@ -414,8 +414,10 @@ def _write_base_unchanged(
     with replace_outputs(out, OUTPUTS) as outs:
         model.save_pretrained(outs / "model")
         tok.save_pretrained(outs / "model")
-        write_jsonl(outs / "train_log.jsonl", [])
+        # one eval line, so the log (a DVC out) says what was measured rather than being empty
+        write_jsonl(outs / "train_log.jsonl", [{"step": 0, "eval_loss": round(eval_loss, 4)}])
         write_json(outs / "report.json", report)
+    (out / "checkpoints").mkdir(parents=True, exist_ok=True)  # a declared (persist) DVC out: no steps, no checkpoints
     log.info("max_steps 0: wrote %s unchanged to %s (validation loss %.3f)", cfg.base_model, out / "model", eval_loss)
     return report
 
