@@ -101,7 +101,9 @@ def test_register_stage_lineage_and_no_secrets(s3_server, tmp_path, monkeypatch,
     assert lin["annotation_snapshot"]["id"] and lin["annotation_snapshot"]["files"] == ["export1.json"]
     assert "git_commit" in lin and "git_dirty" in lin
     card = reg.read_file("tutor", "v1", "README.md").decode()
-    assert "## Intended use" in card and "| answer_loss | 3.0 | 1.8 |" in card
+    assert "## Intended use" in card and "| metric | base | sft | delta |" in card
+    assert "| answer_loss | 3.0 | 1.8 |" in card and "| bench.answer_loss |  | 1.8 |" in card  # nested: flattened
+    assert "frozen benchmark tutor-v1 (digest 4eb85fb7499c)" in card and "| benchmark" not in card
     s3 = boto3.client("s3", endpoint_url=s3_server.url)
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket)["Contents"]]
     assert any(k.endswith("manifest.json") for k in keys) and any("/aliases/history/" in k for k in keys)

@@ -13,6 +13,7 @@ import pytest
 from stages import synth as synth_stage
 from tests.support.sections import SECTIONS
 from tutorforge.core.io import dumps, read_jsonl
+from tutorforge.eval.metrics.socratic_rate.socratic_rate import leaks_answer
 from tutorforge.synth import generate as synth
 from tutorforge.synth.filters import FilterConfig, apply_filters
 from tutorforge.text.formulas import Formula, fmt_num
@@ -148,6 +149,10 @@ def test_socratic_first_turn_guides_without_answer(det):
         assert "?" in first
         assert e["meta"]["withheld_answer"].lower() not in first.lower()
         assert e["meta"]["reference_answer"] in e["messages"][-1]["content"]
+        # nothing quoted from the book and not most of the answer (the benchmark's LCS leak rule)
+        assert '"' not in first and not leaks_answer(first, e["meta"]["reference_answer"], 0.5), first
+    # students who demand the answer outright get a guiding question too
+    assert any(re.search(r"just (tell|give|say)|tell me straight", e["messages"][0]["content"], re.I) for e in soc)
     kept, rejected, _ = apply_filters(soc, BY_ID, FilterConfig(), DEFAULT_CATALOGUE)
     assert len(kept) == len(soc) and not rejected
     leak = copy.deepcopy(soc[0])
@@ -160,6 +165,28 @@ def test_socratic_first_turn_guides_without_answer(det):
         "first tutor turn gives the withheld answer verbatim",
         "first tutor turn asks no guiding question",
     }
+
+
+def test_tool_requests_say_what_the_call_holds(det):
+    """A quiz request names the number of questions (a digit or a word) and the topic the call carries; a 3D-model
+    request describes the model by its title or one of its catalogue keywords; every model of a section's subject is
+    asked for somewhere."""
+    words = ["one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"]
+    tools = [e for e in det if e["kind"] == "tool_call"]
+    quizzes = [(e["messages"][1]["content"], e["messages"][2]["tool_calls"][0]["arguments"]) for e in tools]
+    quizzes = [(ask, a) for ask, a in quizzes if "n_questions" in a]
+    assert quizzes
+    for ask, args in quizzes:
+        n = args["n_questions"]
+        assert re.search(rf"\b({n}|{words[n - 1]})\b", ask, re.I) and args["topic"].lower() in ask.lower(), ask
+    models = [(e["messages"][1]["content"], e["messages"][2]["tool_calls"][0]["arguments"]) for e in tools]
+    models = [(ask.lower(), a["model_id"]) for ask, a in models if "model_id" in a]
+    for ask, mid in models:
+        m = DEFAULT_CATALOGUE[mid]
+        assert m["title"].lower() in ask or any(k in ask for k in m["keywords"]), (ask, mid)
+    subjects = {BY_ID[e["section_id"]]["subject"] for e in tools}
+    wanted = {mid for mid, m in DEFAULT_CATALOGUE.items() if m["subject"] in subjects}
+    assert {mid for _, mid in models} == wanted
 
 
 def _tool_example(det: list[dict], tool: str) -> dict:

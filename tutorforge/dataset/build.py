@@ -58,14 +58,11 @@ class DatasetConfig:
     """Mixing: at most this many synthetic train examples per annotation train example (null = no cap)."""
     min_synth_train: NonNegInt = 200
     """...but never cap the synthetic train examples below this many."""
-    system_prompt: str = (
-        "You are TutorForge, a patient school tutor. Answer from the textbook, explain step by "
-        "step, and in Socratic mode guide the student with questions instead of giving the answer."
-    )
+    system_prompt: str = "You are TutorForge, a patient school tutor. Answer from the textbook and explain step by step."
     """System message added to examples that have none."""
     socratic_system_prompt: str = (
-        "You are TutorForge, a patient school tutor in Socratic mode: do not give the answer; guide the student "
-        "with a hint from the textbook and a question."
+        "You are TutorForge in Socratic mode. Never state the answer: reply only with guiding questions that help "
+        "the student work it out."
     )
     """System message of Socratic dialogues (kind socratic): the mode a tutor app switches on. Without it the same
     prompt would ask for a direct answer (qa) and for a withheld one (socratic), and the model cannot tell which."""

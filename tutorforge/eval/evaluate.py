@@ -39,12 +39,11 @@ METRICS_DIR = Path(__file__).resolve().parent / "metrics"
 RESERVED = {"benchmark", "delta", "per_subject", "counts", "notes", "reference", "answer_loss_reduction",
             "bench_answer_loss_reduction"}  # fmt: skip
 TUTOR_PROMPT = (
-    "You are TutorForge, a patient school tutor. Answer from the textbook, explain step by step, and in Socratic "
-    "mode guide the student with questions instead of giving the answer."
+    "You are TutorForge, a patient school tutor. Answer from the textbook and explain step by step."
 )
 SOCRATIC_PROMPT = (
-    "You are TutorForge, a patient school tutor in Socratic mode: do not give the answer; guide the student with a "
-    "hint from the textbook and a question."
+    "You are TutorForge in Socratic mode. Never state the answer: reply only with guiding questions that help the "
+    "student work it out."
 )
 
 TINY = {"models": {m: {"path": p, "tokenizer": "artifacts/tokenizer"}
@@ -78,7 +77,7 @@ class EvaluateConfig:
     benchmark: str = "data/benchmarks/tutor-v1"
     """Frozen benchmark folder (tutorforge/eval/benchmark.py; its version and digest go into metrics.json)."""
     bench_max_items: dict[str, NonNegInt] = field(
-        default_factory=lambda: {"short_answer": 8, "mc": 40, "socratic": 8, "tools": 12, "grounded": 6}
+        default_factory=lambda: {"short_answer": 8, "mc": 40, "socratic": 24, "tools": 24, "grounded": 6}
     )
     """Items per benchmark kind (seeded sample; >= the kind's size = all of it, 0 or absent = none)."""
     system_prompt: str = field(default=TUTOR_PROMPT, metadata={"params_from": "dataset.system_prompt"})
@@ -102,7 +101,7 @@ class EvaluateConfig:
     """Teachers' subject labels {section_id, subject} for subject classification (missing: skipped, with a note)."""
     sections: str = "artifacts/segment/sections.jsonl"
     """Sections whose text the labels refer to."""
-    max_subject_items: NonNegInt = 24
+    max_subject_items: NonNegInt = 12
     """Labeled sections classified (seeded sample)."""
     subject_text_tokens: PositiveInt = 192
     """Section-text tokens shown before "Subject:"."""
@@ -126,7 +125,7 @@ class EvaluateConfig:
     """Perplexity window step (< block_size); each token is scored once with >= block_size - stride context."""
     max_ppl_tokens: NonNegInt = 8192
     """Cap on scored textbook tokens (documents in seeded order, the last one cut)."""
-    max_answer_items: NonNegInt = 64
+    max_answer_items: NonNegInt = 32
     """Cap on held-out examples scored for answer_loss."""
     generate_kinds: list[str] = field(default_factory=lambda: ["qa", "definition", "cloze", "why"])
     """Held-out example kinds whose greedy answers get ROUGE-L / exact match / FK grade."""

@@ -169,20 +169,42 @@ def sha256_file_list(paths: list[str]) -> str | None:
     return stable_id(*(f"{os.path.basename(p)}:{sha256_file(p)}" for p in sorted(paths)), length=16)
 
 
+def _flat(d: Any, prefix: str = "") -> dict[str, Any]:
+    """{"bench.answer_loss": 1.9, ...}: the numeric leaves of a nested metrics dict."""
+    if isinstance(d, dict):
+        return {k: v for key, sub in d.items() for k, v in _flat(sub, f"{prefix}{key}.").items()}
+    return {prefix[:-1]: d} if isinstance(d, int | float) and not isinstance(d, bool) else {}
+
+
+def evaluation_table(metrics: dict[str, Any]) -> str:
+    """The models side by side (one column each, then delta) over every numeric metric evaluate wrote for them."""
+    models = [k for k, v in metrics.items() if isinstance(v, dict) and k not in CARD_RESERVED]
+    cols = {m: _flat(metrics[m]) for m in models} | {"delta": _flat(metrics.get("delta", {}))}
+    keys = sorted({k for m in models for k in cols[m]})
+    head = f"| metric | {' | '.join(cols)} |\n|---|{'---|' * len(cols)}"
+    body = [f"| {k} | " + " | ".join(f"{cols[c].get(k, '')}" for c in cols) + " |" for k in keys]
+    return "\n".join([head, *body])
+
+
+# evaluate's metrics.json entries that are not a model's scores
+CARD_RESERVED = {"delta", "benchmark", "counts", "per_subject", "notes", "reference"}
+
+
 def model_card(cfg: RegisterConfig, metrics: dict[str, Any], lineage: dict[str, Any]) -> str:
     """README.md for the version: intended use, data, evaluation table, limitations, lineage."""
-    keys = sorted(set(metrics.get("base", {})) | set(metrics.get("sft", {})))
-    rows = "\n".join(
-        f"| {k} | {metrics.get('base', {}).get(k, '')} | {metrics.get('sft', {}).get(k, '')} | "
-        f"{metrics.get('delta', {}).get(k, '')} |"
-        for k in keys
-    )
     c = lineage.get("data_counts", {})
+    bench = metrics.get("benchmark") or {}
+    scored_on = (
+        f"frozen benchmark {bench.get('name')}-{bench.get('version')} (digest {str(bench.get('digest'))[:12]}), "
+        "MMLU high-school items (forgetting guard), teachers' subject labels and the dataset's held-out split"
+        if bench
+        else "the dataset's held-out split"
+    )
     return f"""# {cfg.name}
 
-A small tutoring language model trained by the TutorForge pipeline: pretrained on school-textbook text, then
-supervised fine-tuned (LoRA, merged) on synthetic and teacher-annotated tutoring dialogues (Q&A, Socratic hints,
-multiple choice, tool calls).
+A tutoring language model trained by the TutorForge pipeline: a base model (by default SmolLM2-135M-Instruct,
+optionally after continued pretraining on the textbook text) supervised fine-tuned (LoRA, merged) on synthetic and
+teacher-annotated tutoring dialogues (Q&A, Socratic hints, multiple choice, tool calls).
 
 ## Intended use
 Answering and guiding school students on the subjects of the source textbooks, in English, with a teacher in the
@@ -194,16 +216,16 @@ loop. Not for unsupervised use with children, medical/legal advice, or topics ou
 - Pretraining records per split: {c.get("pretrain")}; SFT examples per split: {c.get("sft")};
   SFT by source: {c.get("sft_by_source")}.
 
-## Evaluation (held-out split; base = pretrained, sft = fine-tuned)
-| metric | base | sft | delta |
-|---|---|---|---|
-{rows}
+## Evaluation
+Scored on the {scored_on}.
 
-answer_loss_reduction: {metrics.get("answer_loss_reduction")}
+{evaluation_table(metrics)}
+
+answer_loss_reduction (held-out): {metrics.get("answer_loss_reduction")}
 
 ## Limitations
-Tiny model trained on a small corpus: it hallucinates, may state answers it should withhold in Socratic mode, and its
-reading level and accuracy are only measured on the held-out split above. Check the evaluation before promotion.
+A small model fine-tuned on a few textbooks: it hallucinates, may state answers it should withhold in Socratic mode
+or pick the wrong tool, and is only measured on the sets above. Check the evaluation before promotion.
 
 ## Lineage
 git commit `{lineage.get("git_commit")}` (dirty: {lineage.get("git_dirty")}); upstream stages:

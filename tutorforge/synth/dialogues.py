@@ -4,35 +4,61 @@
     dialogues.socratic(b)    # student question -> tutor clue + guiding question -> student attempt -> tutor confirms
     dialogues.tool_call(b)   # search_textbook / make_quiz / show_3d_model calls with their tool results and replies
 
-A Socratic first tutor turn quotes a nearby sentence that does not give the answer away; tool calls use the tools
-of `b.catalogue` (tutorforge.tools.specs). The templates below are versioned by builders.TEMPLATE_VERSION.
+A Socratic first tutor turn asks guiding questions about what the student asked and nothing more (no answer, no
+answer-bearing quote); tool calls use the tools of `b.catalogue` (tutorforge.tools.specs). The templates below are versioned by builders.TEMPLATE_VERSION.
 """
 
 from __future__ import annotations
 
 import json
+import random
 import re
 from typing import TYPE_CHECKING
 
-from tutorforge.text.rules import content_tokens, norm, upper_first
+from tutorforge.text.rules import content_tokens, upper_first
 from tutorforge.tools.specs import signatures
 
 if TYPE_CHECKING:
     from tutorforge.synth.builders import SectionBuilder
 
-SOC_OPEN = ["I don't really get this. {q}", "Can you help me with a question? {q}", "{q} I'm stuck on this one."]
+# Students often demand the answer outright; the tutor stays Socratic either way.
+SOC_OPEN = [
+    "I don't really get this. {q}",
+    "Can you help me with a question? {q}",
+    "{q} I'm stuck on this one.",
+    "Just tell me the answer: {q}",
+    "{q} Can you just give me the answer?",
+    "I have a test soon, so tell me straight. {q}",
+    "{q} Please just say it, I'm in a hurry.",
+]
+# The first tutor turn names only what the student already said (the key of the question) and asks guiding questions:
+# a clue quoted from the book taught the model to open with answer-bearing sentences (issue 13: a leak is a failure).
 SOC_HINT_DEF = [
-    'Look at the words around "{term}" in the section "{heading}". What kind of thing do you think '
-    "{term} is, and what does it do?",
-    "What do you already know about {term}? How would you describe it in your own words?",
-    'Think about the role {term} plays in the topic "{heading}". What could its job be?',
+    "Let's work it out together instead of me just telling you. What do you already know about {term}? "
+    "How would you describe it in your own words?",
+    "I'll help you get there yourself. Where have you met {term} before, and what do you think it does?",
+    "Good one to think through. What kind of thing is {term}, and what clue does the name itself give you?",
+    "You'll remember it better if you find it. Think about {term}: what is it part of, and what would go "
+    "wrong without it?",
 ]
 SOC_HINT_WHY = [
-    'Which fact in the section "{heading}" could explain this?',
-    'What do you think is the reason? Think about what the section "{heading}" says.',
-    "What would have to be true for this to happen?",
+    "Let's reason it out step by step. What do you already know about each part of the question? "
+    "What could make that happen?",
+    "Before I say anything, think it through: what would have to be true for this to happen? "
+    "Which fact from your lessons could explain it?",
+    "Try breaking it into parts. What changes first here, and what do you think that change causes?",
+    "Let's find the reason together. Which process is involved, and how could it lead to what you describe?",
+]
+SOC_HINT_CALC = [
+    "Let's set it up together. Which equation links the quantities in your question? Once you have it, "
+    "which numbers go where, and what do you need to rearrange to find {target}?",
+    "I'll let you do the last step yourself. What do you know already, and what are you asked to find? "
+    "Which formula connects them?",
+    "Start from what is given. Which relationship between these quantities have you learnt, and how would you "
+    "get {target} on its own?",
 ]
 SOC_ATTEMPT = ["Is it something to do with {hint}?", "Maybe it has to do with {hint}?"]
+SOC_ATTEMPT_CALC = ["Do I use {formula}?", "Is the formula {formula}?"]
 SOC_CLOSE = [
     "Yes, you are on the right track. {answer} Can you think of an example of this?",
     "Exactly, well reasoned. {answer} How would you explain this to a classmate?",
@@ -41,8 +67,20 @@ SEARCH_Q = [
     "Where does my textbook explain {term}?",
     "Can you look up {term} in the textbook for me?",
     "Find the part of the book about {term}, please.",
+    "Which page of my {subject} textbook is about {term}?",
+    "Search the book for {term}, please.",
+    "I need the section that explains {term}. Can you find it?",
+    "Where in my {subject} book can I read about {term}? Look it up for me.",
 ]
-QUIZ_Q = ["Can you give me a quiz with {n} {questions} on {topic}?", "Quiz me on {topic}: {n} {questions}, please."]
+QUIZ_Q = [
+    "Can you give me a quiz with {n} {questions} on {topic}?",
+    "Quiz me on {topic}: {n} {questions}, please.",
+    "Test me on {topic} with {n} {questions}.",
+    "I want to practise {topic}. Make me a {n}-question quiz.",
+    "Give me {n} practice {questions} about {topic}.",
+    "Can I have {n} {questions} to check what I know about {topic}?",
+]
+NUMBER_WORDS = ["one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"]
 # Requests for a 3D model mostly describe what the student wants to see (the keyword), not the catalogue title: that
 # is how students ask, and what the tutor must map onto a model_id.
 MODEL_Q = [
@@ -52,6 +90,10 @@ MODEL_Q = [
     "I'd like to rotate something on screen to understand {kw} better.",
     "What does {kw} look like from all sides? Open a model for me.",
     "Let me explore {title} in three dimensions, please.",
+    "Bring up something interactive that shows {kw}.",
+    "Could I turn a model with {kw} around to see it properly?",
+    "Show me {kw} in 3D so I can spin it.",
+    "I learn better with pictures. Is there a model of {kw} I can move around?",
 ]
 
 
@@ -67,11 +109,9 @@ def socratic(b: SectionBuilder) -> list[dict]:
     for key, q, answer, hint_src, sent in items:
         rng = b.rng("socratic", key)
         is_def = any(d.sentence == sent for d in b.defs)
-        context = _context(b, sent, answer, hint_src, f"{key} {q}")
         hints = SOC_HINT_DEF if is_def else SOC_HINT_WHY
         vo, vh, va, vc = (rng.randrange(len(t)) for t in (SOC_OPEN, hints, SOC_ATTEMPT, SOC_CLOSE))
-        clue = f'Here is a clue from your textbook: "{context}" ' if context else ""
-        first = clue + hints[vh].format(term=key, heading=b.heading)
+        first = hints[vh].format(term=key if len(key.split()) <= 4 else "this idea")
         hint_words = [w for w in content_tokens(hint_src) if w not in content_tokens(q)][:2] or ["the text"]
         msgs = [
             {"role": "user", "content": SOC_OPEN[vo].format(q=q)},
@@ -89,30 +129,52 @@ def socratic(b: SectionBuilder) -> list[dict]:
                 sent,
             )
         )
+    return out + _socratic_calculations(b)
+
+
+def _socratic_calculations(b: SectionBuilder) -> list[dict]:
+    """A worked problem asked Socratically: the tutor asks for the equation and the plan, never the number."""
+    out = []
+    for w in b.worked():
+        ask = re.search(r"\b(If .+)$", w["messages"][0]["content"])
+        answer = re.search(r"Answer: (.+)$", w["messages"][1]["content"])
+        meta = w["meta"]
+        if not ask or not answer:
+            continue
+        rng = b.rng("socratic.calculation", meta["formula"], ask.group(1))
+        vo, vh, va, vc = (rng.randrange(len(t)) for t in (SOC_OPEN, SOC_HINT_CALC, SOC_ATTEMPT_CALC, SOC_CLOSE))
+        msgs = [
+            {"role": "user", "content": SOC_OPEN[vo].format(q=ask.group(1))},
+            {"role": "assistant", "content": SOC_HINT_CALC[vh].format(target=meta["target"])},
+            {"role": "user", "content": SOC_ATTEMPT_CALC[va].format(formula=meta["formula"])},
+            {"role": "assistant", "content": SOC_CLOSE[vc].format(answer=f"With {meta['formula']}: {answer.group(1)}")},
+        ]
+        out.append(
+            b.record(
+                "socratic",
+                "socratic.calculation",
+                vo * 100 + vh * 10 + va,
+                msgs,
+                {"withheld_answer": meta["formula"], "reference_answer": answer.group(1), "tutor_turns": 2},
+            )
+        )
     return out
 
 
-def _context(b: SectionBuilder, sent: str, answer: str, hidden: str, topic: str = "") -> str | None:
-    """The sentence sharing most words with the topic (nearest first on ties) that does not give the answer away."""
-    i = b.sents.index(sent)
-    want = set(content_tokens(topic))
-    best, best_key = None, None
-    for j, c in enumerate(b.sents):
-        if j == i or norm(hidden) in norm(c) or norm(answer) in norm(c) or "=" in c or len(c) > 300:
-            continue
-        key = (-len(want & set(content_tokens(c))), abs(j - i))
-        if best_key is None or key < best_key:
-            best, best_key = c, key
-    return best
-
-
 def tool_call(b: SectionBuilder) -> list[dict]:
-    out = []
+    """Two searches, one quiz, then a 3D-model request for each catalogue model of the section's subject (the models
+    its text names first); synth.caps.tool_call samples among them."""
     system = {
         "role": "system",
         "content": "You are a patient school tutor. You can call these tools:\n" + signatures(b.catalogue),
     }
     rng = b.rng("tool_call")
+    subject = b.s.get("subject") if b.s.get("subject") not in (None, "unknown") else "science"
+    return [*_search(b, system, rng, subject)[:2], *_quiz(b, system, rng), *_models(b, system, rng)]
+
+
+def _search(b: SectionBuilder, system: dict, rng: random.Random, subject: str) -> list[dict]:
+    out = []
     for term in ([d.term for d in b.defs] + b.terms)[:3]:
         snippet = next((x for x in b.sents if re.search(rf"\b{re.escape(term)}\b", x, re.I)), None)
         if not snippet:
@@ -128,83 +190,58 @@ def tool_call(b: SectionBuilder) -> list[dict]:
                 }
             ]
         }
-        final = f'Your textbook covers {term} in "{b.heading}" ({_pages(b.s)}). It says: "{snippet}"'
-        out.append(
-            _tool(
-                b,
-                system,
-                SEARCH_Q[v].format(term=term),
-                "search_textbook",
-                {"query": term},
-                result,
-                final,
-                "tool.search_textbook",
-                v,
-            )
-        )
-    quiz = [(m[0]["content"], m[1]["content"]) for m in [r["messages"] for r in b.definition()[:3]]] or [
-        (m[0]["content"], m[1]["content"]) for m in [r["messages"] for r in b.cloze()[:3]]
-    ]
-    if quiz and b.heading:
-        n = rng.randint(min(2, len(quiz)), len(quiz))
-        v = rng.randrange(len(QUIZ_Q))
-        result = {"topic": b.heading, "questions": [{"question": q, "answer": a} for q, a in quiz[:n]]}
+        # the result (with its snippet) is on screen: the reply cites where, and sends the student to read it
         final = (
-            f"Here is your quiz on {b.heading}:\n"
-            + "\n".join(f"{i}. {q}" for i, (q, _) in enumerate(quiz[:n], 1))
-            + "\nTry to answer them, then check with me."
+            f'Your textbook covers {term} in "{b.heading}" on {_pages(b.s)}. '
+            "Read that part, then tell me what you find."
         )
-        out.append(
-            _tool(
-                b,
-                system,
-                QUIZ_Q[v].format(n=n, topic=b.heading, questions="question" if n == 1 else "questions"),
-                "make_quiz",
-                {"topic": b.heading, "n_questions": n},
-                result,
-                final,
-                "tool.make_quiz",
-                v,
-            )
-        )
+        ask = SEARCH_Q[v].format(term=term, subject=subject)
+        out.append(_tool(b, system, ask, "search_textbook", {"query": term}, result, final, "tool.search_textbook", v))
+    return out
+
+
+def _quiz(b: SectionBuilder, system: dict, rng: random.Random) -> list[dict]:
+    """A quiz of 1-10 questions (digits or words, as students write them) on the heading or a key term; the tool
+    returns as many as the section has material for (the reply says so when that is fewer), and the tutor asks the
+    first one."""
+    # short questions first: the tool result is context the model reads at every training step
+    pool = [(r["messages"][0]["content"], r["messages"][1]["content"]) for r in b.definition() + b.why() + b.cloze()]
+    pool = pool[:5]  # a section supplies a handful of questions; more would be padding from other kinds
+    topics = [t for t in [b.heading, *b.terms[:2]] if t and len(t) >= 2]
+    if not pool or not topics:
+        return []
+    n = rng.randint(1, 10)
+    topic = topics[rng.randrange(len(topics))]
+    v = rng.randrange(len(QUIZ_Q))
+    n_text = NUMBER_WORDS[n - 1] if rng.random() < 0.5 else str(n)
+    ask = upper_first(QUIZ_Q[v].format(n=n_text, topic=topic, questions="question" if n == 1 else "questions"))
+    got = pool[:n]
+    result = {"topic": topic, "questions": [{"question": q, "answer": a} for q, a in got]}
+    short = f" Your textbook gave me material for {len(got)} of the {n} you asked for." if len(got) < n else ""
+    # one question at a time, as a tutor asks them (and a shorter reply to train on)
+    final = f"Your quiz on {topic} is ready.{short} We'll go one question at a time. Question 1: {got[0][0]}"
+    return [_tool(b, system, ask, "make_quiz", {"topic": topic, "n_questions": n}, result, final, "tool.make_quiz", v)]
+
+
+def _models(b: SectionBuilder, system: dict, rng: random.Random) -> list[dict]:
+    """A request for every catalogue model of the section's subject, built from one of the model's keywords: a
+    sample book names few of the models, and a student may ask for any of them."""
     low = b.flat.lower()
-    matches = []  # catalogue models this section's text talks about, most keyword hits first
+    ranked = []  # (models this section's text talks about first, by keyword hits)
     for mid, m in sorted(b.catalogue.items()):
-        if b.s.get("subject") not in (m.get("subject"), None, "unknown"):
+        if b.s.get("subject") not in (m.get("subject"), None, "unknown") or not m.get("keywords"):
             continue
-        hits = [k for k in m.get("keywords", []) if re.search(rf"\b{re.escape(k.lower())}\b", low)]
-        if hits:
-            matches.append((-len(hits), mid, m, hits))
-    chosen = [(mid, m, hits) for _, mid, m, hits in sorted(matches)[:2]]
-    # and one model of the section's subject that its text does not name: a student may ask for any model in the
-    # catalogue, and a sample book mentions few of them (the request is built from the catalogue's keywords)
-    others = [(mid, m) for mid, m in sorted(b.catalogue.items()) if m.get("subject") == b.s.get("subject")]
-    others = [(mid, m) for mid, m in others if mid not in {c[0] for c in chosen} and m.get("keywords")]
-    if others:
-        mid, m = others[rng.randrange(len(others))]
-        chosen.append((mid, m, []))
-    for mid, m, hits in chosen:
-        kw = (hits or m["keywords"])[rng.randrange(len(hits or m["keywords"]))]
+        hits = [k for k in m["keywords"] if re.search(rf"\b{re.escape(k.lower())}\b", low)]
+        ranked.append((-len(hits), mid, m, hits))
+    out = []
+    for _, mid, m, hits in sorted(ranked):
+        kws = hits or m["keywords"]
+        kw = kws[rng.randrange(len(kws))]
         v = rng.randrange(len(MODEL_Q))
-        sent = next((x for x in b.sents + [b.flat] if re.search(rf"\b{re.escape(kw)}\b", x.lower())), None)
-        final = f"I've opened the 3D model of {m['title']}. " + (
-            f'While you rotate it, remember what your textbook says: "{sent}" What do you notice about the {kw}?'
-            if sent
-            else f"Turn it slowly and find the {kw}. What do you notice about it?"
-        )
-        out.append(
-            _tool(
-                b,
-                system,
-                MODEL_Q[v].format(title=m["title"], kw=kw),
-                "show_3d_model",
-                {"model_id": mid},
-                {"status": "displayed", "model_id": mid, "title": m["title"]},
-                final,
-                "tool.show_3d_model",
-                v,
-            )
-        )
+        final = f"I've opened the 3D model of {m['title']}. Turn it slowly and find the {kw}. What do you notice?"
+        result = {"status": "displayed", "model_id": mid, "title": m["title"]}
+        ask = MODEL_Q[v].format(title=m["title"], kw=kw)
+        out.append(_tool(b, system, ask, "show_3d_model", {"model_id": mid}, result, final, "tool.show_3d_model", v))
     return out
 
 

@@ -75,8 +75,8 @@ class SynthConfig:
             "why": 2,
             "worked": 2,
             "mc": 2,
-            "socratic": 2,
-            "tool_call": 5,
+            "socratic": 3,
+            "tool_call": 7,
         }
     )
     """Max examples per kind per section (kinds: cloze, definition, why, worked, mc, socratic, tool_call)."""

@@ -79,9 +79,9 @@ class SFTConfig:
     """Rows per device per step."""
     grad_accum: PositiveInt = 1
     """Gradient accumulation steps."""
-    learning_rate: PositiveFloat = 5e-4
+    learning_rate: PositiveFloat = 1e-3
     """Peak learning rate."""
-    epochs: PositiveFloat = 2.0
+    epochs: PositiveFloat = 1.6
     """Passes over the training rows (capped by max_steps)."""
     max_steps: int = -1
     """Cap on optimizer steps (-1 = none): steps = min(epochs * steps_per_epoch, max_steps)."""
