@@ -58,7 +58,9 @@ class DatasetConfig:
     """Mixing: at most this many synthetic train examples per annotation train example (null = no cap)."""
     min_synth_train: NonNegInt = 200
     """...but never cap the synthetic train examples below this many."""
-    system_prompt: str = "You are TutorForge, a patient school tutor. Answer from the textbook and explain step by step."
+    system_prompt: str = (
+        "You are TutorForge, a patient school tutor. Answer from the textbook and explain step by step."
+    )
     """System message added to examples that have none."""
     socratic_system_prompt: str = (
         "You are TutorForge in Socratic mode. Never state the answer: reply only with guiding questions that help "

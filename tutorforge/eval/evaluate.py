@@ -38,9 +38,7 @@ log = get_logger("tutorforge.eval.evaluate")
 METRICS_DIR = Path(__file__).resolve().parent / "metrics"
 RESERVED = {"benchmark", "delta", "per_subject", "counts", "notes", "reference", "answer_loss_reduction",
             "bench_answer_loss_reduction"}  # fmt: skip
-TUTOR_PROMPT = (
-    "You are TutorForge, a patient school tutor. Answer from the textbook and explain step by step."
-)
+TUTOR_PROMPT = "You are TutorForge, a patient school tutor. Answer from the textbook and explain step by step."
 SOCRATIC_PROMPT = (
     "You are TutorForge in Socratic mode. Never state the answer: reply only with guiding questions that help the "
     "student work it out."
