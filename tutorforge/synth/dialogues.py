@@ -169,7 +169,8 @@ def tool_call(b: SectionBuilder) -> list[dict]:
         "content": "You are a patient school tutor. You can call these tools:\n" + signatures(b.catalogue),
     }
     rng = b.rng("tool_call")
-    subject = b.s.get("subject") if b.s.get("subject") not in (None, "unknown") else "science"
+    subject = str(b.s.get("subject") or "unknown")
+    subject = subject if subject != "unknown" else "science"
     return [*_search(b, system, rng, subject)[:2], *_quiz(b, system, rng), *_models(b, system, rng)]
 
 
