@@ -269,15 +269,23 @@ def test_deepspeed_zero2_two_processes(data: tuple[Path, Path], tmp_path: Path) 
     assert AutoModelForCausalLM.from_pretrained(out / "model").config.hidden_size == 64
 
 
+def save_micro_base(tokenizer: Path, out: Path) -> Path:
+    """A seeded micro Llama + the tokenizer saved as an HF dir: a stand-in for a base model such as SmolLM2."""
+    import torch
+    from transformers import AutoTokenizer, LlamaForCausalLM
+
+    tok = AutoTokenizer.from_pretrained(tokenizer)
+    torch.manual_seed(0)
+    LlamaForCausalLM(model_config("tiny", len(tok), MICRO, eos_token_id=tok.eos_token_id)).save_pretrained(out)
+    tok.save_pretrained(out)
+    return out
+
+
 def test_continued_pretraining_from_base_dir(data: tuple[Path, Path], tmp_path: Path) -> None:
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaForCausalLM
+    from transformers import AutoModelForCausalLM
 
-    tok = AutoTokenizer.from_pretrained(data[1])
-    torch.manual_seed(0)
-    base = tmp_path / "base"
-    LlamaForCausalLM(model_config("tiny", len(tok), MICRO, eos_token_id=tok.eos_token_id)).save_pretrained(base)
-    tok.save_pretrained(base)
+    base = save_micro_base(data[1], tmp_path / "base")
     tok_out = tmp_path / "tok"
     build_tokenizer(TokenizerConfig(input=str(data[0] / "train.jsonl"), output=str(tok_out), base_model=str(base)))
     assert (tok_out / "tokenizer.json").read_bytes() == (base / "tokenizer.json").read_bytes()
@@ -298,13 +306,9 @@ def test_max_steps_zero_writes_the_base_unchanged_and_every_declared_output(
     declares for the stage (a missing `checkpoints/` made `dvc repro` fail after the stage had run)."""
     import torch
     import yaml
-    from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaForCausalLM
+    from transformers import AutoModelForCausalLM
 
-    tok = AutoTokenizer.from_pretrained(data[1])
-    torch.manual_seed(0)
-    base = tmp_path / "base"
-    LlamaForCausalLM(model_config("tiny", len(tok), MICRO, eos_token_id=tok.eos_token_id)).save_pretrained(base)
-    tok.save_pretrained(base)
+    base = save_micro_base(data[1], tmp_path / "base")
     out = tmp_path / "out"
     report = train(data, out, write_params(tmp_path / "p.yaml", max_steps=0, base_model=str(base)))
     assert report["steps"] == 0 and report["continued_pretraining"] is False
