@@ -275,6 +275,12 @@ def test_tiny_profile_end_to_end_writes_benchmark_metrics_and_side_by_side_repor
         assert {"perplexity", "answer_loss", "mc_accuracy", "rouge_l", "socratic_rate"} <= set(m["heldout"])
     counts = metrics["counts"]
     assert (counts["bench_short_answer_items"], counts["bench_mc_items"], counts["bench_tools_items"]) == (4, 8, 4)
+    # loss is scored on every reference (bench_loss_all), generation only on the sample
+    n_answers = len(bench.items("short_answer")) + len(bench.items("grounded"))
+    assert (counts["bench_answer_loss_items"], counts["bench_socratic_reply_loss_items"]) == (
+        n_answers,
+        len(bench.items("socratic")),
+    )
     assert counts["mmlu_items"] == 8 and counts["subject_items"] == 4
 
     def leaves(d):

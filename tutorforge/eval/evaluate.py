@@ -78,6 +78,9 @@ class EvaluateConfig:
         default_factory=lambda: {"short_answer": 8, "mc": 40, "socratic": 24, "tools": 24, "grounded": 6}
     )
     """Items per benchmark kind (seeded sample; >= the kind's size = all of it, 0 or absent = none)."""
+    bench_loss_all: bool = True
+    """Score the reference answers/replies of EVERY short_answer, grounded and Socratic item by loss (one forward pass
+    each), however few of them bench_max_items generates: 60 loss items instead of 14 on the CPU default."""
     system_prompt: str = field(default=TUTOR_PROMPT, metadata={"params_from": "dataset.system_prompt"})
     """Tutor system prompt of benchmark questions (read from dataset.system_prompt: the one SFT trained with)."""
     socratic_system_prompt: str = field(

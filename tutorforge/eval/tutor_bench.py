@@ -9,13 +9,14 @@ metrics from their results. Scoring rules follow the benchmark's README; what is
     #  "tool_name_accuracy": 0.5, "tool_schema_valid_rate": 0.38, "model_id_accuracy": 0.17}
 
   answer_loss          token-weighted mean NLL of the reference answer (short_answer + grounded) after the
-                       chat-formatted question (tutor system prompt + question), end-of-turn included
+                       chat-formatted question (tutor system prompt + question), end-of-turn included; over every
+                       item of those kinds when `bench_loss_all` (a forward pass each), else over the sample
   socratic_reply_loss  the same for the Socratic items' reference_reply after the student's turn
   rouge_l, bleu        of greedy answers to short_answer + grounded questions vs the references (bleu: 0-100)
   mc_accuracy          the question with options lettered A-D; each option scored as the answer "<L>. <option>"
   socratic_*           the first reply to the student's turn (socratic.judge_reply)
   tool_*, model_id_accuracy  the reply to the request under the tool system prompt (toolcalls.judge_call)
-Items are a seeded sample of at most `bench_max_items[kind]` per kind (all of them when the cap is larger).
+Generated items are a seeded sample of at most `bench_max_items[kind]` per kind (all of them when the cap is larger).
 """
 
 from __future__ import annotations
@@ -61,7 +62,17 @@ def bench_tasks(cfg: EvaluateConfig, tok: Any, bench: Benchmark, max_len: int) -
 
     tasks: dict[str, list[dict[str, Any]]] = {"loss": [], "mc": [], "gen": []}
     for kind in KINDS:
-        for item in pick(bench.items(kind), cfg.bench_max_items.get(kind, 0), cfg.seed, f"bench:{kind}"):
+        sample = pick(bench.items(kind), cfg.bench_max_items.get(kind, 0), cfg.seed, f"bench:{kind}")
+        if cfg.bench_loss_all and kind in (*ANSWER_KINDS, "socratic"):  # one forward pass per item: score them all
+            sampled = {item["id"] for item in sample}
+            for item in bench.items(kind):
+                if item["id"] not in sampled:
+                    msgs = item_messages(cfg, kind, item)
+                    reference = item["reference_reply"] if kind == "socratic" else item["reference"]
+                    group = "socratic_reply_loss" if kind == "socratic" else "answer_loss"
+                    head = {"kind": kind, "id": item["id"], "subject": item["subject"]}
+                    tasks["loss"].append(head | {"group": group, "seq": scored(msgs, reference)})
+        for item in sample:
             msgs = item_messages(cfg, kind, item)
             head = {"kind": kind, "id": item["id"], "subject": item["subject"]}
             if kind == "mc":
@@ -133,6 +144,11 @@ def bench_metrics(
 
 
 def bench_counts(tasks: dict[str, list[dict[str, Any]]]) -> dict[str, int]:
-    """Items scored per benchmark kind."""
-    ids = {t["id"]: t["kind"] for group in tasks.values() for t in group}
-    return {f"bench_{k}_items": sum(v == k for v in ids.values()) for k in KINDS}
+    """Items generated or ranked per benchmark kind, and items whose reference answer/reply is scored by loss."""
+    ids = {t["id"]: t["kind"] for group in ("mc", "gen") for t in tasks[group]}
+    loss = {t["group"]: 0 for t in tasks["loss"]}
+    for t in tasks["loss"]:
+        loss[t["group"]] += 1
+    return {f"bench_{k}_items": sum(v == k for v in ids.values()) for k in KINDS} | {
+        f"bench_{g}_items": n for g, n in sorted(loss.items())
+    }

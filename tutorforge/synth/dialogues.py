@@ -21,8 +21,11 @@ from tutorforge.tools.specs import signatures
 if TYPE_CHECKING:
     from tutorforge.synth.builders import SectionBuilder
 
-# Students often demand the answer outright; the tutor stays Socratic either way.
+# Students often demand the answer outright; the tutor stays Socratic either way. The bare question is there too: the
+# same words then come under both system prompts (plain and Socratic), so the mode has to be read from the prompt.
 SOC_OPEN = [
+    "{q}",
+    "{q}",
     "I don't really get this. {q}",
     "Can you help me with a question? {q}",
     "{q} I'm stuck on this one.",
@@ -80,6 +83,7 @@ QUIZ_Q = [
     "Give me {n} practice {questions} about {topic}.",
     "Can I have {n} {questions} to check what I know about {topic}?",
 ]
+MODEL_REQUESTS = 2  # requests per catalogue model and section
 NUMBER_WORDS = ["one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"]
 # Requests for a 3D model mostly describe what the student wants to see (the keyword), not the catalogue title: that
 # is how students ask, and what the tutor must map onto a model_id.
@@ -236,13 +240,18 @@ def _models(b: SectionBuilder, system: dict, rng: random.Random) -> list[dict]:
         ranked.append((-len(hits), mid, m, hits))
     out = []
     for _, mid, m, hits in sorted(ranked):
-        kws = hits or m["keywords"]
-        kw = kws[rng.randrange(len(kws))]
-        v = rng.randrange(len(MODEL_Q))
-        final = f"I've opened the 3D model of {m['title']}. Turn it slowly and find the {kw}. What do you notice?"
-        result = {"status": "displayed", "model_id": mid, "title": m["title"]}
-        ask = MODEL_Q[v].format(title=m["title"], kw=kw)
-        out.append(_tool(b, system, ask, "show_3d_model", {"model_id": mid}, result, final, "tool.show_3d_model", v))
+        # MODEL_REQUESTS phrasings per model, each with its own template and (where there are enough) keyword: one
+        # request per model and section left each id with 6-11 examples and the ids half learnt (issue 13)
+        kws = hits if len(hits) >= MODEL_REQUESTS else list(m["keywords"])
+        for v, kw in zip(
+            rng.sample(range(len(MODEL_Q)), MODEL_REQUESTS),
+            rng.sample(kws, min(MODEL_REQUESTS, len(kws))) * MODEL_REQUESTS,
+            strict=False,
+        ):
+            final = f"I've opened the 3D model of {m['title']}. Turn it slowly and find the {kw}. What do you notice?"
+            result = {"status": "displayed", "model_id": mid, "title": m["title"]}
+            ask = MODEL_Q[v].format(title=m["title"], kw=kw)
+            out.append(_tool(b, system, ask, "show_3d_model", {"model_id": mid}, result, final, "tool.show_3d_model", v))
     return out
 
 
