@@ -24,7 +24,7 @@ from tutorforge.core.io import dumps
 from tutorforge.synth import dialogues, questions, worked
 from tutorforge.text.rules import Definition, causal, definition, key_terms, sentences
 
-TEMPLATE_VERSION = 3
+TEMPLATE_VERSION = 4
 GENERATOR = "deterministic"
 
 

@@ -60,6 +60,24 @@ SOC_HINT_CALC = [
     "Start from what is given. Which relationship between these quantities have you learnt, and how would you "
     "get {target} on its own?",
 ]
+SOC_COMPARE_Q = [
+    "What's the difference between {a} and {b}?",
+    "How is {a} different from {b}?",
+    "Are {a} and {b} the same thing?",
+]
+SOC_HINT_COMPARE = [
+    "Let's compare them one at a time. What do you already know about {a}? And what do you know about {b}? "
+    "Where do they differ?",
+    "Good question to reason through. Can you describe {a} in your own words first? Then, what is special about {b}?",
+    "Try putting them side by side. What is {a} made of or used for, and is that also true of {b}?",
+]
+SOC_HINT_CHOICE = [
+    "Let's narrow it down together. What is the sentence talking about? Which word would make sense there?",
+    "Read it again slowly. Which words around the gap are clues? What kind of word must go in it?",
+    "Try ruling some out first. Which answer can't be right, and why? What is left?",
+]
+SOC_CHOICES = 3  # cloze/MC questions per section asked in Socratic mode (after the dialogues, not instead)
+SOC_OPENING_ONLY_SHARE = 0.5  # share of definition/why items kept as the opening exchange only
 SOC_ATTEMPT = ["Is it something to do with {hint}?", "Maybe it has to do with {hint}?"]
 SOC_ATTEMPT_CALC = ["Do I use {formula}?", "Is the formula {formula}?"]
 SOC_CLOSE = [
@@ -83,7 +101,12 @@ QUIZ_Q = [
     "Give me {n} practice {questions} about {topic}.",
     "Can I have {n} {questions} to check what I know about {topic}?",
 ]
-MODEL_REQUESTS = 2  # requests per catalogue model and section
+QUIZZES = 2  # quiz requests per section
+# Share of tool conversations that go on past the call to the tool result and the tutor's reply; the rest end at the
+# call. Those replies are templates a few dozen examples teach, while a 256-token window of tool context per reply
+# made tool conversations 72% of the SFT tokens (issue 13: the default run must stay within 20 minutes).
+TOOL_ANSWERED_SHARE = 0.35
+MODEL_REQUESTS = 2  # requests per catalogue model and section (the first answered in full, the rest call only)
 NUMBER_WORDS = ["one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"]
 # Requests for a 3D model mostly describe what the student wants to see (the keyword), not the catalogue title: that
 # is how students ask, and what the tutor must map onto a model_id.
@@ -102,6 +125,9 @@ MODEL_Q = [
 
 
 def socratic(b: SectionBuilder) -> list[dict]:
+    """Socratic candidates: a dialogue (or, for every other question, just the opening exchange) per definition and
+    why-question, comparisons of two terms the section defines, its cloze and MC questions asked in Socratic mode,
+    and worked problems asked Socratically."""
     items: list[tuple[str, str, str, str, str]] = []  # (key, question, answer, hint source, sentence)
     items += [(d.phrase, d.question, upper_first(d.sentence), d.body, d.sentence) for d in b.defs]
     items += [
@@ -123,17 +149,57 @@ def socratic(b: SectionBuilder) -> list[dict]:
             {"role": "user", "content": SOC_ATTEMPT[va].format(hint=" and ".join(hint_words))},
             {"role": "assistant", "content": SOC_CLOSE[vc].format(answer=answer)},
         ]
+        # Every other item stops after the opening exchange: the closing turn states the answer, and with one per
+        # dialogue the model learnt "answer + a question" as a Socratic reply to a first question (issue 13).
+        opening_only = rng.random() < SOC_OPENING_ONLY_SHARE
+        template = ("socratic.definition" if is_def else "socratic.why") + (".opening" if opening_only else "")
         out.append(
             b.record(
                 "socratic",
-                "socratic.definition" if is_def else "socratic.why",
+                template,
                 vo * 100 + vh * 10 + va,
-                msgs,
-                {"withheld_answer": hint_src, "reference_answer": answer, "tutor_turns": 2},
+                msgs[:2] if opening_only else msgs,
+                {"withheld_answer": hint_src, "reference_answer": answer, "tutor_turns": 1 if opening_only else 2},
                 sent,
             )
         )
-    return out + _socratic_calculations(b)
+    return out + _socratic_comparisons(b) + _socratic_choices(b) + _socratic_calculations(b)
+
+
+def _socratic_comparisons(b: SectionBuilder) -> list[dict]:
+    """Socratic "What's the difference between A and B?" for two terms this section defines (related by being taught
+    together): the opening exchange only (the tutor asks about each term; the definitions stay withheld)."""
+    defs = list({d.term.lower(): d for d in b.defs}.values())
+    out = []
+    for d, e in zip(defs, defs[1:], strict=False):
+        rng = b.rng("socratic.compare", d.term, e.term)
+        pair = (d.term, e.term) if rng.random() < 0.5 else (e.term, d.term)
+        vq, vo, vh = (rng.randrange(len(t)) for t in (SOC_COMPARE_Q, SOC_OPEN, SOC_HINT_COMPARE))
+        msgs = [
+            {"role": "user", "content": SOC_OPEN[vo].format(q=SOC_COMPARE_Q[vq].format(a=pair[0], b=pair[1]))},
+            {"role": "assistant", "content": SOC_HINT_COMPARE[vh].format(a=pair[0], b=pair[1])},
+        ]
+        meta = {"withheld_answer": d.body, "reference_answer": upper_first(d.sentence), "tutor_turns": 1}
+        out.append(b.record("socratic", "socratic.compare", vo * 100 + vh * 10 + vq, msgs, meta, d.sentence))
+    return out
+
+
+def _socratic_choices(b: SectionBuilder) -> list[dict]:
+    """The section's fill-in-the-blank and multiple-choice questions asked in Socratic mode: the same words as the
+    plain examples, so only the system prompt tells the modes apart; the tutor helps rule options in or out."""
+    out, pool = [], b.cloze() + b.mc()
+    rng = b.rng("socratic.choices")
+    for r in [pool[i] for i in sorted(rng.sample(range(len(pool)), min(SOC_CHOICES, len(pool))))]:
+        q, answer = r["messages"][0]["content"], r["messages"][1]["content"]
+        rng = b.rng("socratic.choice", q)
+        vo, vh = rng.randrange(len(SOC_OPEN)), rng.randrange(len(SOC_HINT_CHOICE))
+        msgs = [
+            {"role": "user", "content": SOC_OPEN[vo].format(q=q)},
+            {"role": "assistant", "content": SOC_HINT_CHOICE[vh]},
+        ]
+        meta = {"withheld_answer": answer, "reference_answer": answer, "tutor_turns": 1}
+        out.append(b.record("socratic", "socratic.choice", vo * 10 + vh, msgs, meta, r["provenance"].get("sentence")))
+    return out
 
 
 def _socratic_calculations(b: SectionBuilder) -> list[dict]:
@@ -166,7 +232,7 @@ def _socratic_calculations(b: SectionBuilder) -> list[dict]:
 
 
 def tool_call(b: SectionBuilder) -> list[dict]:
-    """Two searches, one quiz, then a 3D-model request for each catalogue model of the section's subject (the models
+    """Three searches, two quizzes, then a 3D-model request for each catalogue model of the section's subject (the models
     its text names first); synth.caps.tool_call samples among them."""
     system = {
         "role": "system",
@@ -175,13 +241,17 @@ def tool_call(b: SectionBuilder) -> list[dict]:
     rng = b.rng("tool_call")
     subject = str(b.s.get("subject") or "unknown")
     subject = subject if subject != "unknown" else "science"
-    return [*_search(b, system, rng, subject)[:2], *_quiz(b, system, rng), *_models(b, system, rng)]
+    return [*_search(b, system, rng, subject)[:3], *_quiz(b, system, rng), *_models(b, system, rng)]
 
 
 def _search(b: SectionBuilder, system: dict, rng: random.Random, subject: str) -> list[dict]:
     out = []
-    for term in ([d.term for d in b.defs] + b.terms)[:3]:
+    # the section's topic as students name it ("properties of waves") among the terms: with single key words only,
+    # the tutor wrote multi-word queries in snake_case ("wave_speed_ equation"), copying the model ids
+    topic = _topic(b.heading)
+    for term in list(dict.fromkeys([d.term for d in b.defs][:1] + [topic] * bool(topic) + b.terms))[:3]:
         snippet = next((x for x in b.sents if re.search(rf"\b{re.escape(term)}\b", x, re.I)), None)
+        snippet = snippet or (b.sents[0] if term == topic and b.sents else None)
         if not snippet:
             continue
         v = rng.randrange(len(SEARCH_Q))
@@ -201,8 +271,22 @@ def _search(b: SectionBuilder, system: dict, rng: random.Random, subject: str) -
             "Read that part, then tell me what you find."
         )
         ask = SEARCH_Q[v].format(term=term, subject=subject)
-        out.append(_tool(b, system, ask, "search_textbook", {"query": term}, result, final, "tool.search_textbook", v))
+        answered = rng.random() < TOOL_ANSWERED_SHARE
+        out.append(
+            _tool(
+                b, system, ask, "search_textbook", {"query": term}, result, final, "tool.search_textbook", v, answered
+            )
+        )
     return out
+
+
+def _topic(heading: str) -> str:
+    """A heading as a search query: "Properties of Waves" -> "properties of waves" (acronyms such as DNA or pH kept);
+    "" for one word or a question."""
+    words = heading.split()
+    if len(words) < 2 or heading.endswith("?"):
+        return ""
+    return " ".join(w if any(c.isupper() for c in w[1:]) else w.lower() for w in words)
 
 
 def _quiz(b: SectionBuilder, system: dict, rng: random.Random) -> list[dict]:
@@ -211,21 +295,27 @@ def _quiz(b: SectionBuilder, system: dict, rng: random.Random) -> list[dict]:
     first one."""
     # short questions first: the tool result is context the model reads at every training step
     pool = [(r["messages"][0]["content"], r["messages"][1]["content"]) for r in b.definition() + b.why() + b.cloze()]
-    pool = pool[:5]  # a section supplies a handful of questions; more would be padding from other kinds
+    pool = pool[:3]  # a few questions are enough to learn from: the tool result is the longest part of the example
     topics = [t for t in [b.heading, *b.terms[:2]] if t and len(t) >= 2]
     if not pool or not topics:
         return []
-    n = rng.randint(1, 10)
-    topic = topics[rng.randrange(len(topics))]
-    v = rng.randrange(len(QUIZ_Q))
-    n_text = NUMBER_WORDS[n - 1] if rng.random() < 0.5 else str(n)
-    ask = upper_first(QUIZ_Q[v].format(n=n_text, topic=topic, questions="question" if n == 1 else "questions"))
-    got = pool[:n]
-    result = {"topic": topic, "questions": [{"question": q, "answer": a} for q, a in got]}
-    short = f" Your textbook gave me material for {len(got)} of the {n} you asked for." if len(got) < n else ""
-    # one question at a time, as a tutor asks them (and a shorter reply to train on)
-    final = f"Your quiz on {topic} is ready.{short} We'll go one question at a time. Question 1: {got[0][0]}"
-    return [_tool(b, system, ask, "make_quiz", {"topic": topic, "n_questions": n}, result, final, "tool.make_quiz", v)]
+    out = []
+    # two quizzes on different topics: with one per section the tutor called search_textbook for "give me three
+    # questions on ..." (quiz requests were a third as common as searches)
+    for topic in rng.sample(topics, min(QUIZZES, len(topics))):
+        n = rng.randint(1, 10)
+        v = rng.randrange(len(QUIZ_Q))
+        n_text = NUMBER_WORDS[n - 1] if rng.random() < 0.5 else str(n)
+        ask = upper_first(QUIZ_Q[v].format(n=n_text, topic=topic, questions="question" if n == 1 else "questions"))
+        got = pool[:n]
+        result = {"topic": topic, "questions": [{"question": q, "answer": a} for q, a in got]}
+        short = f" Your textbook gave me material for {len(got)} of the {n} you asked for." if len(got) < n else ""
+        # one question at a time, as a tutor asks them (and a shorter reply to train on)
+        final = f"Your quiz on {topic} is ready.{short} We'll go one question at a time. Question 1: {got[0][0]}"
+        args = {"topic": topic, "n_questions": n}
+        answered = rng.random() < TOOL_ANSWERED_SHARE
+        out.append(_tool(b, system, ask, "make_quiz", args, result, final, "tool.make_quiz", v, answered))
+    return out
 
 
 def _models(b: SectionBuilder, system: dict, rng: random.Random) -> list[dict]:
@@ -240,32 +330,49 @@ def _models(b: SectionBuilder, system: dict, rng: random.Random) -> list[dict]:
         ranked.append((-len(hits), mid, m, hits))
     out = []
     for _, mid, m, hits in sorted(ranked):
-        # MODEL_REQUESTS phrasings per model, each with its own template and (where there are enough) keyword: one
-        # request per model and section left each id with 6-11 examples and the ids half learnt (issue 13)
+        # MODEL_REQUESTS phrasings per model, each with its own template and (where there are enough) keyword; only
+        # a first one may go on to the tool result and the tutor's reply
         kws = hits if len(hits) >= MODEL_REQUESTS else list(m["keywords"])
-        for v, kw in zip(
-            rng.sample(range(len(MODEL_Q)), MODEL_REQUESTS),
-            rng.sample(kws, min(MODEL_REQUESTS, len(kws))) * MODEL_REQUESTS,
-            strict=False,
+        for i, (v, kw) in enumerate(
+            zip(
+                rng.sample(range(len(MODEL_Q)), MODEL_REQUESTS),
+                rng.sample(kws, min(MODEL_REQUESTS, len(kws))) * MODEL_REQUESTS,
+                strict=False,
+            )
         ):
             final = f"I've opened the 3D model of {m['title']}. Turn it slowly and find the {kw}. What do you notice?"
             result = {"status": "displayed", "model_id": mid, "title": m["title"]}
             ask = MODEL_Q[v].format(title=m["title"], kw=kw)
-            out.append(_tool(b, system, ask, "show_3d_model", {"model_id": mid}, result, final, "tool.show_3d_model", v))
+            args = {"model_id": mid}
+            answered = i == 0 and rng.random() < TOOL_ANSWERED_SHARE
+            out.append(_tool(b, system, ask, "show_3d_model", args, result, final, "tool.show_3d_model", v, answered))
     return out
 
 
 def _tool(
-    b: SectionBuilder, system: dict, ask: str, name: str, args: dict, result: dict, final: str, tid: str, v: int
+    b: SectionBuilder,
+    system: dict,
+    ask: str,
+    name: str,
+    args: dict,
+    result: dict,
+    final: str,
+    tid: str,
+    v: int,
+    answered: bool = True,
 ) -> dict:
+    """A tool conversation: request, call, then (when `answered`) the tool's result and the tutor's reply."""
     msgs = [
         system,
         {"role": "user", "content": ask},
         {"role": "assistant", "content": "", "tool_calls": [{"name": name, "arguments": args}]},
-        {"role": "tool", "content": json.dumps(result, ensure_ascii=False, sort_keys=True)},
-        {"role": "assistant", "content": final},
     ]
-    return b.record("tool_call", tid, v, msgs, {"tool": name})
+    if answered:
+        msgs += [
+            {"role": "tool", "content": json.dumps(result, ensure_ascii=False, sort_keys=True)},
+            {"role": "assistant", "content": final},
+        ]
+    return b.record("tool_call", tid + ("" if answered else ".call"), v, msgs, {"tool": name, "answered": answered})
 
 
 def _pages(s: dict) -> str:

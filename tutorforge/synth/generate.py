@@ -75,8 +75,8 @@ class SynthConfig:
             "why": 2,
             "worked": 2,
             "mc": 2,
-            "socratic": 5,
-            "tool_call": 11,
+            "socratic": 10,
+            "tool_call": 13,
         }
     )
     """Max examples per kind per section (kinds: cloze, definition, why, worked, mc, socratic, tool_call)."""
