@@ -267,6 +267,8 @@ def test_tiny_profile_end_to_end_writes_benchmark_metrics_and_side_by_side_repor
     bench_keys = {"answer_loss", "socratic_reply_loss", "rouge_l", "bleu", "mc_accuracy", "socratic_rate",
                   "question_rate", "leak_rate", "tool_call_accuracy", "tool_name_accuracy", "tool_schema_valid_rate",
                   "model_id_accuracy"}  # fmt: skip
+    # tool requests are decoded under the tool-call grammar too (guided_tool_calls): free replies reported beside them
+    bench_keys |= {"tool_call_accuracy_unguided", "tool_schema_valid_rate_unguided", "model_id_accuracy_unguided"}
     for model in ("untuned", "sft"):
         m = metrics[model]
         assert bench_keys <= set(m["bench"]) and bench_keys <= set(metrics["delta"]["bench"])
@@ -314,6 +316,8 @@ def test_tiny_profile_end_to_end_writes_benchmark_metrics_and_side_by_side_repor
     samples = [json.loads(x) for x in (stage_out / "samples.jsonl").read_text().splitlines()]
     assert {x["kind"] for x in samples} == {"short_answer", "mc", "socratic", "tools", "grounded"}
     assert all(set(x["answers"]) == {"untuned", "sft"} for x in samples)
+    tools = [x for x in samples if x["kind"] == "tools"]  # the guided reply is the answer, the free one beside it
+    assert tools and all(set(x["unguided"]) == {"untuned", "sft"} for x in tools)
     report = (stage_out / "report.md").read_text()
     assert bench.digest in report and "| metric | untuned | sft | delta (sft - untuned) |" in report
     assert "| bench.answer_loss |" in report and "| mmlu.overall |" in report and "| subject_cls.top3 |" in report

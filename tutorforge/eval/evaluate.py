@@ -87,6 +87,10 @@ class EvaluateConfig:
         default=SOCRATIC_PROMPT, metadata={"params_from": "dataset.socratic_system_prompt"}
     )
     """System prompt of the Socratic openings (read from dataset.socratic_system_prompt: Socratic mode as trained)."""
+    guided_tool_calls: bool = True
+    """Also decode each tool request under the tool-call grammar (tutorforge/tools/constrained.py: once the model opens
+    `<tool_call>`, only a tutor tool with schema-valid arguments can follow, as a structured-outputs server enforces);
+    the tool_* metrics then come from the guided replies and tool_*_unguided from the free ones, both reported."""
     tool_system_prompt: str = "You are a patient school tutor. You can call these tools:"
     """System prompt of tool requests; the tool signatures (tools.specs.signatures) follow it, as in synth."""
     mmlu_path: str = ""
@@ -181,7 +185,7 @@ def run_model(path: str, tok: Any, plan: dict[str, Any], cfg: EvaluateConfig) ->
     """Score every sequence list and generate every prompt of `plan` with one model; raw results in task order."""
     import torch
 
-    from tutorforge.eval.lmscore import generate_greedy, score_sequences
+    from tutorforge.eval.lmscore import generate_greedy, score_sequences, stop_token_ids
     from tutorforge.training.models import load_causal_lm
 
     torch.manual_seed(cfg.seed)
@@ -197,6 +201,17 @@ def run_model(path: str, tok: Any, plan: dict[str, Any], cfg: EvaluateConfig) ->
     log.info("%s: generating %d replies", path, len(plan["prompts"]))
     max_pos = getattr(model.config, "max_position_embeddings", None)
     raw["gen"] = generate_greedy(model, tok, plan["prompts"], cfg.max_new_tokens, cfg.batch_size, max_pos)
+    if plan["guided"]:
+        from tutorforge.tools.constrained import ToolCallGrammar
+        from tutorforge.tools.specs import DEFAULT_CATALOGUE
+
+        log.info("%s: generating %d tool replies under the tool-call grammar", path, len(plan["guided"]))
+        stop = stop_token_ids(tok, model)
+        grammar = ToolCallGrammar(tok, DEFAULT_CATALOGUE, model.config.vocab_size, stop)
+        prompts = [plan["prompts"][i] for i in plan["guided"]]
+        raw["gen_guided"] = generate_greedy(
+            model, tok, prompts, cfg.max_new_tokens, cfg.batch_size, max_pos, stop, grammar.logits_processor
+        )
     del model
     return raw
 
@@ -216,14 +231,23 @@ def build_plan(cfg: EvaluateConfig, tok: Any, inputs: dict[str, Any], max_len: i
              "mc": options(held["mc"]), "bench_loss": [t["seq"] for t in bench["loss"]], "bench_mc": options(bench["mc"]),
              "mmlu": options(mmlu), "subject": options(subj)}  # fmt: skip
     prompts = [t["prompt"] for t in held["gen"] + bench["gen"]]
-    return {"held": held, "bench": bench, "mmlu": mmlu, "subject": subj, "score": score, "prompts": prompts}
+    n_held = len(held["gen"])
+    guided = [n_held + i for i, t in enumerate(bench["gen"]) if t["kind"] == "tools"] if cfg.guided_tool_calls else []
+    return {"held": held, "bench": bench, "mmlu": mmlu, "subject": subj, "score": score, "prompts": prompts,
+            "guided": guided}  # fmt: skip
+
+
+def bench_raw(plan: dict[str, Any], raw: dict[str, list]) -> dict[str, list]:
+    """The benchmark's share of one model's raw results (tutor_bench.bench_metrics' `raw`)."""
+    n_held = len(plan["held"]["gen"])
+    out = {"loss": raw["bench_loss"], "mc": raw["bench_mc"], "gen": raw["gen"][n_held:]}
+    return out | ({"gen_guided": raw["gen_guided"]} if "gen_guided" in raw else {})
 
 
 def model_metrics(plan: dict[str, Any], raw: dict[str, list], cfg: EvaluateConfig, mods: dict[str, Any]) -> dict:
     """One model's metric groups (bench, mmlu, subject_cls, heldout) from its raw results."""
     n_held = len(plan["held"]["gen"])
-    bench_raw = {"loss": raw["bench_loss"], "mc": raw["bench_mc"], "gen": raw["gen"][n_held:]}
-    out: dict[str, Any] = {"bench": bench_metrics(plan["bench"], bench_raw, cfg, mods)}
+    out: dict[str, Any] = {"bench": bench_metrics(plan["bench"], bench_raw(plan, raw), cfg, mods)}
     if plan["mmlu"]:
         ranks = rank_tasks(plan["mmlu"], raw["mmlu"], cfg.mc_length_norm)
         subjects = list(dict.fromkeys(t["subject"] for t in plan["mmlu"]))
@@ -333,11 +357,10 @@ def per_subject(cfg: EvaluateConfig, plans: dict, tok_of: dict[str, str], raws: 
     out: dict[str, Any] = {}
     for name, raw in raws.items():
         _, plan = plans[tok_of[name]]
-        n_held = len(plan["held"]["gen"])
-        bench_raw = {"loss": raw["bench_loss"], "mc": raw["bench_mc"], "gen": raw["gen"][n_held:]}
+        braw = bench_raw(plan, raw)
         for subj in sorted({t["subject"] for group in plan["bench"].values() for t in group}):
             keep = lambda t, s=subj: t["subject"] == s  # noqa: E731
-            out.setdefault(subj, {})[name] = bench_metrics(plan["bench"], bench_raw, cfg, mods, keep)
+            out.setdefault(subj, {})[name] = bench_metrics(plan["bench"], braw, cfg, mods, keep)
     return out
 
 
@@ -352,9 +375,13 @@ def side_by_side(cfg: EvaluateConfig, plans: dict, tok_of: dict[str, str], raws:
             row = rows.setdefault(t["id"], {"id": t["id"], "kind": "mc", "subject": t["subject"], "prompt": t["question"],
                                             "reference": t["labels"][t["answer"]], "answers": {}})  # fmt: skip
             row["answers"][name] = t["labels"][rank[0]]
-        n_held = len(plan["held"]["gen"])
-        for t, r in zip(plan["bench"]["gen"], raw["gen"][n_held:], strict=True):
+        braw = bench_raw(plan, raw)
+        guided = iter(braw.get("gen_guided", []))
+        for t, r in zip(plan["bench"]["gen"], braw["gen"], strict=True):
             row = rows.setdefault(t["id"], {"id": t["id"], "kind": t["kind"], "subject": t["subject"],
                                             "prompt": t["question"], "reference": reference_of(t), "answers": {}})  # fmt: skip
             row["answers"][name] = r["text"]
+            if t["kind"] == "tools" and "gen_guided" in braw:  # the guided reply is the answer; the free one beside it
+                row.setdefault("unguided", {})[name] = r["text"]
+                row["answers"][name] = next(guided)["text"]
     return list(rows.values())

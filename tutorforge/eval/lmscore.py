@@ -11,6 +11,7 @@ Import-light: torch is imported inside the functions.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 Scored = tuple[float, int]  # (sum of NLL in nats, number of scored tokens)
@@ -141,12 +142,14 @@ def generate_greedy(
     batch_size: int = 8,
     max_length: int | None = None,
     stop_ids: list[int] | None = None,
+    logits_processor: Callable[[], Any] | None = None,
 ) -> list[dict[str, Any]]:
     """Greedy-decode each prompt (batched, left-padded); returns {text, new_tokens, latency_s, batch} per prompt in order.
 
     Prompts are left-truncated to fit max_length - max_new_tokens. A response's latency is the wall time of its
     batch (every response of a batch arrives together); new_tokens counts tokens up to and including the first stop
-    token. Deterministic: no sampling.
+    token. Deterministic: no sampling. `logits_processor` makes a fresh transformers LogitsProcessor per batch (e.g.
+    tools.constrained.ToolCallGrammar.logits_processor: grammar-constrained decoding).
     """
     import torch
 
@@ -174,6 +177,7 @@ def generate_greedy(
                 max_new_tokens=max_new_tokens,
                 eos_token_id=stop or None,
                 pad_token_id=pad_id,
+                **({"logits_processor": [logits_processor()]} if logits_processor else {}),
             )
             latency = time.perf_counter() - t0
             for row, i in enumerate(idx):

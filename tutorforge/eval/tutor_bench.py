@@ -15,7 +15,9 @@ metrics from their results. Scoring rules follow the benchmark's README; what is
   rouge_l, bleu        of greedy answers to short_answer + grounded questions vs the references (bleu: 0-100)
   mc_accuracy          the question with options lettered A-D; each option scored as the answer "<L>. <option>"
   socratic_*           the first reply to the student's turn (socratic.judge_reply)
-  tool_*, model_id_accuracy  the reply to the request under the tool system prompt (toolcalls.judge_call)
+  tool_*, model_id_accuracy  the reply to the request under the tool system prompt (toolcalls.judge_call); with
+                       `guided_tool_calls` the reply decoded under the tool-call grammar, and tool_*_unguided the
+                       free reply of the same model
 Generated items are a seeded sample of at most `bench_max_items[kind]` per kind (all of them when the cap is larger).
 """
 
@@ -116,7 +118,8 @@ def bench_metrics(
     keep: Any = lambda t: True,
 ) -> dict[str, float]:
     """The benchmark metrics over the tasks `keep` selects (all, or one subject); absent tasks -> absent keys.
-    raw: {"loss": [(nll, n)], "mc": [(nll, n)] per option in order, "gen": [{"text", ...}]} from one model."""
+    raw: {"loss": [(nll, n)], "mc": [(nll, n)] per option in order, "gen": [{"text", ...}]} from one model, and
+    optionally "gen_guided": the tools items' replies under the tool-call grammar, in task order."""
     out: dict[str, float] = {}
     for group in ("answer_loss", "socratic_reply_loss"):
         pairs = [r for t, r in zip(tasks["loss"], raw["loss"], strict=True) if t["group"] == group and keep(t)]
@@ -139,7 +142,13 @@ def bench_metrics(
         out["bleu"] = mods["bleu"].compute(predictions=preds, references=refs)["bleu"]
     leak = cfg.socratic_leak_threshold
     out |= socratic_scores([judge_reply(text, t["item"], leak) for t, text in gen if t["kind"] == "socratic"])
-    out |= tool_scores([judge_call(text, t["item"]) for t, text in gen if t["kind"] == "tools"])
+    free = [judge_call(text, t["item"]) for t, text in gen if t["kind"] == "tools"]
+    if "gen_guided" in raw:  # tool requests also decoded under the tool-call grammar: those are the headline
+        tools = [t for t in tasks["gen"] if t["kind"] == "tools"]
+        guided = [judge_call(r["text"], t["item"]) for t, r in zip(tools, raw["gen_guided"], strict=True) if keep(t)]
+        out |= tool_scores(guided) | {f"{k}_unguided": v for k, v in tool_scores(free).items()}
+    else:
+        out |= tool_scores(free)
     return {k: round(float(v), 6) for k, v in out.items()}
 
 
