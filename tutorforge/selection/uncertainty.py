@@ -56,12 +56,15 @@ def subject_scores(
             ids[r, : len(seqs[j][2])] = torch.tensor(seqs[j][2])
             mask[r, : len(seqs[j][2])] = 1
         with torch.no_grad():
-            lp = torch.log_softmax(model(input_ids=ids, attention_mask=mask).logits.float(), dim=-1)
-        for r, j in enumerate(batch):
-            i, k, seq = seqs[j]
-            start = len(prompt_ids[i])
-            tgt = torch.tensor(seq[start:])
-            logp[i, k] = lp[r, start - 1 : len(seq) - 1].gather(1, tgt[:, None]).sum()
+            # the LM head only where a subject token is predicted: full logits of batch x tokens x 49k vocabulary
+            # took the default run's select stage to 7.7 GB RSS (issue 13: peak <= 8 GB)
+            hidden = model.get_decoder()(input_ids=ids, attention_mask=mask).last_hidden_state
+            for r, j in enumerate(batch):
+                i, k, seq = seqs[j]
+                start = len(prompt_ids[i])
+                tgt = torch.tensor(seq[start:])
+                logits = model.get_output_embeddings()(hidden[r, start - 1 : len(seq) - 1]).float()
+                logp[i, k] = torch.log_softmax(logits, dim=-1).gather(1, tgt[:, None]).sum()
     out = []
     probs = torch.softmax(logp, dim=-1)
     for i in range(len(prompts)):
