@@ -105,7 +105,7 @@ QUIZZES = 2  # quiz requests per section
 # Share of tool conversations that go on past the call to the tool result and the tutor's reply; the rest end at the
 # call. Those replies are templates a few dozen examples teach, while a 256-token window of tool context per reply
 # made tool conversations 72% of the SFT tokens (issue 13: the default run must stay within 20 minutes).
-TOOL_ANSWERED_SHARE = 0.35
+TOOL_ANSWERED_SHARE = 0.25
 MODEL_REQUESTS = 2  # requests per catalogue model and section (the first answered in full, the rest call only)
 NUMBER_WORDS = ["one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"]
 # Requests for a 3D model mostly describe what the student wants to see (the keyword), not the catalogue title: that

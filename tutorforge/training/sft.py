@@ -81,7 +81,7 @@ class SFTConfig:
     """Gradient accumulation steps."""
     learning_rate: PositiveFloat = 1e-3
     """Peak learning rate."""
-    epochs: PositiveFloat = 1.6
+    epochs: PositiveFloat = 1.5
     """Passes over the training rows (capped by max_steps)."""
     max_steps: int = -1
     """Cap on optimizer steps (-1 = none): steps = min(epochs * steps_per_epoch, max_steps)."""
