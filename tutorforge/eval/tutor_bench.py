@@ -62,18 +62,18 @@ def bench_tasks(cfg: EvaluateConfig, tok: Any, bench: Benchmark, max_len: int) -
         prompt, ans = chat_prompt_answer(tok, [*msgs, {"role": "assistant", "content": answer}])
         return fit(encode(tok, prompt), encode(tok, ans), max_len)
 
+    def loss_task(kind: str, item: dict[str, Any]) -> dict[str, Any]:  # the reference answer / reply, scored by loss
+        reference = item["reference_reply"] if kind == "socratic" else item["reference"]
+        group = "socratic_reply_loss" if kind == "socratic" else "answer_loss"
+        head = {"kind": kind, "id": item["id"], "subject": item["subject"]}
+        return head | {"group": group, "seq": scored(item_messages(cfg, kind, item), reference)}
+
     tasks: dict[str, list[dict[str, Any]]] = {"loss": [], "mc": [], "gen": []}
     for kind in KINDS:
         sample = pick(bench.items(kind), cfg.bench_max_items.get(kind, 0), cfg.seed, f"bench:{kind}")
         if cfg.bench_loss_all and kind in (*ANSWER_KINDS, "socratic"):  # one forward pass per item: score them all
             sampled = {item["id"] for item in sample}
-            for item in bench.items(kind):
-                if item["id"] not in sampled:
-                    msgs = item_messages(cfg, kind, item)
-                    reference = item["reference_reply"] if kind == "socratic" else item["reference"]
-                    group = "socratic_reply_loss" if kind == "socratic" else "answer_loss"
-                    head = {"kind": kind, "id": item["id"], "subject": item["subject"]}
-                    tasks["loss"].append(head | {"group": group, "seq": scored(msgs, reference)})
+            tasks["loss"] += [loss_task(kind, item) for item in bench.items(kind) if item["id"] not in sampled]
         for item in sample:
             msgs = item_messages(cfg, kind, item)
             head = {"kind": kind, "id": item["id"], "subject": item["subject"]}
@@ -92,9 +92,7 @@ def bench_tasks(cfg: EvaluateConfig, tok: Any, bench: Benchmark, max_len: int) -
                 )
                 continue
             if kind in ANSWER_KINDS or kind == "socratic":
-                reference = item["reference_reply"] if kind == "socratic" else item["reference"]
-                group = "socratic_reply_loss" if kind == "socratic" else "answer_loss"
-                tasks["loss"].append(head | {"group": group, "seq": scored(msgs, reference)})
+                tasks["loss"].append(loss_task(kind, item))
             prompt = render_chat(tok, msgs, add_generation_prompt=True)
             tasks["gen"].append(head | {"item": item, "prompt": prompt, "question": msgs[-1]["content"]})
     return tasks

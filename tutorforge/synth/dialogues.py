@@ -106,7 +106,7 @@ QUIZZES = 2  # quiz requests per section
 # call. Those replies are templates a few dozen examples teach, while a 256-token window of tool context per reply
 # made tool conversations 72% of the SFT tokens (issue 13: the default run must stay within 20 minutes).
 TOOL_ANSWERED_SHARE = 0.25
-MODEL_REQUESTS = 2  # requests per catalogue model and section (the first answered in full, the rest call only)
+MODEL_REQUESTS = 2  # requests per catalogue model and section (only the first may go on past the call)
 NUMBER_WORDS = ["one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"]
 # Requests for a 3D model mostly describe what the student wants to see (the keyword), not the catalogue title: that
 # is how students ask, and what the tutor must map onto a model_id.
@@ -241,7 +241,7 @@ def tool_call(b: SectionBuilder) -> list[dict]:
     rng = b.rng("tool_call")
     subject = str(b.s.get("subject") or "unknown")
     subject = subject if subject != "unknown" else "science"
-    return [*_search(b, system, rng, subject)[:3], *_quiz(b, system, rng), *_models(b, system, rng)]
+    return [*_search(b, system, rng, subject), *_quiz(b, system, rng), *_models(b, system, rng)]
 
 
 def _search(b: SectionBuilder, system: dict, rng: random.Random, subject: str) -> list[dict]:
