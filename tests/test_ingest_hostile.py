@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pymupdf
@@ -345,6 +346,19 @@ def test_corrupt_cache_entries_are_dropped_and_rebuilt(tmp_path: Path) -> None:
 
 
 # ---- the pool itself -----------------------------------------------------------------------------------------------
+@pytest.fixture
+def core_dumps_on(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Core dumps allowed, as on CI, in an empty working directory: dumping a forked copy of a pytest process with
+    torch loaded took over 2 s there, and the crash was reported as a timeout."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_CORE)
+    resource.setrlimit(resource.RLIMIT_CORE, (hard, hard))
+    monkeypatch.chdir(tmp_path)
+    try:
+        yield tmp_path
+    finally:
+        resource.setrlimit(resource.RLIMIT_CORE, (soft, hard))
+
+
 def _task(kind: str, i: int) -> object:
     if kind == "raise":
         raise ValueError(f"bad task {i}")
@@ -356,7 +370,7 @@ def _task(kind: str, i: int) -> object:
 
 
 @pytest.mark.parametrize("workers", [1, 3])
-def test_pool_costs_only_the_failing_task(workers: int) -> None:
+def test_pool_costs_only_the_failing_task(workers: int, core_dumps_on: Path) -> None:
     kinds = ["ok", "raise", "ok", "die", "ok", "hang", "ok", "ok", "die", "ok"]
     t0 = time.monotonic()
     res = run_tasks(_task, [(k, i) for i, k in enumerate(kinds)], workers, "test", timeout=2.0)
@@ -369,3 +383,4 @@ def test_pool_costs_only_the_failing_task(workers: int) -> None:
     assert res[1]["error"] == "ValueError: bad task 1" and res[3]["error"] == "worker process died (SIGSEGV)"
     assert res[5]["error"] == "timed out after 2 s (worker killed)"
     assert run_tasks(_task, [], workers, "test") == []
+    assert list(core_dumps_on.iterdir()) == []  # a crashed worker leaves no core file

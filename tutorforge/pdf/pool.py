@@ -15,6 +15,7 @@ import contextlib
 import math
 import multiprocessing as mp
 import os
+import resource
 import signal
 import time
 from collections import deque
@@ -42,6 +43,10 @@ def _serve(conn: Connection, fn: Callable[..., Any], tasks: Sequence[tuple], inh
     """Worker loop: run the task whose index arrives, send (index, result) back; None or a closed pipe ends it."""
     with contextlib.suppress(OSError):
         os.setpgid(0, 0)  # its own process group: killing it reaches whatever it started
+    # No core file: a crashed worker is a forked copy of the parent (GBs with torch loaded); dumping it takes seconds,
+    # long enough to be counted a timeout instead of a crash, and litters the working directory.
+    with contextlib.suppress(ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     for c in inherited:  # other workers' pipes: holding them would hide the parent's death from those workers
         c.close()
     while True:
