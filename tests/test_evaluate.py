@@ -241,6 +241,38 @@ def test_perplexity_equals_exp_mean_nll_computed_independently(arts):
     assert nll / n == pytest.approx(ref[1], rel=1e-4)
 
 
+def test_options_sharing_a_prompt_score_as_if_each_ran_alone(arts):
+    """score_sequences runs a shared prompt once and its options on the KV cache: each option's NLL must equal that
+    option scored alone, in one unpadded forward, and items without a shared prompt must be unaffected."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(arts / "tokenizer")
+    model = AutoModelForCausalLM.from_pretrained(arts / "pretrain" / "model", dtype=torch.float32)
+    enc = lambda t: tok(t, add_special_tokens=False)["input_ids"]  # noqa: E731
+    q1, q2 = enc("Question: Which organelle releases energy?\nAnswer:"), enc("Question: What is 3 x 4?\nAnswer:")
+    items = [
+        (q1 + enc(f" {o}"), [False] * len(q1) + [True] * len(enc(f" {o}"))) for o in ("mitochondria", "the cell wall")
+    ]
+    items += [(q2 + enc(" twelve"), [False] * len(q2) + [True] * len(enc(" twelve")))]  # a prompt of its own
+    items += [(q2 + enc(" 12 exactly"), [False] * (len(q2) + 1) + [True] * (len(enc(" 12 exactly")) - 1))]  # no share
+    items += [(q1 + enc(" a ribosome, maybe"), [False] * len(q1) + [True] * len(enc(" a ribosome, maybe")))]
+    shared = {tuple(s[: m.index(True)]) for s, m in items}
+    assert len(shared) == 3  # q1 (3 options) is a group; the q2 items have different unscored prefixes
+
+    def alone(seq: list[int], mask: list[bool]) -> tuple[float, int]:
+        with torch.no_grad():
+            logp = torch.log_softmax(model(input_ids=torch.tensor([seq])).logits[0, :-1], -1)
+        picked = logp.gather(-1, torch.tensor(seq[1:]).unsqueeze(-1)).squeeze(-1)
+        return -float(sum(x for x, keep in zip(picked.tolist(), mask[1:], strict=True) if keep)), sum(mask[1:])
+
+    got = lmscore.score_sequences(model, items, batch_size=2, pad_id=tok.pad_token_id)
+    for (nll, n), (seq, mask) in zip(got, items, strict=True):
+        want_nll, want_n = alone(seq, mask)
+        assert n == want_n and nll == pytest.approx(want_nll, rel=1e-4, abs=1e-4)
+    assert got[0] != got[1]  # different options, different scores (the cache is not served to the wrong row)
+
+
 def test_chat_prompt_answer_and_stop_tokens_follow_the_chat_template(arts):
     from transformers import AutoTokenizer
 

@@ -43,11 +43,84 @@ def sliding_windows(ids: list[int], block_size: int, stride: int) -> list[tuple[
 def score_sequences(
     model: Any, items: list[tuple[list[int], list[bool]]], batch_size: int = 8, pad_id: int = 0
 ) -> list[Scored]:
-    """Sum of -log p(token | previous tokens) over each item's masked tokens, batched with right padding.
-
-    Items are processed longest-first (so batches pad little) and returned in input order. Position 0 is never
+    """Sum of -log p(token | previous tokens) over each item's masked tokens, in input order. Position 0 is never
     scored (nothing predicts it).
+
+    Items whose unscored prefix is the same token for token (the options of a multiple-choice, MMLU or subject
+    question: one prompt, several short continuations) are scored as a group: the prefix runs once and its KV cache
+    serves every continuation, so a question costs its prompt once instead of once per option (~3x fewer tokens on
+    MMLU; benchmarks/evaluate.py measures it). The rest are batched with right padding, longest first.
     """
+    groups: dict[tuple[int, ...], list[int]] = {}
+    for i, (seq, mask) in enumerate(items):
+        first = next((k for k, m in enumerate(mask) if m), 0)
+        if first >= 1:
+            groups.setdefault(tuple(seq[:first]), []).append(i)
+    shared = sorted(((p, idx) for p, idx in groups.items() if len(idx) > 1), key=lambda g: (-len(g[0]), g[1][0]))
+    out: list[Scored] = [(0.0, 0)] * len(items)
+    for start in range(0, len(shared), batch_size):  # batch_size questions (prompts) per forward
+        chunk = shared[start : start + batch_size]
+        scored = _score_continuations(
+            model, [(list(p), [items[i] for i in idx]) for p, idx in chunk], pad_id, batch_size
+        )
+        for (_, idx), group in zip(chunk, scored, strict=True):
+            for i, sc in zip(idx, group, strict=True):
+                out[i] = sc
+    done = {i for _, idx in shared for i in idx}
+    rest = [i for i in range(len(items)) if i not in done]
+    for i, sc in zip(rest, _score_padded(model, [items[i] for i in rest], batch_size, pad_id), strict=True):
+        out[i] = sc
+    return out
+
+
+def _score_continuations(
+    model: Any, groups: list[tuple[list[int], list[tuple[list[int], list[bool]]]]], pad_id: int, batch_size: int
+) -> list[list[Scored]]:
+    """Score groups of items that start with their group's (unscored) prefix: one forward over the prefixes (left-
+    padded, so each ends at the last column and only that column's logits are computed), then the continuations,
+    shortest first in batches of `batch_size` (options differ in length: one long option would pad all the others),
+    each row on a copy of its own prefix's KV cache; positions continue after the prefix."""
+    import torch
+    from transformers import DynamicCache
+
+    n_pre = max(len(p) for p, _ in groups)
+    rows = [(g, seq[len(p) :], mask[len(p) :]) for g, (p, members) in enumerate(groups) for seq, mask in members]
+    pre_ids = torch.full((len(groups), n_pre), pad_id, dtype=torch.long)
+    pre_attn = torch.zeros((len(groups), n_pre), dtype=torch.long)
+    for g, (p, _) in enumerate(groups):
+        pre_ids[g, n_pre - len(p) :] = torch.tensor(p, dtype=torch.long)
+        pre_attn[g, n_pre - len(p) :] = 1
+    out: list[list[Scored]] = [[(0.0, 0)] * len(members) for _, members in groups]
+    slot = [k for _, members in groups for k in range(len(members))]  # each row's place in its group
+    model.eval()
+    with torch.inference_mode():
+        pre_pos = (pre_attn.cumsum(-1) - 1).clamp(min=0)
+        head = model(input_ids=pre_ids, attention_mask=pre_attn, position_ids=pre_pos, use_cache=True, logits_to_keep=1)
+        first_logp = torch.log_softmax(head.logits[:, -1].float(), dim=-1)  # predicts each continuation's 1st token
+        kv = [(layer.keys, layer.values) for layer in head.past_key_values.layers]
+        order = sorted(range(len(rows)), key=lambda r: (len(rows[r][1]), r))
+        for start in range(0, len(order), batch_size):
+            sub = order[start : start + batch_size]
+            owner = torch.tensor([rows[r][0] for r in sub])
+            cache = DynamicCache(ddp_cache_data=[(k[owner], v[owner]) for k, v in kv])
+            width = max(len(rows[r][1]) for r in sub)
+            ids = torch.full((len(sub), width), pad_id, dtype=torch.long)
+            cont_attn = torch.zeros((len(sub), width), dtype=torch.long)
+            for j, r in enumerate(sub):
+                ids[j, : len(rows[r][1])] = torch.tensor(rows[r][1], dtype=torch.long)
+                cont_attn[j, : len(rows[r][1])] = 1
+            attn = torch.cat([pre_attn[owner], cont_attn], dim=1)
+            pos = pre_attn.sum(-1)[owner].unsqueeze(1) + torch.arange(width).unsqueeze(0)
+            logits = model(input_ids=ids, attention_mask=attn, position_ids=pos, past_key_values=cache).logits
+            logp = torch.log_softmax(logits[:, :-1].float(), dim=-1).gather(-1, ids[:, 1:].unsqueeze(-1)).squeeze(-1)
+            for j, r in enumerate(sub):
+                g, cont, m = rows[r]
+                lps = [float(first_logp[g, cont[0]])] + [float(x) for x in logp[j, : len(cont) - 1]]
+                out[g][slot[r]] = (-sum(lp for lp, keep in zip(lps, m, strict=True) if keep), sum(map(bool, m)))
+    return out
+
+
+def _score_padded(model: Any, items: list[tuple[list[int], list[bool]]], batch_size: int, pad_id: int) -> list[Scored]:
     import torch
 
     out: list[Scored] = [(0.0, 0)] * len(items)
