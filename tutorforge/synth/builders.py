@@ -24,7 +24,7 @@ from tutorforge.core.io import dumps
 from tutorforge.synth import dialogues, questions, worked
 from tutorforge.text.rules import Definition, causal, definition, key_terms, sentences
 
-TEMPLATE_VERSION = 4
+TEMPLATE_VERSION = 5
 GENERATOR = "deterministic"
 
 
@@ -108,7 +108,7 @@ class SectionBuilder:
         return questions.cloze(self)
 
     def definition(self) -> list[dict]:
-        return questions.definition(self)
+        return questions.definition(self) + questions.comparisons(self)
 
     def why(self) -> list[dict]:
         return questions.why(self)

@@ -15,6 +15,7 @@ import random
 import re
 from typing import TYPE_CHECKING
 
+from tutorforge.synth import questions
 from tutorforge.text.rules import content_tokens, upper_first
 from tutorforge.tools.specs import signatures
 
@@ -60,11 +61,7 @@ SOC_HINT_CALC = [
     "Start from what is given. Which relationship between these quantities have you learnt, and how would you "
     "get {target} on its own?",
 ]
-SOC_COMPARE_Q = [
-    "What's the difference between {a} and {b}?",
-    "How is {a} different from {b}?",
-    "Are {a} and {b} the same thing?",
-]
+SOC_COMPARE_Q = questions.COMPARE_Q  # the plain comparisons (questions.comparisons) ask in the same words
 SOC_HINT_COMPARE = [
     "Let's compare them one at a time. What do you already know about {a}? And what do you know about {b}? "
     "Where do they differ?",
@@ -76,7 +73,9 @@ SOC_HINT_CHOICE = [
     "Read it again slowly. Which words around the gap are clues? What kind of word must go in it?",
     "Try ruling some out first. Which answer can't be right, and why? What is left?",
 ]
-SOC_CHOICES = 3  # cloze/MC questions per section asked in Socratic mode (after the dialogues, not instead)
+# cloze/MC questions per section asked in Socratic mode (after the dialogues, not instead); 3 made "Let's narrow it
+# down together" the tutor's reply to direct questions too (issue 13)
+SOC_CHOICES = 2
 SOC_OPENING_ONLY_SHARE = 0.5  # share of definition/why items kept as the opening exchange only
 SOC_ATTEMPT = ["Is it something to do with {hint}?", "Maybe it has to do with {hint}?"]
 SOC_ATTEMPT_CALC = ["Do I use {formula}?", "Is the formula {formula}?"]
@@ -294,7 +293,10 @@ def _quiz(b: SectionBuilder, system: dict, rng: random.Random) -> list[dict]:
     returns as many as the section has material for (the reply says so when that is fewer), and the tutor asks the
     first one."""
     # short questions first: the tool result is context the model reads at every training step
-    pool = [(r["messages"][0]["content"], r["messages"][1]["content"]) for r in b.definition() + b.why() + b.cloze()]
+    pool = [
+        (r["messages"][0]["content"], r["messages"][1]["content"])
+        for r in questions.definition(b) + b.why() + b.cloze()
+    ]
     pool = pool[:3]  # a few questions are enough to learn from: the tool result is the longest part of the example
     topics = [t for t in [b.heading, *b.terms[:2]] if t and len(t) >= 2]
     if not pool or not topics:

@@ -71,7 +71,7 @@ class SynthConfig:
     caps: dict[str, NonNegInt] = field(
         default_factory=lambda: {
             "cloze": 2,
-            "definition": 3,
+            "definition": 5,
             "why": 2,
             "worked": 2,
             "mc": 2,

@@ -22,6 +22,15 @@ LETTERS = "ABCDEFGH"
 
 CLOZE_Q = ["Fill in the blank: {s}", "Complete the sentence with the missing word: {s}", "Which word is missing? {s}"]
 DEF_Q = ["{q}", "Define {term}.", 'In your textbook, what does the term "{term}" mean?']
+# The direct counterpart of the Socratic comparison (dialogues.SOC_COMPARE_Q: the same words): both definitions, stated.
+# Without it a plain "What's the difference between ...?" was only ever answered Socratically, and the tutor answered
+# direct questions with "Let's compare them ..." (issue 13: ROUGE-L on the frozen benchmark did not move).
+COMPARE_Q = [
+    "What's the difference between {a} and {b}?",
+    "How is {a} different from {b}?",
+    "Are {a} and {b} the same thing?",
+]
+COMPARE_A = ["{a} {b}", "They are different ideas. {a} {b}"]
 MC_DEF_Q = ['Which term is described here: "{body}"?', "Choose the term that matches this description: {body}."]
 MC_CLOZE_Q = ["Which word completes the sentence? {s}"]
 PARA = {
@@ -75,6 +84,33 @@ def definition(b: SectionBuilder) -> list[dict]:
                 ],
                 {"term": d.term, "pattern": d.pattern},
                 d.sentence,
+            )
+        )
+    return out
+
+
+def comparisons(b: SectionBuilder) -> list[dict]:
+    """ "What's the difference between A and B?" for two terms the section defines, answered with both definitions
+    (kind 'definition', template definition.compare): the same pairs and question wording as the Socratic comparisons,
+    so only the system prompt tells the modes apart."""
+    defs = list({d.term.lower(): d for d in b.defs}.values())
+    out = []
+    for d, e in zip(defs, defs[1:], strict=False):
+        rng = b.rng("definition.compare", d.term, e.term)
+        first, second = (d, e) if rng.random() < 0.5 else (e, d)
+        vq, va = rng.randrange(len(COMPARE_Q)), rng.randrange(len(COMPARE_A))
+        answer = COMPARE_A[va].format(a=upper_first(first.sentence), b=upper_first(second.sentence))
+        out.append(
+            b.record(
+                "definition",
+                "definition.compare",
+                vq * 10 + va,
+                [
+                    {"role": "user", "content": COMPARE_Q[vq].format(a=first.term, b=second.term)},
+                    {"role": "assistant", "content": answer},
+                ],
+                {"term": first.term, "pattern": "compare", "compared_with": second.term},
+                first.sentence,
             )
         )
     return out
