@@ -5,7 +5,10 @@
 
 Stage:    tutorforge.training.sft as `dvc repro` runs it: its model (LoRA on the top `sft.lora_layers` layers), its
           packed rows (block-diagonal attention), TRL's SFTTrainer with logits at labelled positions only
-          (tutorforge/training/sft_trainer.py), its precision; optimizer-step ends timed by a callback.
+          (tutorforge/training/sft_trainer.py), its precision, its frozen-layer cache (training/frozen_cache.py: an
+          epoch after the first skips the frozen layers); optimizer-step ends timed by a callback. With the cache on,
+          the rows are cut to steps + 1 batches and trained for two epochs, each timed; the stage's rate is the mean
+          over `sft.epochs` epochs (the first at the epoch-1 rate, the rest at the cached rate).
 Baseline: the plain loop a user would write with peft: LoRA (same r/alpha/targets) on EVERY layer, one example per row
           padded to the longest of its batch, the model's own full-logits loss, AdamW, fp32; `sft.batch_size`
           examples per step, drawn from the same encoded examples.
@@ -31,17 +34,22 @@ def _rate(marks: list[tuple[float, int]]) -> tuple[float, int, float]:
 
 
 def stage_rate(cfg: Any, rows: list[dict], tok: Any, steps: int, work: Path) -> dict:
+    """The stage's rate on its first epoch and, with the frozen-layer cache on (sft.cache_frozen_layers), on a later
+    one: `rows` is cut to steps + 1 batches, trained for two epochs, and each epoch timed after its first step."""
     import torch
     from transformers import TrainerCallback
 
     from tutorforge.training.hardware import select_precision
-    from tutorforge.training.sft import load_model
+    from tutorforge.training.sft import install_frozen_cache, load_model
     from tutorforge.training.sft_data import PackedCollator
     from tutorforge.training.sft_trainer import build_trainer
 
     precision = select_precision(cfg.precision)
     torch.manual_seed(cfg.seed)
     model = load_model(cfg, precision)
+    cache = install_frozen_cache(cfg, model)
+    epochs = 2 if cache is not None else 1
+    rows = rows[: (steps + 1) * cfg.batch_size]
     marks: list[tuple[float, int]] = []
 
     class Mark(TrainerCallback):
@@ -50,7 +58,7 @@ def stage_rate(cfg: Any, rows: list[dict], tok: Any, steps: int, work: Path) -> 
 
     args = {
         "output_dir": str(work / "ckpt"),
-        "max_steps": steps + 1,
+        "max_steps": (steps + 1) * epochs,
         "per_device_train_batch_size": cfg.batch_size,
         "learning_rate": cfg.learning_rate,
         "save_strategy": "no",
@@ -70,13 +78,23 @@ def stage_rate(cfg: Any, rows: list[dict], tok: Any, steps: int, work: Path) -> 
         tok,
         args,
         {"train": rows, "validation": []},
-        PackedCollator(tok.pad_token_id),
+        PackedCollator(tok.pad_token_id, cfg.max_length if cache is not None else None),
         cfg.logits_at_labels_only,
         callbacks=[Mark()],
     )
     trainer.train()
-    rate, tokens, seconds = _rate(marks)
-    return {"tokens_per_s": round(rate, 1), "tokens": tokens, "seconds": round(seconds, 2), "precision": precision}
+    if cache is not None:
+        cache.remove()
+    rate, tokens, seconds = _rate(marks[: steps + 1])
+    out = {"tokens_per_s": round(rate, 1), "tokens": tokens, "seconds": round(seconds, 2), "precision": precision}
+    if cache is not None:
+        later, _, later_s = _rate(marks[steps + 1 :])
+        # the stage's mean rate over its epochs: the first at `rate`, the rest served from the cache at `later`
+        e = max(cfg.epochs, 1.0)
+        mean = e / (1 / rate + (e - 1) / later)
+        out |= {"first_epoch_tokens_per_s": round(rate, 1), "cached_epoch_tokens_per_s": round(later, 1)}
+        out |= {"tokens_per_s": round(mean, 1), "epochs": e, "cache": cache.stats}
+    return out
 
 
 def plain_rate(cfg: Any, examples: list[dict], tok: Any, steps: int) -> dict:
@@ -128,7 +146,7 @@ def bench_sft_stage(steps: int = 6, rounds: int = 1, params: str = str(ROOT / "p
     if tok.pad_token_id is None:
         tok.pad_token = tok.eos_token
     examples, _ = encode_records(tok, list(read_jsonl(cfg.train)), cfg.max_length, cfg.truncation)
-    rows = pack_examples(examples, cfg.max_length) if cfg.packing else examples
+    rows = pack_examples(examples, cfg.max_length, cfg.share_system_prompt) if cfg.packing else examples
     print(
         f"[sft-stage] {cfg.base_model}: {len(examples)} examples -> {len(rows)} rows of <= {cfg.max_length} tokens; "
         f"lora_layers {cfg.lora_layers or 'all'}, logits at labels only {cfg.logits_at_labels_only}; "
@@ -144,7 +162,13 @@ def bench_sft_stage(steps: int = 6, rounds: int = 1, params: str = str(ROOT / "p
                     if name == "plain"
                     else stage_rate(cfg, rows, tok, steps, Path(tmp))
                 )
-                print(f"round {r + 1}/{rounds} {name}: {res['tokens_per_s']:.0f} useful tok/s", flush=True)
+                extra = (
+                    f" (epoch 1: {res['first_epoch_tokens_per_s']:.0f}, later epochs from the frozen-layer cache:"
+                    f" {res['cached_epoch_tokens_per_s']:.0f}; mean over {res['epochs']:g} epochs)"
+                    if "cached_epoch_tokens_per_s" in res
+                    else ""
+                )
+                print(f"round {r + 1}/{rounds} {name}: {res['tokens_per_s']:.0f} useful tok/s{extra}", flush=True)
                 if name not in best or res["tokens_per_s"] > best[name]["tokens_per_s"]:
                     best[name] = res
     ratio = round(best["stage"]["tokens_per_s"] / best["plain"]["tokens_per_s"], 2)

@@ -171,6 +171,47 @@ def test_packing_has_no_cross_attention() -> None:
             off += n
 
 
+def test_shared_system_turns_are_seen_exactly_as_alone() -> None:
+    """Rows whose examples share a system turn hold it once (pack_examples(share_prefixes=True)): each example's
+    logits, and the batch's supervised loss, are those of the examples run alone; without the segment mask they are
+    not (the test can fail)."""
+    import torch
+
+    from tutorforge.training.sft_data import PackedCollator
+    from tutorforge.training.sft_trainer import supervised_nll
+
+    tok = make_tokenizer()
+    model = make_model(tok, seed=3).eval()
+    model.config.use_cache = False
+    system = {"role": "system", "content": "You are a tutor with tools: search(query), quiz(topic, n)."}
+    recs = [[system, *r["messages"][-2:]] for r in make_records(5)] + [r["messages"][-2:] for r in make_records(2)]
+    exs = [w for m in recs for w in encode_example(tok, m, max_length=128)]
+    assert sum(e["prefix_len"] > 0 for e in exs) == 5 and len({e["prefix_len"] for e in exs if e["prefix_len"]}) == 1
+    rows = pack_examples(exs, 512, share_prefixes=True)
+    assert len(rows) == 1 and rows[0]["n_tokens"] == sum(len(e["input_ids"]) for e in exs)
+    n_prefix = exs[0]["prefix_len"]
+    assert len(rows[0]["input_ids"]) == sum(len(e["input_ids"]) for e in exs) - 4 * n_prefix  # one copy, not five
+    batch = PackedCollator(tok.pad_token_id, pad_to=600)(rows)
+    inputs = {k: batch[k] for k in ("input_ids", "position_ids", "attention_mask")}
+    with torch.no_grad():
+        packed = model(**inputs).logits[0]
+        unmasked = model(input_ids=batch["input_ids"], position_ids=batch["position_ids"]).logits[0]
+        row, seg = rows[0], torch.tensor(rows[0]["seg"])
+        for s in sorted(set(row["seg"])):
+            at = (seg == s).nonzero().squeeze(1)
+            parent = row["parent"][int(at[0])]  # -1: the shared system turn itself, or an example without one
+            ids = [row["input_ids"][i] for i in at]
+            head = [i for i, p in enumerate(row["parent"]) if row["seg"][i] == parent] if parent >= 0 else []
+            alone = model(input_ids=torch.tensor([[row["input_ids"][i] for i in head] + ids])).logits[0, len(head) :]
+            torch.testing.assert_close(packed[at], alone, atol=1e-4, rtol=1e-4)
+            if parent >= 0 and s > 1:  # later examples would see the earlier ones without the mask
+                assert (unmasked[at] - alone).abs().max() > 1e-2
+        nll, n = supervised_nll(model, batch)
+        pieces = [supervised_nll(model, PackedCollator(tok.pad_token_id)(pack_examples([e], 512))) for e in exs]
+    assert int(n) == sum(int(k) for _, k in pieces)
+    assert float(nll) == pytest.approx(sum(float(x) for x, _ in pieces), rel=1e-4)
+
+
 @pytest.mark.slow
 def test_lora_run_lowers_loss_and_saves_reloadable_models(fx: Path, tmp_path: Path) -> None:
     import torch

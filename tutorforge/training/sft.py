@@ -33,7 +33,10 @@ log = get_logger(__name__)
 MODES = ("lora", "qlora", "full")
 OUTPUTS = ("adapter", "merged", "train_log.jsonl", "report.json")
 # Config fields that do not change the trained weights (left out of the resume fingerprint).
-NON_RESULT_FIELDS = {"output", "eval_steps", "save_steps", "save_total_limit", "logging_steps", "resume", "merge"}
+NON_RESULT_FIELDS = {
+    "output", "eval_steps", "save_steps", "save_total_limit", "logging_steps", "resume", "merge",
+    "cache_frozen_layers", "cache_max_mb",
+}  # fmt: skip
 
 
 @section("sft")
@@ -66,6 +69,17 @@ class SFTConfig:
     lora_layers: NonNegInt = 10
     """LoRA on the top N transformer layers only (0 = all). Backward then stops at the lowest adapted layer, so the
     layers below cost a forward pass only (SmolLM2-135M, top 10 of 30: ~1.6x the tokens/s of all layers)."""
+    cache_frozen_layers: bool = True
+    """With LoRA on the top `lora_layers` only, keep each training row's output of the frozen layers below in memory
+    and serve it on every later epoch (exact; tutorforge/training/frozen_cache.py): an epoch after the first then
+    costs about the adapted layers only. Needs mode lora, packing and no DeepSpeed; ignored otherwise."""
+    cache_max_mb: PositiveFloat = 2048.0
+    """Memory cap of that cache (rows past it are recomputed each visit): rows x max_length x hidden size x 4 bytes
+    (the default run: 524 x 256 x 576 x 4 = 309 MB)."""
+    share_system_prompt: bool = True
+    """With packing: examples that begin with the same system turn share one copy of it per row, each seeing it
+    through a segment mask exactly as if alone (training/sft_data.pack_examples). The tool prompt (~120 tokens, the
+    tool list) starts every tool conversation: shared, it is computed once per row instead of once per example."""
     logits_at_labels_only: bool = True
     """Compute LM-head logits only at positions whose next token is labelled (same loss, fewer FLOPs: the
     49k-vocabulary head is ~20% of SmolLM2-135M's forward); false = every position (tutorforge/training/sft_trainer.py)."""
@@ -75,13 +89,13 @@ class SFTConfig:
     """Longer conversations: turns (one sequence per assistant turn, context cut from the left) | right (cut the end)."""
     packing: bool = True
     """Pack examples into rows of max_length (block-diagonal attention) instead of padding."""
-    batch_size: PositiveInt = 8
+    batch_size: PositiveInt = 6
     """Rows per device per step."""
     grad_accum: PositiveInt = 1
     """Gradient accumulation steps."""
     learning_rate: PositiveFloat = 1e-3
     """Peak learning rate."""
-    epochs: PositiveFloat = 1.5
+    epochs: PositiveFloat = 2.0
     """Passes over the training rows (capped by max_steps)."""
     max_steps: int = -1
     """Cap on optimizer steps (-1 = none): steps = min(epochs * steps_per_epoch, max_steps)."""
@@ -175,6 +189,19 @@ def load_model(cfg: SFTConfig, precision: str) -> Any:
     return get_peft_model(model, lora)
 
 
+def install_frozen_cache(cfg: SFTConfig, model: Any) -> Any:
+    """The installed frozen-layer cache for this run, or None where it does not apply (see cache_frozen_layers)."""
+    from tutorforge.training.frozen_cache import FrozenLayerCache
+
+    top = _top_layers(model, cfg.lora_layers)
+    if not (cfg.cache_frozen_layers and cfg.packing) or cfg.mode != "lora" or top is None or cfg.deepspeed.enabled:
+        return None
+    cache = FrozenLayerCache(model, frozen=top[0], max_mb=cfg.cache_max_mb)
+    cache.install()
+    log.info("frozen-layer cache on layers 0-%d (up to %.0f MB)", top[0] - 1, cfg.cache_max_mb)
+    return cache
+
+
 def _top_layers(model: Any, n: int) -> list[int] | None:
     """Indices of the top `n` transformer layers (None = all: n is 0 or at least the layer count)."""
     total = int(getattr(model.config, "num_hidden_layers", 0) or 0)
@@ -231,8 +258,11 @@ def run_sft(cfg: SFTConfig) -> dict[str, Any]:
     enc = {s: encode_records(tok, r, cfg.max_length, cfg.truncation) for s, r in recs.items()}
     if tok.pad_token_id is None:
         raise ValueError(f"the tokenizer of {cfg.tokenizer or cfg.base_model} has no pad or eos token")
-    collator = (PackedCollator if cfg.packing else PaddedCollator)(tok.pad_token_id)
-    rows = {s: pack_examples(e, cfg.max_length) if cfg.packing else e for s, (e, _) in enc.items()}
+    collator = PackedCollator(tok.pad_token_id, cfg.max_length if cfg.cache_frozen_layers else None)
+    collator = collator if cfg.packing else PaddedCollator(tok.pad_token_id)
+    rows = {
+        s: pack_examples(e, cfg.max_length, cfg.share_system_prompt) if cfg.packing else e for s, (e, _) in enc.items()
+    }
     log.info(
         "encoded %d train / %d validation sequences (dropped %d / %d empty after truncation) -> %d / %d rows",
         len(enc["train"][0]),
@@ -255,6 +285,7 @@ def run_sft(cfg: SFTConfig) -> dict[str, Any]:
     log.info("resuming from %s" if resume else "no checkpoint to resume from%s", resume or "")
     n_trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     n_total = sum(p.numel() for p in model.parameters())
+    cache = install_frozen_cache(cfg, model)
     base_loss = (
         answer_loss(model, rows["validation"], collator, cfg.batch_size, cfg.logits_at_labels_only)
         if rows["validation"]
@@ -325,6 +356,10 @@ def run_sft(cfg: SFTConfig) -> dict[str, Any]:
         if rows["validation"]
         else None
     )
+    if cache is not None:
+        cache.remove()  # before saving and merging: the layers' own forward again
+        log.info("frozen-layer cache: %s", cache.stats)
+        cache.clear()
     if not H.dist_info()["is_main"]:
         return {}
     return _save(
@@ -349,6 +384,7 @@ def run_sft(cfg: SFTConfig) -> dict[str, Any]:
             "answer_loss_base": base_loss,
             "answer_loss_sft": sft_loss,
             "answer_loss_reduction": (1 - sft_loss / base_loss) if base_loss and sft_loss is not None else None,
+            "frozen_cache_hits": cache.hits if cache is not None else 0,
         },
     )
 

@@ -9,7 +9,9 @@ back to prefix rendering: the characters between `render(messages[:i], add_gener
 Packing: examples are placed into rows of at most `max_length` tokens (best-fit decreasing) with `position_ids`
 restarting at 0 for every example and NO `attention_mask`. transformers (>= 4.5x, checked in 5.23
 `masking_utils.find_packed_sequence_indices`) then turns the position_ids into a block-diagonal causal mask for
-sdpa/eager/flex attention, so no token attends across examples (proved by tests/test_sft.py).
+sdpa/eager/flex attention, so no token attends across examples (proved by tests/test_sft.py). With
+`share_prefixes`, examples that start with the same system turn share one copy of it per row and the collator passes
+an explicit 4-D segment mask instead (pack_examples; tests/test_sft.py proves each example sees what it sees alone).
 """
 
 from __future__ import annotations
@@ -99,18 +101,35 @@ def encode_example(
     if truncation not in TRUNCATIONS:
         raise ValueError(f"truncation must be turns|right, got {truncation!r}")
     ids, mask = _ids_and_mask(tokenizer, messages)
+    head = _system_turn_ids(tokenizer, messages)
     if len(ids) <= max_length or truncation == "right":
         ids, mask = ids[:max_length], mask[:max_length]
-        return [{"input_ids": ids, "labels": [t if k else IGNORE_INDEX for t, k in zip(ids, mask, strict=True)]}]
+        labels = [t if k else IGNORE_INDEX for t, k in zip(ids, mask, strict=True)]
+        return [{"input_ids": ids, "labels": labels, "prefix_len": _prefix_len(ids, labels, head)}]
     out = []
     for start, end in _runs(mask):
         end = min(end, start + max_length - 1)  # >= 1 context token (the assistant header) before the turn
         lo = max(0, end - max_length)
         window = ids[lo:end]
-        out.append(
-            {"input_ids": window, "labels": [t if start <= lo + i else IGNORE_INDEX for i, t in enumerate(window)]}
-        )
+        labels = [t if start <= lo + i else IGNORE_INDEX for i, t in enumerate(window)]
+        out.append({"input_ids": window, "labels": labels, "prefix_len": _prefix_len(window, labels, head)})
     return out
+
+
+def _system_turn_ids(tokenizer: Any, messages: Sequence[dict[str, Any]]) -> list[int]:
+    """Token ids of the conversation's system turn as the template renders it alone ([] without one)."""
+    if not messages or messages[0].get("role") != "system":
+        return []
+    msgs = normalise_messages(messages[:1], tokenizer.chat_template or "")
+    return list(tokenizer(tokenizer.apply_chat_template(msgs, tokenize=False), add_special_tokens=False)["input_ids"])
+
+
+def _prefix_len(ids: list[int], labels: list[int], head: list[int]) -> int:
+    """len(head) if the sequence starts with it, unlabelled, and goes on past it (a window cut from the left does not
+    start with the system turn), else 0: the part pack_examples may share between sequences."""
+    n = len(head)
+    ok = 0 < n < len(ids) and ids[:n] == head and all(x == IGNORE_INDEX for x in labels[:n])
+    return n if ok else 0
 
 
 def encode_records(
@@ -151,42 +170,123 @@ def pack_bins(lengths: Sequence[int], max_length: int) -> list[list[int]]:
     return bins
 
 
-def pack_examples(examples: Sequence[dict[str, list[int]]], max_length: int) -> list[dict[str, list[int]]]:
-    """Rows of concatenated examples with position_ids restarting at 0 per example."""
-    rows = []
-    for b in pack_bins([len(e["input_ids"]) for e in examples], max_length):
-        row: dict[str, list[int]] = {"input_ids": [], "labels": [], "position_ids": []}
-        for i in b:
+def pack_examples(
+    examples: Sequence[dict[str, Any]], max_length: int, share_prefixes: bool = False
+) -> list[dict[str, Any]]:
+    """Rows of concatenated examples with position_ids restarting at 0 per example.
+
+    share_prefixes: examples that start with the same system turn (`prefix_len` from encode_example; e.g. the 123-token
+    tool prompt that begins every tool conversation) share one copy of it per row. The row is then laid out as
+    [system turn][rest of example 1][rest of example 2]... with positions continuing after the system turn, and
+    carries per-token segment ids `seg` and `parent`: PackedCollator turns them into a 4-D mask where each token
+    sees its own segment (causally) and its parent (the shared system turn), never another example. Every example
+    thus sees exactly the tokens and positions it has alone (tests/test_sft.py), and a row of tool conversations
+    computes the prompt once instead of once per conversation. `n_tokens` keeps the examples' full length (the work a
+    row stands for). Examples without a shared prefix fill the remaining space as plain segments."""
+    if not share_prefixes:
+        rows = []
+        for b in pack_bins([len(e["input_ids"]) for e in examples], max_length):
+            row: dict[str, Any] = {"input_ids": [], "labels": [], "position_ids": []}
+            for i in b:
+                ex = examples[i]
+                row["input_ids"] += ex["input_ids"]
+                row["labels"] += ex["labels"]
+                row["position_ids"] += list(range(len(ex["input_ids"])))
+            rows.append(row)
+        return rows
+    groups: dict[tuple[int, ...], list[int]] = {}
+    for i, e in enumerate(examples):
+        if e.get("prefix_len"):
+            groups.setdefault(tuple(e["input_ids"][: e["prefix_len"]]), []).append(i)
+    shared = [(list(p), idx) for p, idx in groups.items() if len(idx) > 1]
+    layouts: list[tuple[list[int], list[int], list[int]]] = []  # (prefix, shared members, plain members)
+    for prefix, idx in shared:
+        rest = [len(examples[i]["input_ids"]) - len(prefix) for i in idx]
+        layouts += [(prefix, [idx[j] for j in b], []) for b in pack_bins(rest, max_length - len(prefix))]
+    used = {i for _, idx in shared for i in idx}
+    free = [max_length - len(p) - sum(len(examples[i]["input_ids"]) - len(p) for i in m) for p, m, _ in layouts]
+    plain = sorted(
+        (i for i in range(len(examples)) if i not in used), key=lambda i: (-len(examples[i]["input_ids"]), i)
+    )
+    for i in plain:  # best fit into the space left in the rows, else a new row
+        n = min(len(examples[i]["input_ids"]), max_length)
+        fits = [r for r, room in enumerate(free) if n <= room]
+        if fits:
+            r = min(fits, key=lambda r: (free[r], r))
+            layouts[r][2].append(i)
+            free[r] -= n
+        else:
+            layouts.append(([], [], [i]))
+            free.append(max_length - n)
+    return [_shared_row(examples, *layout) for layout in layouts]
+
+
+def _shared_row(examples: Sequence[dict[str, Any]], prefix: list[int], members: list[int], plain: list[int]) -> dict:
+    row: dict[str, Any] = {"input_ids": [], "labels": [], "position_ids": [], "seg": [], "parent": [], "n_tokens": 0}
+
+    def add(ids: list[int], labels: list[int], first_pos: int, parent: int) -> int:
+        seg = len(set(row["seg"]))
+        row["input_ids"] += ids
+        row["labels"] += labels
+        row["position_ids"] += list(range(first_pos, first_pos + len(ids)))
+        row["seg"] += [seg] * len(ids)
+        row["parent"] += [parent] * len(ids)
+        return seg
+
+    if prefix:
+        top = add(prefix, [IGNORE_INDEX] * len(prefix), 0, -1)
+        for i in members:
             ex = examples[i]
-            row["input_ids"] += ex["input_ids"]
-            row["labels"] += ex["labels"]
-            row["position_ids"] += list(range(len(ex["input_ids"])))
-        rows.append(row)
-    return rows
+            add(ex["input_ids"][len(prefix) :], ex["labels"][len(prefix) :], len(prefix), top)
+            row["n_tokens"] += len(ex["input_ids"])
+    for i in plain:
+        add(examples[i]["input_ids"], examples[i]["labels"], 0, -1)
+        row["n_tokens"] += len(examples[i]["input_ids"])
+    return row
+
+
+def segment_mask(rows_seg: Any, rows_parent: Any) -> Any:
+    """(batch, 1, L, L) bool: token i sees token j <= i of its own segment or of its parent segment."""
+    import torch
+
+    same = rows_seg.unsqueeze(2) == rows_seg.unsqueeze(1)
+    parent = rows_parent.unsqueeze(2) == rows_seg.unsqueeze(1)
+    causal = torch.ones(rows_seg.shape[1], rows_seg.shape[1], dtype=torch.bool).tril()
+    return ((same | parent) & causal).unsqueeze(1)
 
 
 class PackedCollator:
-    """Packed rows -> tensors; pads to the longest row in the batch (pad = a new segment, label -100), no attention_mask."""
+    """Packed rows -> tensors; pads to the longest row in the batch, or to `pad_to` (pad = a new segment, label -100),
+    no attention_mask (rows with shared system turns: their 4-D segment mask, segment_mask). A fixed width gives a row the same tensor in every batch, which the frozen-layer cache needs to
+    recognise it (training/frozen_cache.py); packed rows are nearly full, so it costs little."""
 
-    def __init__(self, pad_id: int) -> None:
-        self.pad_id = pad_id
+    def __init__(self, pad_id: int, pad_to: int | None = None) -> None:
+        self.pad_id, self.pad_to = pad_id, pad_to
 
     def __call__(self, rows: Sequence[dict[str, list[int]]]) -> dict[str, Any]:
         import torch
 
-        width = max(len(r["input_ids"]) for r in rows)
-        ids, labels, pos = [], [], []
+        width = max([len(r["input_ids"]) for r in rows] + [self.pad_to or 0])
+        ids, labels, pos, seg, parent = [], [], [], [], []
         for r in rows:
             k = width - len(r["input_ids"])
             ids.append(r["input_ids"] + [self.pad_id] * k)
             labels.append(r["labels"] + [IGNORE_INDEX] * k)
             pos.append(r["position_ids"] + list(range(k)))
-        return {
+            if "seg" in r:  # shared system turns (pack_examples): the padding is one more segment of its own
+                seg.append(r["seg"] + [max(r["seg"], default=-1) + 1] * k)
+                parent.append(r["parent"] + [-1] * k)
+        batch = {
             "input_ids": torch.tensor(ids),
             "labels": torch.tensor(labels),
             "position_ids": torch.tensor(pos),
-            "n_tokens": torch.tensor(sum(len(r["input_ids"]) for r in rows)),
+            "n_tokens": torch.tensor(sum(r.get("n_tokens", len(r["input_ids"])) for r in rows)),
         }
+        if seg:
+            if len(seg) != len(rows):
+                raise ValueError("a batch mixes rows with and without shared prefixes")
+            batch["attention_mask"] = segment_mask(torch.tensor(seg), torch.tensor(parent))
+        return batch
 
 
 class PaddedCollator:

@@ -43,6 +43,12 @@ def supervised_nll(model: Any, inputs: dict[str, Any], labels_only: bool = True)
 
     labels = inputs["labels"]
     model_inputs = {k: v for k, v in inputs.items() if k not in {"labels", "n_tokens"}}
+    mask = model_inputs.get("attention_mask")
+    if mask is not None and mask.dim() == 4 and getattr(model.config, "_attn_implementation", "sdpa") != "sdpa":
+        # a segment mask (shared system turns, sft_data.pack_examples) is bool, as sdpa takes it; eager adds it
+        model_inputs["attention_mask"] = torch.zeros(mask.shape, dtype=model.dtype).masked_fill(
+            ~mask, torch.finfo(model.dtype).min
+        )
     target = labels[:, 1:]
     if labels_only:
         keep = labelled_positions(labels)
