@@ -90,7 +90,7 @@ def _runs(mask: Sequence[int]) -> list[tuple[int, int]]:
 
 def encode_example(
     tokenizer: Any, messages: Sequence[dict[str, Any]], max_length: int, truncation: str = "turns"
-) -> list[dict[str, list[int]]]:
+) -> list[dict[str, Any]]:
     """Training sequences (input_ids + labels, -100 outside assistant turns) of one conversation, each <= max_length.
 
     A conversation that fits is one sequence. A longer one, with truncation="turns", gives one sequence per assistant
@@ -263,7 +263,7 @@ class PackedCollator:
     def __init__(self, pad_id: int, pad_to: int | None = None) -> None:
         self.pad_id, self.pad_to = pad_id, pad_to
 
-    def __call__(self, rows: Sequence[dict[str, list[int]]]) -> dict[str, Any]:
+    def __call__(self, rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
         import torch
 
         width = max([len(r["input_ids"]) for r in rows] + [self.pad_to or 0])
