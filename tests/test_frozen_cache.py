@@ -8,19 +8,17 @@ from pathlib import Path
 import pytest
 import torch
 
+from tests.support.tiny_sft import tiny_sft
 from tutorforge.training.frozen_cache import FrozenLayerCache
 from tutorforge.training.sft import SFTConfig, load_model
-from tutorforge.training.sft_data import PackedCollator, encode_records, pack_examples
+from tutorforge.training.sft_data import PackedCollator, pack_examples
 from tutorforge.training.sft_trainer import build_trainer
-from tutorforge.training.tiny import make_model, make_records, make_tokenizer
 
 
 @pytest.fixture(scope="module")
 def fx(tmp_path_factory: pytest.TempPathFactory) -> tuple[object, Path, list[dict]]:
     d = tmp_path_factory.mktemp("frozen-cache")
-    tok = make_tokenizer(d / "tok")
-    make_model(tok, d / "model", layers=4)
-    examples, _ = encode_records(tok, make_records(16, seed=5), 64)
+    tok, examples = tiny_sft(d, n_records=16, seed=5, max_length=64)
     rows = {}
     for share in (False, True):  # True: rows with shared system turns and their segment masks
         packed = pack_examples(examples, 64, share_prefixes=share)

@@ -8,18 +8,17 @@ from pathlib import Path
 import pytest
 import torch
 
+from tests.support.tiny_sft import tiny_sft
 from tutorforge.training.sft import SFTConfig, load_model
-from tutorforge.training.sft_data import PackedCollator, encode_records, pack_examples
+from tutorforge.training.sft_data import PackedCollator, pack_examples
 from tutorforge.training.sft_trainer import build_trainer, labelled_positions, supervised_nll
-from tutorforge.training.tiny import make_model, make_records, make_tokenizer
+from tutorforge.training.tiny import make_model
 
 
 @pytest.fixture(scope="module")
 def fx(tmp_path_factory: pytest.TempPathFactory) -> tuple[object, Path, list[dict]]:
     d = tmp_path_factory.mktemp("sft-trainer")
-    tok = make_tokenizer(d / "tok")
-    make_model(tok, d / "model", layers=4)
-    examples, _ = encode_records(tok, make_records(12, seed=3), 128)
+    tok, examples = tiny_sft(d, n_records=12, seed=3, max_length=128)
     return tok, d, pack_examples(examples, 128)
 
 

@@ -7,5 +7,5 @@ for the annotations stage (annotations_stage), page records for the segment test
 endpoint that logs every request or redirects (chat_endpoint), a server that refuses every request and echoes the
 credentials back (rejecting_server), fake secrets and a scan for them (leaks), a SIGKILL at the Nth filesystem move
 (crash), a recognisable generation of outputs to kill it on (outputs_writer) and a stage run as a process with its
-one-line error checked (stage_process).
+one-line error checked (stage_process), a tiny model and encoded SFT examples (tiny_sft).
 conftest.py starts the servers as session fixtures."""
