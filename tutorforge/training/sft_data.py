@@ -150,16 +150,18 @@ def encode_records(
     return out, dropped
 
 
-def pack_bins(lengths: Sequence[int], max_length: int) -> list[list[int]]:
-    """Best-fit-decreasing bin packing of example indices into rows of <= max_length tokens (deterministic)."""
+def pack_bins(lengths: Sequence[int], max_length: int, room: Sequence[int] = ()) -> list[list[int]]:
+    """Best-fit-decreasing bin packing of example indices into rows of <= max_length tokens (deterministic).
+
+    room: the free space of rows that already exist (bins 0..len(room)-1 of the result, filled first where they fit)."""
     order = sorted(range(len(lengths)), key=lambda i: (-lengths[i], i))
-    bins: list[list[int]] = []
-    free: list[int] = []
+    bins: list[list[int]] = [[] for _ in room]
+    free: list[int] = list(room)
     for i in order:
         n = min(lengths[i], max_length)
         best = -1
-        for b, room in enumerate(free):
-            if n <= room and (best < 0 or room < free[best]):
+        for b, space in enumerate(free):
+            if n <= space and (best < 0 or space < free[best]):
                 best = b
         if best < 0:
             bins.append([i])
@@ -204,21 +206,14 @@ def pack_examples(
         rest = [len(examples[i]["input_ids"]) - len(prefix) for i in idx]
         layouts += [(prefix, [idx[j] for j in b], []) for b in pack_bins(rest, max_length - len(prefix))]
     used = {i for _, idx in shared for i in idx}
-    free = [max_length - len(p) - sum(len(examples[i]["input_ids"]) - len(p) for i in m) for p, m, _ in layouts]
-    plain = sorted(
-        (i for i in range(len(examples)) if i not in used), key=lambda i: (-len(examples[i]["input_ids"]), i)
-    )
-    for i in plain:  # best fit into the space left in the rows, else a new row
-        n = min(len(examples[i]["input_ids"]), max_length)
-        fits = [r for r, room in enumerate(free) if n <= room]
-        if fits:
-            r = min(fits, key=lambda r: (free[r], r))
-            layouts[r][2].append(i)
-            free[r] -= n
-        else:
-            layouts.append(([], [], [i]))
-            free.append(max_length - n)
-    return [_shared_row(examples, *layout) for layout in layouts]
+    plain = [i for i in range(len(examples)) if i not in used]
+    room = [max_length - len(p) - sum(len(examples[i]["input_ids"]) - len(p) for i in m) for p, m, _ in layouts]
+    # the rest: best fit into the space left in those rows, else new rows
+    for b, members in enumerate(pack_bins([len(examples[i]["input_ids"]) for i in plain], max_length, room)):
+        if b == len(layouts):
+            layouts.append(([], [], []))
+        layouts[b][2].extend(plain[j] for j in members)
+    return [_shared_row(examples, *layout) for layout in layouts if layout[1] or layout[2]]
 
 
 def _shared_row(examples: Sequence[dict[str, Any]], prefix: list[int], members: list[int], plain: list[int]) -> dict:
