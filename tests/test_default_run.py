@@ -29,6 +29,7 @@ def dvc(repo: Path, *args: str) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(3000)  # the whole default run (~19 min on 2 cores): its budget is measured, not asserted here
 def test_default_dvc_repro_runs_every_stage_and_sft_beats_base(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "repo", shrink={"ingest": {"cache_dir": str(ROOT / ".cache" / "ingest")}})
     shipped = yaml.safe_load((ROOT / "params.yaml").read_text())
