@@ -15,7 +15,8 @@ import random
 import re
 from typing import TYPE_CHECKING
 
-from tutorforge.synth import questions
+from tutorforge.synth import questions, worked
+from tutorforge.text.formulas import fmt_num
 from tutorforge.text.rules import content_tokens, upper_first
 from tutorforge.tools.specs import signatures
 
@@ -74,9 +75,36 @@ SOC_HINT_CHOICE = [
     "Try ruling some out first. Which answer can't be right, and why? What is left?",
 ]
 # cloze/MC questions per section asked in Socratic mode (after the dialogues, not instead); 3 made "Let's narrow it
-# down together" the tutor's reply to direct questions too (issue 13)
-SOC_CHOICES = 2
-SOC_OPENING_ONLY_SHARE = 0.5  # share of definition/why items kept as the opening exchange only
+# down together" the tutor's reply to direct questions too, and at 2 they were 82 of the 196 Socratic examples: the
+# tutor answered "Let's narrow it down" to calculations (issue 13)
+SOC_CHOICES = 1
+# A student asking for a number or a formula in their own words ("What is v if d is 120 and t is 8?"): the worked
+# problems alone gave 9 Socratic calculations, and the tutor stated the result of the ones it was asked.
+SOC_CALC_ASK = [
+    "What is {target} if {given}?",
+    "I know that {given}. How much is {target}?",
+    "Work out {target} for me: {given}.",
+    "How do I get {target} when {given}?",
+]
+SOC_CALC_ASKS = 2  # extra openings per worked problem, and per worked example of the book
+SOC_HINT_PROBLEM = [
+    "Let's set it up together. What are you given, and what are you asked to find? Which method from this section "
+    "fits?",
+    "I'll let you do the working. What would your first step be, and why that one?",
+    "Start by writing down what you know. Which rule or formula links it to what you need?",
+    "Let's break it into steps. What does the question give you, and what do you have to work out first?",
+]
+SOC_FORMULA_ASK = worked.FORMULA_Q  # the plain formula questions (worked.formula_questions) ask in the same words
+SOC_HINT_FORMULA = [
+    "Let's build it together. Which quantities does {target} depend on? If one of them doubled, what would happen "
+    "to {target}?",
+    "Think about the units first. What is {target} measured in, and which quantities would you combine to get it?",
+    "You can work this out. What does {target} tell you about a situation, and which other quantities would you "
+    "need to know to find it?",
+]
+# share of definition/why items kept as the opening exchange only: the closing turn states the answer under the
+# Socratic prompt, and at 0.5 the tutor stated results of calculations it was asked in Socratic mode
+SOC_OPENING_ONLY_SHARE = 0.7
 SOC_ATTEMPT = ["Is it something to do with {hint}?", "Maybe it has to do with {hint}?"]
 SOC_ATTEMPT_CALC = ["Do I use {formula}?", "Is the formula {formula}?"]
 SOC_CLOSE = [
@@ -103,9 +131,13 @@ QUIZ_Q = [
 QUIZZES = 2  # quiz requests per section
 # Share of tool conversations that go on past the call to the tool result and the tutor's reply; the rest end at the
 # call. Those replies are templates a few dozen examples teach, while a 256-token window of tool context per reply
-# made tool conversations 72% of the SFT tokens (issue 13: the default run must stay within 20 minutes).
-TOOL_ANSWERED_SHARE = 0.25
-MODEL_REQUESTS = 2  # requests per catalogue model and section (only the first may go on past the call)
+# made tool conversations 72% of the SFT tokens (issue 13: the default run must stay within 20 minutes). At 0.25 the
+# answered ones alone were 28% of the training tokens (64 conversations, 18k tokens), more than every direct-answer
+# kind together; 0.12 keeps ~30 of them, which still teach the reply templates.
+TOOL_ANSWERED_SHARE = 0.12
+# requests per catalogue model and section (only the first may go on past the call): with 2, each model_id had ~10
+# training requests and the tutor opened the cell for "the heart's chambers"
+MODEL_REQUESTS = 3
 NUMBER_WORDS = ["one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"]
 # Requests for a 3D model mostly describe what the student wants to see (the keyword), not the catalogue title: that
 # is how students ask, and what the tutor must map onto a model_id.
@@ -120,6 +152,12 @@ MODEL_Q = [
     "Could I turn a model with {kw} around to see it properly?",
     "Show me {kw} in 3D so I can spin it.",
     "I learn better with pictures. Is there a model of {kw} I can move around?",
+    # the keyword inside a longer request, as students write them (the bare ones above taught the keyword only where
+    # it was most of the sentence)
+    "We covered {kw} in class today and I still can't see how it is put together. Could you open a 3D model?",
+    "My homework is about {kw}. Is there a model I can rotate while I read?",
+    "How is the {kw} arranged? I'd like to look at it from every angle.",
+    "Before my test I want to zoom in on the {kw} and turn it around. Can you bring it up?",
 ]
 
 
@@ -162,7 +200,7 @@ def socratic(b: SectionBuilder) -> list[dict]:
                 sent,
             )
         )
-    return out + _socratic_comparisons(b) + _socratic_choices(b) + _socratic_calculations(b)
+    return out + _socratic_comparisons(b) + _socratic_choices(b) + _socratic_calculations(b) + _socratic_problems(b)
 
 
 def _socratic_comparisons(b: SectionBuilder) -> list[dict]:
@@ -204,7 +242,7 @@ def _socratic_choices(b: SectionBuilder) -> list[dict]:
 def _socratic_calculations(b: SectionBuilder) -> list[dict]:
     """A worked problem asked Socratically: the tutor asks for the equation and the plan, never the number."""
     out = []
-    for w in b.worked():
+    for w in worked.worked(b):
         ask = re.search(r"\b(If .+)$", w["messages"][0]["content"])
         answer = re.search(r"Answer: (.+)$", w["messages"][1]["content"])
         meta = w["meta"]
@@ -227,6 +265,60 @@ def _socratic_calculations(b: SectionBuilder) -> list[dict]:
                 {"withheld_answer": meta["formula"], "reference_answer": answer.group(1), "tutor_turns": 2},
             )
         )
+        out += _calculation_openings(b, meta, answer.group(1))
+    return out
+
+
+def _socratic_problems(b: SectionBuilder) -> list[dict]:
+    """The book's worked examples asked Socratically (the opening exchange): the tutor asks for the plan; the working
+    stays withheld. The plain counterpart is worked.book_problems."""
+    out = []
+    for problem, working in worked.book_examples(b.s["text"]):
+        rng = b.rng("socratic.problem", problem)
+        for vo in rng.sample(range(len(SOC_OPEN)), SOC_CALC_ASKS):
+            vh = rng.randrange(len(SOC_HINT_PROBLEM))
+            msgs = [
+                {"role": "user", "content": SOC_OPEN[vo].format(q=problem)},
+                {"role": "assistant", "content": SOC_HINT_PROBLEM[vh]},
+            ]
+            meta = {"withheld_answer": working, "reference_answer": working, "tutor_turns": 1}
+            out.append(b.record("socratic", "socratic.problem", vo * 10 + vh, msgs, meta, problem))
+    return out
+
+
+def _calculation_openings(b: SectionBuilder, meta: dict, answer: str) -> list[dict]:
+    """The opening exchange of a worked problem asked in a student's words, and of "what's the formula for it?": the
+    tutor asks for the plan, never the number or the formula."""
+    names = meta.get("names") or {}
+
+    def said(v: str) -> str:  # "the time taken" for t when the book names it, else the symbol
+        return f"the {names[v]}" if names.get(v) else v
+
+    target = said(meta["target"])
+    given = " and ".join(f"{said(v)} is {fmt_num(x)}" for v, x in meta["values"].items())
+    rng = b.rng("socratic.calculation.asks", meta["formula"], given)
+    out = []
+    for va in rng.sample(range(len(SOC_CALC_ASK)), SOC_CALC_ASKS):
+        vo, vh = rng.randrange(len(SOC_OPEN)), rng.randrange(len(SOC_HINT_CALC))
+        msgs = [
+            {
+                "role": "user",
+                "content": SOC_OPEN[vo].format(q=upper_first(SOC_CALC_ASK[va].format(target=target, given=given))),
+            },
+            {"role": "assistant", "content": SOC_HINT_CALC[vh].format(target=target)},
+        ]
+        # the formula is what the tutor withholds (and what the grounding filter finds in the section); the number too
+        meta_out = {"withheld_answer": meta["formula"], "reference_answer": answer, "tutor_turns": 1}
+        out.append(b.record("socratic", "socratic.calculation.opening", vo * 100 + vh * 10 + va, msgs, meta_out))
+    if not names.get(meta["target"]):  # "what's the formula for a?" is not how anyone asks
+        return out
+    vo, vq, vh = (rng.randrange(len(t)) for t in (SOC_OPEN, SOC_FORMULA_ASK, SOC_HINT_FORMULA))
+    msgs = [
+        {"role": "user", "content": SOC_OPEN[vo].format(q=SOC_FORMULA_ASK[vq].format(target=target))},
+        {"role": "assistant", "content": SOC_HINT_FORMULA[vh].format(target=target)},
+    ]
+    meta_out = {"withheld_answer": meta["formula"], "reference_answer": meta["formula"], "tutor_turns": 1}
+    out.append(b.record("socratic", "socratic.formula", vo * 100 + vh * 10 + vq, msgs, meta_out))
     return out
 
 

@@ -48,8 +48,8 @@ def grounding_text(ex: dict) -> str | None:
         return opts[k] if isinstance(k, int) and 0 <= k < len(opts) else ""
     if kind == "socratic":
         return meta.get("withheld_answer") or ""
-    if kind == "worked":
-        return meta.get("formula") or ""
+    if kind == "worked":  # a formula of the section, or a book's worked example: its working
+        return meta.get("formula") or meta.get("working") or ""
     if kind == "tool_call":
         return None  # checked by the tool-call validator instead
     last = [m for m in msgs if m["role"] == "assistant"]

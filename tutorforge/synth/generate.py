@@ -73,10 +73,10 @@ class SynthConfig:
             "cloze": 2,
             "definition": 5,
             "why": 2,
-            "worked": 2,
+            "worked": 4,
             "mc": 2,
-            "socratic": 10,
-            "tool_call": 13,
+            "socratic": 12,
+            "tool_call": 15,
         }
     )
     """Max examples per kind per section (kinds: cloze, definition, why, worked, mc, socratic, tool_call)."""

@@ -20,6 +20,63 @@ if TYPE_CHECKING:
     from tutorforge.synth.builders import SectionBuilder
 
 
+# "What's the formula for speed?" answered with the formula and what its letters stand for (the Socratic mode asks
+# the same words and withholds it: dialogues.SOC_FORMULA_ASK)
+FORMULA_Q = ["What's the formula for {target}?", "Which equation gives {target}?", "How do I calculate {target}?"]
+
+
+# "Worked example 2.1" boxes of the books (corpus/markup.py renders them as a heading line, the problem, the working)
+BOOK_EXAMPLE = re.compile(r"^Worked example [\w.]+[ \t]*\n(?P<body>(?:.+\n?){1,12})", re.M)
+
+
+def book_examples(text: str) -> list[tuple[str, str]]:
+    """(problem, first step of the working) of each worked-example box in a section's text: the problem is the box's
+    text up to the first line ending in "?" or a line whose sentence asks (Find/Solve/Calculate/Work out ...), the
+    working the lines after it up to the first that ends a sentence (at most 3)."""
+    out = []
+    for m in BOOK_EXAMPLE.finditer(text):
+        lines = [x.strip() for x in m.group("body").splitlines() if x.strip()]
+        for i, line in enumerate(lines[:4]):
+            last = re.split(r"(?<=[.?])\s+", " ".join(lines[: i + 1]))[-1]  # the problem's last sentence
+            if line.endswith("?") or (line.endswith(".") and re.match(r"(Find|Solve|Calculate|Work out|Show)\b", last)):
+                problem = " ".join(lines[: i + 1])
+                working: list[str] = []
+                for x in lines[i + 1 : i + 4]:
+                    working.append(x)
+                    if x.endswith((".", "!")):
+                        break
+                if working:
+                    out.append((problem, " ".join(working)))
+                break
+    return out
+
+
+def book_problems(b: SectionBuilder) -> list[dict]:
+    """The books' own worked examples as questions with the first step of their working as the answer."""
+    out = []
+    for problem, working in book_examples(b.s["text"]):
+        msgs = [{"role": "user", "content": problem}, {"role": "assistant", "content": working}]
+        out.append(b.record("worked", "worked.book", 0, msgs, {"problem": problem, "working": working}, problem))
+    return out
+
+
+def formula_questions(b: SectionBuilder) -> list[dict]:
+    """Per formula of the section whose left-hand side the book names: the formula and its letters, as a direct answer."""
+    out = []
+    for fi, f in enumerate(Formula.find(b.raw)):
+        names = {v: variable_names(b.raw, v)[0] for v in [f.lhs, *f.variables]}
+        if not names[f.lhs]:
+            continue
+        rng = b.rng("worked.formula", fi)
+        v = rng.randrange(len(FORMULA_Q))
+        parts = [f"{x} is the {names[x]}" for x in [f.lhs, *f.variables] if names[x]]
+        answer = f"{f.text}, where " + ", ".join(parts[:-1]) + (" and " if len(parts) > 1 else "") + parts[-1] + "."
+        q = FORMULA_Q[v].format(target=f"the {names[f.lhs]}")
+        msgs = [{"role": "user", "content": q}, {"role": "assistant", "content": answer}]  # "v = d/t": case is meaning
+        out.append(b.record("worked", "worked.formula", v, msgs, {"formula": f.text, "target": f.lhs}))
+    return out
+
+
 def worked(b: SectionBuilder) -> list[dict]:
     out = []
     for fi, f in enumerate(Formula.find(b.raw)):
@@ -77,6 +134,7 @@ def worked(b: SectionBuilder) -> list[dict]:
                     "values": {k: round(x, 6) for k, x in values.items()},
                     "answer": round(answer, 6),
                     "unit": unit,
+                    "names": {v: names[v][0] for v in sorted(names)},
                 },
             )
         )
