@@ -39,6 +39,13 @@ def run(cfg: SFTConfig) -> dict[str, Any]:
             raise StageError(str(e)) from None
         if path == cfg.train and not records:
             raise StageError(f"{path} holds no records (run the dataset stage first)")
+    if cfg.text:
+        if not Path(cfg.text).is_file():
+            raise StageError(f'sft.text: {cfg.text} does not exist (run the dataset stage first, or set it to "")')
+        try:
+            read_records(cfg.text, "text")
+        except RecordError as e:
+            raise StageError(str(e)) from None
     for key, value, needs in (
         ("base_model", cfg.base_model, "config.json"),
         ("tokenizer", cfg.tokenizer, "tokenizer_config.json"),

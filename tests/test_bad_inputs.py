@@ -364,6 +364,8 @@ CASES = [
     Case("sft", SFT_TRAIN, broken_line(2), Error(1, invalid_line(SFT_TRAIN, 2))),
     Case("sft", SFT_TRAIN, drop("messages"), Error(1, f"{SFT_TRAIN}: record 1: messages: Field required")),
     Case("sft", SFT_VAL, MISSING, Error(1, f"{SFT_VAL} does not exist")),
+    Case("sft", PRE_TRAIN, MISSING, Error(1, f"sft.text: {PRE_TRAIN} does not exist")),
+    Case("sft", PRE_TRAIN, retype("text", ["a"]), Error(1, f"{PRE_TRAIN}: record 1: text:")),
     Case("sft", SFT_VAL, broken_line(1), Error(1, invalid_line(SFT_VAL, 1))),
     Case("sft", BASE, MISSING, Error(1, f"sft.base_model: {BASE} does not exist")),
     Case("sft", BASE, EMPTIED, Error(1, f"sft.base_model: {BASE} holds no config.json")),

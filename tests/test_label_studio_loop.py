@@ -214,6 +214,7 @@ def test_closed_loop(label_studio_server, tiny: dict, tmp_path: Path, root: Path
                 "tokenizer": str(tiny["model"]),
                 "train": str(tmp_path / "ds2" / "sft" / "train.jsonl"),
                 "validation": str(tmp_path / "ds2" / "sft" / "validation.jsonl"),
+                "text": "",
                 "output": str(tmp_path / "sft"),
                 "max_length": 512,
                 "batch_size": 4,

@@ -17,7 +17,7 @@ from stages.sft import main, run
 from tutorforge.core.config import ParamsError, load_config
 from tutorforge.core.io import read_json, read_jsonl, write_jsonl
 from tutorforge.training.sft import SFTConfig
-from tutorforge.training.sft_data import IGNORE_INDEX, encode_example, pack_bins, pack_examples
+from tutorforge.training.sft_data import IGNORE_INDEX, encode_example, encode_texts, pack_bins, pack_examples
 from tutorforge.training.tiny import CHAT_TEMPLATE, PLAIN_TEMPLATE, make_model, make_records, make_tokenizer
 
 TOOL_RECORD = make_records(3)[2]  # system, user, assistant(tool call), tool, assistant
@@ -40,6 +40,7 @@ def write_params(fx: Path, out: Path, **over: object) -> Path:
         "tokenizer": str(fx / "tok"),
         "train": str(fx / "train.jsonl"),
         "validation": str(fx / "val.jsonl"),
+        "text": "",
         "output": str(out),
         "max_length": 128,
         "batch_size": 4,
@@ -144,6 +145,17 @@ def test_truncation_and_packing_layout() -> None:
 
 def encode_examples(tok, n: int) -> list[dict]:  # noqa: ANN001
     return [w for r in make_records(n) for w in encode_example(tok, r["messages"], max_length=128)]
+
+
+def test_text_windows_cover_the_text_with_every_token_labelled(tmp_path: Path) -> None:
+    tok = make_tokenizer(tmp_path / "tok")
+    texts = ["The cytoplasm is a jelly-like liquid in which most chemical reactions take place. " * 9, "  ", "Cells."]
+    windows = encode_texts(tok, texts, 32)
+    whole = [tok(t, add_special_tokens=False)["input_ids"] + [tok.eos_token_id] for t in texts if t.strip()]
+    assert len(whole[0]) > 64  # several windows
+    assert all(1 < len(w["input_ids"]) <= 32 and w["labels"] == w["input_ids"] for w in windows)
+    assert [t for w in windows for t in w["input_ids"]] == whole[0] + whole[1]  # in order, nothing lost or repeated
+    assert all(w["prefix_len"] == 0 for w in windows)
 
 
 def test_packing_has_no_cross_attention() -> None:
@@ -318,6 +330,11 @@ def test_profiles_and_resume_fingerprint(fx: Path, tmp_path: Path) -> None:
     base = resume_fingerprint(cfg)
     assert resume_fingerprint(load_config(SFTConfig, "sft", params, ["sft.eval_steps=99"])) == base  # logging knobs
     assert resume_fingerprint(load_config(SFTConfig, "sft", params, ["sft.learning_rate=1e-4"])) != base  # other run
+    text = tmp_path / "text.jsonl"
+    write_jsonl(text, [{"text": "Cells are the building blocks of life."}])
+    with_text = resume_fingerprint(load_config(SFTConfig, "sft", params, [f"sft.text={text}"]))
+    write_jsonl(text, [{"text": "Atoms are the building blocks of matter."}])
+    assert with_text not in (base, resume_fingerprint(load_config(SFTConfig, "sft", params, [f"sft.text={text}"])))
 
 
 def test_bad_mode_is_a_params_error_and_missing_split_a_stage_error(
@@ -328,4 +345,6 @@ def test_bad_mode_is_a_params_error_and_missing_split_a_stage_error(
         load_config(SFTConfig, "sft", params, ["sft.mode=dora"])
     assert main(["-p", str(params), "-S", f"sft.train={tmp_path / 'missing.jsonl'}"]) == 1
     assert "missing.jsonl does not exist" in capsys.readouterr().err
+    assert main(["-p", str(params), "-S", f"sft.text={tmp_path / 'pages.jsonl'}"]) == 1
+    assert "sft.text:" in capsys.readouterr().err
     assert not (tmp_path / "bad").exists()

@@ -50,6 +50,11 @@ class SFTConfig:
     """Training example records (messages...)."""
     validation: str = "artifacts/dataset/sft/validation.jsonl"
     """Held-out example records for eval_loss and the answer-loss report."""
+    text: str = "artifacts/dataset/pretrain/train.jsonl"
+    """Textbook text records (JSONL with a "text" field: the dataset stage's pretrain/train.jsonl) trained as plain
+    language modelling next to the chat examples, in max_length windows with a label on every token ("" = none). The
+    templates put a few sentences of each section into answers; the tutor answers questions written in other words
+    about the whole page, so it reads the pages themselves too (the held-out sections' text is not in that split)."""
     output: str = "artifacts/sft"
     """Output dir: adapter/, merged/, checkpoints/, train_log.jsonl, report.json."""
     mode: str = "lora"
@@ -144,7 +149,9 @@ def resume_fingerprint(cfg: SFTConfig) -> str:
     """Fingerprint of the run (checkpoints.run_fingerprint): training knobs + the examples and every file of the
     base model and tokenizer dirs, so a checkpoint of different inputs/params is never resumed."""
     dirs = [Path(cfg.base_model)] + ([Path(cfg.tokenizer)] if cfg.tokenizer else [])
-    files = [Path(cfg.train), Path(cfg.validation)] + sorted(p for d in dirs for p in d.glob("*") if p.is_file())
+    files = [Path(cfg.train), Path(cfg.validation), *([Path(cfg.text)] if cfg.text else [])] + sorted(
+        p for d in dirs for p in d.glob("*") if p.is_file()
+    )
     return run_fingerprint(config_dict(cfg), NON_RESULT_FIELDS, files)
 
 
@@ -241,7 +248,13 @@ def run_sft(cfg: SFTConfig) -> dict[str, Any]:
     from tutorforge.training import hardware as H
     from tutorforge.training.deepspeed import deepspeed_config_file
     from tutorforge.training.models import load_tokenizer
-    from tutorforge.training.sft_data import PackedCollator, PaddedCollator, encode_records, pack_examples
+    from tutorforge.training.sft_data import (
+        PackedCollator,
+        PaddedCollator,
+        encode_records,
+        encode_texts,
+        pack_examples,
+    )
     from tutorforge.training.sft_trainer import build_trainer
 
     random.seed(cfg.seed)
@@ -256,6 +269,15 @@ def run_sft(cfg: SFTConfig) -> dict[str, Any]:
         raise ValueError(f"{cfg.train}: no training examples")
     recs["validation"] = recs["validation"][: cfg.max_eval_examples]
     enc = {s: encode_records(tok, r, cfg.max_length, cfg.truncation) for s, r in recs.items()}
+    if cfg.text:
+        windows = encode_texts(tok, [str(r.get("text") or "") for r in read_jsonl(cfg.text)], cfg.max_length)
+        log.info(
+            "%s: %d text windows (%d tokens) join the training examples",
+            cfg.text,
+            len(windows),
+            sum(len(w["input_ids"]) for w in windows),
+        )
+        enc["train"] = (enc["train"][0] + windows, enc["train"][1])
     if tok.pad_token_id is None:
         raise ValueError(f"the tokenizer of {cfg.tokenizer or cfg.base_model} has no pad or eos token")
     collator = PackedCollator(tok.pad_token_id, cfg.max_length if cfg.cache_frozen_layers else None)

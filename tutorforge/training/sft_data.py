@@ -150,6 +150,22 @@ def encode_records(
     return out, dropped
 
 
+def encode_texts(tokenizer: Any, texts: Sequence[str], max_length: int) -> list[dict]:
+    """Plain text as training sequences: each text + eos, cut into consecutive windows of <= max_length tokens with
+    a label on every token (windows of one token, which predict nothing, are left out)."""
+    out = []
+    for text in texts:
+        if not text.strip():
+            continue
+        ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+        ids = ids + ([tokenizer.eos_token_id] if tokenizer.eos_token_id is not None else [])
+        for lo in range(0, len(ids), max_length):
+            window = ids[lo : lo + max_length]
+            if len(window) > 1:
+                out.append({"input_ids": window, "labels": list(window), "prefix_len": 0})
+    return out
+
+
 def pack_bins(lengths: Sequence[int], max_length: int, room: Sequence[int] = ()) -> list[list[int]]:
     """Best-fit-decreasing bin packing of example indices into rows of <= max_length tokens (deterministic).
 
