@@ -193,3 +193,23 @@ def test_mmlu_loader_drops_headers_anywhere_and_names_bad_files(tmp_path):
         read_mmlu(f)
     with pytest.raises(MMLUError, match="evaluate.mmlu_path"):
         mmlu_file(str(tmp_path / "missing.jsonl"))
+
+
+@pytest.mark.parametrize("answer", ["text", "letter"])
+def test_mc_options_are_scored_by_their_words_not_their_letter(answer: str):
+    """The scored part of each option is its text (the letter's prior decided otherwise: evaluate.bench_mc_answer);
+    `letter` keeps the "<L>. <option>" answer. The options stay lettered in the question either way."""
+    from tutorforge.eval.tutor_bench import bench_tasks
+    from tutorforge.training.tiny import make_tokenizer
+
+    tok = make_tokenizer()
+    cfg = EvaluateConfig(bench_mc_answer=answer, bench_max_items={"mc": 3})
+    mc = bench_tasks(cfg, tok, BENCH, 512)["mc"]
+    assert len(mc) == 3
+    for task in mc:
+        item = next(i for i in BENCH.mc if i["id"] == task["id"])
+        assert task["question"].endswith(f"\nD. {item['options'][3]}") and task["labels"][0].startswith("A. ")
+        for k, (ids, mask) in enumerate(task["options"]):
+            scored = tok.decode([t for t, m in zip(ids, mask, strict=True) if m], skip_special_tokens=True).strip()
+            want = item["options"][k] if answer == "text" else "ABCD"[k] + ". " + item["options"][k]
+            assert scored == want

@@ -13,7 +13,8 @@ metrics from their results. Scoring rules follow the benchmark's README; what is
                        item of those kinds when `bench_loss_all` (a forward pass each), else over the sample
   socratic_reply_loss  the same for the Socratic items' reference_reply after the student's turn
   rouge_l, bleu        of greedy answers to short_answer + grounded questions vs the references (bleu: 0-100)
-  mc_accuracy          the question with options lettered A-D; each option scored as the answer "<L>. <option>"
+  mc_accuracy          the question with options lettered A-D; each option's text scored as the answer
+                       (`bench_mc_answer: letter`: "<L>. <option>", where the letter's prior decides)
   socratic_*           the first reply to the student's turn (socratic.judge_reply)
   tool_*, model_id_accuracy  the reply to the request under the tool system prompt (toolcalls.judge_call); with
                        `guided_tool_calls` the reply decoded under the tool-call grammar, and tool_*_unguided the
@@ -78,7 +79,8 @@ def bench_tasks(cfg: EvaluateConfig, tok: Any, bench: Benchmark, max_len: int) -
             msgs = item_messages(cfg, kind, item)
             head = {"kind": kind, "id": item["id"], "subject": item["subject"]}
             if kind == "mc":
-                answers = [f"{LETTERS[i]}. {o}" for i, o in enumerate(item["options"])]
+                labels = [f"{LETTERS[i]}. {o}" for i, o in enumerate(item["options"])]
+                answers = labels if cfg.bench_mc_answer == "letter" else list(item["options"])
                 opts = [scored(msgs, a) for a in answers]
                 tasks["mc"].append(
                     head
@@ -86,7 +88,7 @@ def bench_tasks(cfg: EvaluateConfig, tok: Any, bench: Benchmark, max_len: int) -
                         "answer": item["answer"],
                         "options": opts,
                         "char_lens": list(map(len, answers)),
-                        "labels": answers,
+                        "labels": labels,
                         "question": mc_question(item),
                     }  # fmt: skip
                 )
