@@ -135,7 +135,7 @@ def bench_sft_stage(steps: int = 6, rounds: int = 1, params: str = str(ROOT / "p
     from tutorforge.core.io import read_jsonl
     from tutorforge.training.models import load_tokenizer
     from tutorforge.training.sft import SFTConfig
-    from tutorforge.training.sft_data import encode_records, encode_texts, pack_examples
+    from tutorforge.training.sft_data import encode_records, pack_examples, text_windows
 
     cfg = load_config(SFTConfig, "sft", params)
     if not Path(cfg.train).exists():
@@ -147,7 +147,7 @@ def bench_sft_stage(steps: int = 6, rounds: int = 1, params: str = str(ROOT / "p
         tok.pad_token = tok.eos_token
     examples, _ = encode_records(tok, list(read_jsonl(cfg.train)), cfg.max_length, cfg.truncation)
     if cfg.text:  # the textbook windows the stage trains on beside the chat examples
-        examples += encode_texts(tok, [str(r.get("text") or "") for r in read_jsonl(cfg.text)], cfg.max_length)
+        examples += text_windows(tok, cfg.text, cfg.max_length)
     rows = pack_examples(examples, cfg.max_length, cfg.share_system_prompt) if cfg.packing else examples
     print(
         f"[sft-stage] {cfg.base_model}: {len(examples)} examples -> {len(rows)} rows of <= {cfg.max_length} tokens; "

@@ -252,8 +252,8 @@ def run_sft(cfg: SFTConfig) -> dict[str, Any]:
         PackedCollator,
         PaddedCollator,
         encode_records,
-        encode_texts,
         pack_examples,
+        text_windows,
     )
     from tutorforge.training.sft_trainer import build_trainer
 
@@ -270,7 +270,7 @@ def run_sft(cfg: SFTConfig) -> dict[str, Any]:
     recs["validation"] = recs["validation"][: cfg.max_eval_examples]
     enc = {s: encode_records(tok, r, cfg.max_length, cfg.truncation) for s, r in recs.items()}
     if cfg.text:
-        windows = encode_texts(tok, [str(r.get("text") or "") for r in read_jsonl(cfg.text)], cfg.max_length)
+        windows = text_windows(tok, cfg.text, cfg.max_length)
         log.info(
             "%s: %d text windows (%d tokens) join the training examples",
             cfg.text,

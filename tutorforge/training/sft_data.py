@@ -166,6 +166,13 @@ def encode_texts(tokenizer: Any, texts: Sequence[str], max_length: int) -> list[
     return out
 
 
+def text_windows(tokenizer: Any, path: str, max_length: int) -> list[dict]:
+    """encode_texts over the "text" field of a JSONL file (sft.text: the dataset's pretrain split)."""
+    from tutorforge.core.io import read_jsonl
+
+    return encode_texts(tokenizer, [str(r.get("text") or "") for r in read_jsonl(path)], max_length)
+
+
 def pack_bins(lengths: Sequence[int], max_length: int, room: Sequence[int] = ()) -> list[list[int]]:
     """Best-fit-decreasing bin packing of example indices into rows of <= max_length tokens (deterministic).
 
