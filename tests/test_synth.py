@@ -76,8 +76,9 @@ def test_every_kind_is_produced_with_provenance(det):
 
 
 def test_worked_problems_arithmetic(det):
-    worked = [e for e in det if e["kind"] == "worked" and "answer" in e["meta"]]
-    assert len(worked) >= 4
+    worked = [e for e in det if e["provenance"]["template_id"] == "det.worked"]
+    asked = [e for e in det if e["provenance"]["template_id"] == "det.worked.asked"]
+    assert len(worked) >= 4 and asked
     formulas = [e for e in det if e["provenance"]["template_id"] == "det.worked.formula"]
     assert formulas, "the fixture sections name the quantity of at least one formula"
     for e in formulas:  # "What's the formula for the speed?" -> "v = d/t, where v is the speed, ..." (case kept)
@@ -95,6 +96,11 @@ def test_worked_problems_arithmetic(det):
         text = e["messages"][-1]["content"]
         assert f"Answer: {m['target']} = {fmt_num(m['answer'])}" in text
         assert text.startswith("Step 1: Write down the formula: " + m["formula"])
+    for e in asked:  # the same problems in a student's words, answered in one line of working
+        m, text = e["meta"], e["messages"][-1]["content"]
+        unit = f" {m['unit']}" if m["unit"] else ""
+        assert text.startswith(m["formula"] + ", so ") and text.endswith(f"= {fmt_num(m['answer'])}{unit}.")
+        assert all(fmt_num(x) in e["messages"][0]["content"] for x in m["values"].values())
     # formulas parse with precedence and parentheses; fused symbols (implicit multiplication) are refused
     assert Formula.find("a = (v - u) / t, where")[0].evaluate({"v": 30, "u": 10, "t": 4}) == 5
     assert Formula.find("v = u + a × t")[0].evaluate({"u": 1, "a": 2, "t": 3}) == 7
@@ -108,7 +114,8 @@ def test_worked_problems_arithmetic(det):
         text="4.2 Power\nPower is the rate at which work is done.\n"
         "P = W / t\nwhere W is the work done in joules and t is the time in seconds.\n",
     )
-    power = [e for e in synth.generate_deterministic([display], synth.SynthConfig()) if e["kind"] == "worked"]
+    made = synth.generate_deterministic([display], synth.SynthConfig())
+    power = [e for e in made if e["provenance"]["template_id"] == "det.worked"]
     assert [e["meta"]["formula"] for e in power] == ["P = W / t"]  # a formula on its own line is found too
     speed = Formula.find("v = d / t")[0]
     assert speed.evaluate({"d": 120, "t": 8}) == 15
@@ -331,3 +338,6 @@ def test_calculations_asked_in_a_students_words_get_a_plan_not_the_number(det):
         if e in openings:
             assert number and number.group(1).rstrip(".") not in re.findall(r"[-\d.]+", tutor)
             assert re.search(r"\d", student)  # the given values are in the question
+    # the plain mode asks the same words and gets the working: only the system prompt tells the modes apart
+    plain = {e["messages"][0]["content"] for e in det if e["provenance"]["template_id"] == "det.worked.asked"}
+    assert all(any(q in e["messages"][0]["content"] for q in plain) for e in openings)

@@ -24,7 +24,7 @@ from tutorforge.core.io import dumps
 from tutorforge.synth import dialogues, questions, worked
 from tutorforge.text.rules import Definition, causal, definition, key_terms, sentences
 
-TEMPLATE_VERSION = 6
+TEMPLATE_VERSION = 7
 GENERATOR = "deterministic"
 
 
@@ -114,7 +114,12 @@ class SectionBuilder:
         return questions.why(self)
 
     def worked(self) -> list[dict]:
-        return worked.worked(self) + worked.book_problems(self) + worked.formula_questions(self)
+        return (
+            worked.worked(self)
+            + worked.asked_problems(self)
+            + worked.book_problems(self)
+            + worked.formula_questions(self)
+        )
 
     def mc(self) -> list[dict]:
         return questions.mc(self)

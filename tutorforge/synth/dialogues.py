@@ -16,7 +16,6 @@ import re
 from typing import TYPE_CHECKING
 
 from tutorforge.synth import questions, worked
-from tutorforge.text.formulas import fmt_num
 from tutorforge.text.rules import content_tokens, upper_first
 from tutorforge.tools.specs import signatures
 
@@ -78,15 +77,7 @@ SOC_HINT_CHOICE = [
 # down together" the tutor's reply to direct questions too, and at 2 they were 82 of the 196 Socratic examples: the
 # tutor answered "Let's narrow it down" to calculations (issue 13)
 SOC_CHOICES = 1
-# A student asking for a number or a formula in their own words ("What is v if d is 120 and t is 8?"): the worked
-# problems alone gave 9 Socratic calculations, and the tutor stated the result of the ones it was asked.
-SOC_CALC_ASK = [
-    "What is {target} if {given}?",
-    "I know that {given}. How much is {target}?",
-    "Work out {target} for me: {given}.",
-    "How do I get {target} when {given}?",
-]
-SOC_CALC_ASKS = 2  # extra openings per worked problem, and per worked example of the book
+SOC_CALC_ASKS = 2  # openings per worked example of the book
 SOC_HINT_PROBLEM = [
     "Let's set it up together. What are you given, and what are you asked to find? Which method from this section "
     "fits?",
@@ -104,7 +95,7 @@ SOC_HINT_FORMULA = [
 ]
 # share of definition/why items kept as the opening exchange only: the closing turn states the answer under the
 # Socratic prompt, and at 0.5 the tutor stated results of calculations it was asked in Socratic mode
-SOC_OPENING_ONLY_SHARE = 0.7
+SOC_OPENING_ONLY_SHARE = 0.85
 SOC_ATTEMPT = ["Is it something to do with {hint}?", "Maybe it has to do with {hint}?"]
 SOC_ATTEMPT_CALC = ["Do I use {formula}?", "Is the formula {formula}?"]
 SOC_CLOSE = [
@@ -290,21 +281,13 @@ def _calculation_openings(b: SectionBuilder, meta: dict, answer: str) -> list[di
     """The opening exchange of a worked problem asked in a student's words, and of "what's the formula for it?": the
     tutor asks for the plan, never the number or the formula."""
     names = meta.get("names") or {}
-
-    def said(v: str) -> str:  # "the time taken" for t when the book names it, else the symbol
-        return f"the {names[v]}" if names.get(v) else v
-
-    target = said(meta["target"])
-    given = " and ".join(f"{said(v)} is {fmt_num(x)}" for v, x in meta["values"].items())
-    rng = b.rng("socratic.calculation.asks", meta["formula"], given)
     out = []
-    for va in rng.sample(range(len(SOC_CALC_ASK)), SOC_CALC_ASKS):
+    asks = worked.calculation_asks(b, meta)  # the plain mode asks the same words (worked.asked_problems)
+    rng, target = b.rng("socratic.calculation.asks", meta["formula"], "wrappers"), asks[0][2]
+    for va, ask, _ in asks:
         vo, vh = rng.randrange(len(SOC_OPEN)), rng.randrange(len(SOC_HINT_CALC))
         msgs = [
-            {
-                "role": "user",
-                "content": SOC_OPEN[vo].format(q=upper_first(SOC_CALC_ASK[va].format(target=target, given=given))),
-            },
+            {"role": "user", "content": SOC_OPEN[vo].format(q=ask)},
             {"role": "assistant", "content": SOC_HINT_CALC[vh].format(target=target)},
         ]
         # the formula is what the tutor withholds (and what the grounding filter finds in the section); the number too

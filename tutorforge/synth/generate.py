@@ -73,7 +73,7 @@ class SynthConfig:
             "cloze": 2,
             "definition": 5,
             "why": 2,
-            "worked": 4,
+            "worked": 8,
             "mc": 2,
             "socratic": 12,
             "tool_call": 15,

@@ -15,6 +15,7 @@ import re
 from typing import TYPE_CHECKING
 
 from tutorforge.text.formulas import Formula, fmt_num, variable_names
+from tutorforge.text.rules import upper_first
 
 if TYPE_CHECKING:
     from tutorforge.synth.builders import SectionBuilder
@@ -23,6 +24,47 @@ if TYPE_CHECKING:
 # "What's the formula for speed?" answered with the formula and what its letters stand for (the Socratic mode asks
 # the same words and withholds it: dialogues.SOC_FORMULA_ASK)
 FORMULA_Q = ["What's the formula for {target}?", "Which equation gives {target}?", "How do I calculate {target}?"]
+
+
+# A worked problem asked in a student's own words ("What is the speed if the distance is 120 and the time is 8?"). Both
+# modes ask the same words (asked_problems here, dialogues._calculation_openings under the Socratic prompt): with
+# only the Socratic openings in these words, the tutor replied "Which formula connects them?" to plain-mode
+# calculations (19 of 60 plain benchmark answers were guiding questions, issue 13).
+CALC_ASK = [
+    "What is {target} if {given}?",
+    "I know that {given}. How much is {target}?",
+    "Work out {target} for me: {given}.",
+    "How do I get {target} when {given}?",
+]
+CALC_ASKS = 2  # phrasings per worked problem (each asked in both modes)
+
+
+def calculation_asks(b: SectionBuilder, meta: dict) -> list[tuple[int, str, str]]:
+    """(template index, the student's question, how the target is said) for a worked problem's meta: the same
+    phrasings for both modes (one seeded draw per problem)."""
+    names = meta.get("names") or {}
+
+    def said(v: str) -> str:  # "the time taken" for t when the book names it, else the symbol
+        return f"the {names[v]}" if names.get(v) else v
+
+    target = said(meta["target"])
+    given = " and ".join(f"{said(v)} is {fmt_num(x)}" for v, x in meta["values"].items())
+    rng = b.rng("socratic.calculation.asks", meta["formula"], given)
+    return [
+        (va, upper_first(CALC_ASK[va].format(target=target, given=given)), target)
+        for va in rng.sample(range(len(CALC_ASK)), CALC_ASKS)
+    ]
+
+
+def asked_problems(b: SectionBuilder) -> list[dict]:
+    """Plain mode: each worked problem asked in the student's words, answered with one line of working
+    ("v = d / t = 120 / 8 = 15 m/s."), as a tutor answers a direct question."""
+    out = []
+    for w in worked(b):
+        for va, q, _ in calculation_asks(b, w["meta"]):
+            msgs = [{"role": "user", "content": q}, {"role": "assistant", "content": w["meta"]["solution"]}]
+            out.append(b.record("worked", "worked.asked", va, msgs, w["meta"]))
+    return out
 
 
 # "Worked example 2.1" boxes of the books (corpus/markup.py renders them as a heading line, the problem, the working)
@@ -99,7 +141,9 @@ def worked(b: SectionBuilder) -> list[dict]:
         unit = names[target][1]
         given = ", ".join(f"{_label(v, names)} = {fmt_num(x)}{_unit(names[v][1])}" for v, x in values.items())
         q = f'Use the formula {f.text} from the section "{b.heading}". If {given}, what is {_label(target, names)}?'
+        result = f"{fmt_num(answer)}{_unit(unit)}"
         if target == f.lhs:
+            solution = f"{f.text}, so {f.lhs} = {f.substituted({k: fmt_num(x) for k, x in values.items()})} = {result}."
             steps = [
                 f"Step 1: Write down the formula: {f.text}.",
                 f"Step 2: Substitute the known values: {f.lhs} = "
@@ -115,6 +159,7 @@ def worked(b: SectionBuilder) -> list[dict]:
                 if target == tree[2][1]
                 else f"{target} = {other} / {f.lhs}"
             )
+            solution = f"{f.text}, so {inv} = {_subst(inv.split('=', 1)[1], values)} = {result}."
             steps = [
                 f"Step 1: Write down the formula: {f.text}.",
                 f"Step 2: Rearrange it for {target}: {inv}.",
@@ -135,6 +180,7 @@ def worked(b: SectionBuilder) -> list[dict]:
                     "answer": round(answer, 6),
                     "unit": unit,
                     "names": {v: names[v][0] for v in sorted(names)},
+                    "solution": solution,  # in one line (asked_problems' answer)
                 },
             )
         )
