@@ -46,8 +46,12 @@ if [ "${TF_WITH_SERVERS:-0}" = 1 ]; then
   if [ ! -x "$LS/bin/label-studio" ]; then
     echo "[bootstrap] installing the Label Studio server into $LS"
     "$PY" -m venv "$LS"
-    "$LS/bin/pip" install --quiet --disable-pip-version-check "label-studio==1.23.*"
+    # sentry-sdk 3.0 (2026-12) refuses the send_default_pii option Label Studio 1.23 passes: the server exits at start
+    "$LS/bin/pip" install --quiet --disable-pip-version-check "label-studio==1.23.*" "sentry-sdk<3"
   fi
+  # a server venv made before the pin: repair it in place
+  "$LS/bin/python" -c "import sentry_sdk, sys; sys.exit(int(sentry_sdk.VERSION.split('.')[0]) >= 3)" ||
+    "$LS/bin/pip" install --quiet --disable-pip-version-check "sentry-sdk<3"
   SKY=.venv/opt/skypilot
   if [ ! -x "$SKY/bin/sky" ]; then
     echo "[bootstrap] installing SkyPilot into $SKY"
