@@ -348,3 +348,19 @@ def test_bad_mode_is_a_params_error_and_missing_split_a_stage_error(
     assert main(["-p", str(params), "-S", f"sft.text={tmp_path / 'pages.jsonl'}"]) == 1
     assert "sft.text:" in capsys.readouterr().err
     assert not (tmp_path / "bad").exists()
+
+
+def test_resume_fingerprint_changes_with_the_training_code(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """DVC reruns sft when tutorforge/training changes; the rerun must train afresh, not pick up the finished
+    checkpoint the old code wrote (same params and inputs)."""
+    from tutorforge.training import checkpoints
+
+    code = tmp_path / "training"
+    code.mkdir()
+    (code / "loss.py").write_text("WEIGHT = 1\n")
+    monkeypatch.setattr(checkpoints, "CODE_DIRS", (code,))
+    before = checkpoints.run_fingerprint({"lr": 1e-3}, (), [])
+    assert checkpoints.run_fingerprint({"lr": 1e-3}, (), []) == before
+    (code / "loss.py").write_text("WEIGHT = 5\n")
+    assert checkpoints.run_fingerprint({"lr": 1e-3}, (), []) != before
+    assert checkpoints.code_digest() != checkpoints.code_digest([tmp_path / "missing"])

@@ -28,13 +28,28 @@ CHECKPOINT_RE = re.compile(r"^checkpoint-(\d+)$")
 FINGERPRINT_FILE = "run.json"
 
 
+# The code that turns inputs + config into weights (DVC reruns the stages when it changes: dvc.yaml deps)
+CODE_DIRS = (Path(__file__).resolve().parent, Path(__file__).resolve().parent.parent / "core")
+
+
+def code_digest(dirs: Iterable[str | Path] | None = None) -> str:
+    """Hash of the *.py files under `dirs` (default CODE_DIRS; relative path + content, sorted)."""
+    parts = []
+    for d in CODE_DIRS if dirs is None else dirs:
+        root = Path(d)
+        parts += [f"{root.name}/{p.relative_to(root)}:{sha256_file(p)}" for p in sorted(root.rglob("*.py"))]
+    return stable_id(*parts, length=32)
+
+
 def run_fingerprint(config: Mapping[str, Any], exclude: Iterable[str], files: Iterable[str | Path]) -> str:
-    """Hash of what determines the trained weights: `config` without the `exclude` keys, plus the content hash of
-    each of `files` (in the given order; a missing file counts as "-")."""
+    """Hash of what determines the trained weights: `config` without the `exclude` keys, the content hash of each of
+    `files` (in the given order; a missing file counts as "-"), and the training code (code_digest): a run never
+    resumes checkpoints that other code wrote (a changed loss, packing or data pipeline), whereas DVC reruns the stage
+    on a code change and would otherwise get the old run's finished checkpoint back."""
     dropped = set(exclude)
     conf = {k: v for k, v in config.items() if k not in dropped}
     hashes = [sha256_file(p) if Path(p).is_file() else "-" for p in files]
-    return stable_id(dumps(conf), *hashes, length=32)
+    return stable_id(dumps(conf), *hashes, code_digest(), length=32)
 
 
 def find_resume_checkpoint(checkpoint_dir: str | Path) -> str | None:
