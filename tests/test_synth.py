@@ -42,7 +42,7 @@ def test_deterministic_byte_identical_per_seed_and_order_independent(det):
 
 def test_every_kind_is_produced_with_provenance(det):
     kinds = {e["kind"] for e in det}
-    assert kinds == {"cloze", "definition", "why", "worked", "mc", "socratic", "tool_call", "paraphrase"}
+    assert kinds == {"cloze", "definition", "why", "worked", "mc", "socratic", "tool_call", "paraphrase", "qa"}
     for e in det:
         p = e["provenance"]
         sec = BY_ID[e["section_id"]]
@@ -69,10 +69,11 @@ def test_every_kind_is_produced_with_provenance(det):
         and e["messages"][1]["content"] == "Because ice is less dense than liquid water."
         for e in why
     )
-    caps = synth.SynthConfig().caps
+    caps = synth.SynthConfig().caps  # on the builders' candidates; the Socratic examples' plain twins come on top
     for sid in BY_ID:
         for kind, cap in caps.items():
-            assert sum(e["section_id"] == sid and e["kind"] == kind for e in det) <= cap
+            made = [e for e in det if e["section_id"] == sid and e["kind"] == kind]
+            assert sum(not e["provenance"]["template_id"].startswith("det.twin.") for e in made) <= cap
 
 
 def test_worked_problems_arithmetic(det):
@@ -341,3 +342,22 @@ def test_calculations_asked_in_a_students_words_get_a_plan_not_the_number(det):
     # the plain mode asks the same words and gets the working: only the system prompt tells the modes apart
     plain = {e["messages"][0]["content"] for e in det if e["provenance"]["template_id"] == "det.worked.asked"}
     assert all(any(q in e["messages"][0]["content"] for q in plain) for e in openings)
+
+
+def test_every_socratic_example_has_a_plain_twin_in_the_same_words(det):
+    """A plain-mode twin per Socratic example: the student's first turn word for word ("Just tell me ..." included),
+    answered directly, so the wording cannot tell the modes apart and only the system prompt can."""
+    socratic = {e["example_id"]: e for e in det if e["kind"] == "socratic"}
+    twins = [e for e in det if e["provenance"]["template_id"].startswith("det.twin.")]
+    assert twins and {t["kind"] for t in twins} <= {"qa", "worked"}
+    by_original = {t["meta"]["twin_of"]: t for t in twins}
+    missing = [i for i, e in socratic.items() if i not in by_original and not e["meta"].get("no_twin")]
+    assert not missing
+    for original_id, twin in by_original.items():
+        original = socratic[original_id]
+        assert len(twin["messages"]) == 2 and twin["messages"][0] == original["messages"][0]
+        reply = twin["messages"][1]["content"]
+        assert reply != original["messages"][1]["content"] and not reply.rstrip().endswith("?")
+    calc = [t for t in twins if t["provenance"]["template_id"] == "det.twin.socratic.calculation"]
+    assert calc and all(re.search(r"= [-\d.]+", t["messages"][1]["content"]) for t in calc)  # the working, in one line
+    assert all(t["kind"] == "worked" and t["meta"]["formula"] for t in calc)  # grounded on the section's formula

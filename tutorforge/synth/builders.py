@@ -2,7 +2,8 @@
 
     defs, terms = chapter_index(sections)[chapter_key(section)]
     b = SectionBuilder(section, defs, terms, cfg, catalogue)     # cfg: tutorforge.synth.generate.SynthConfig (seed, mc_options)
-    b.cloze() / definition() / why() / worked() / mc() / socratic() / tool_call(); b.paraphrases(made, rate)
+    b.cloze() / definition() / why() / worked() / mc() / socratic() / tool_call(); b.paraphrases(made, rate);
+    b.plain_twins(made)  # the plain-mode twin of each Socratic example (same student words, answered)
 
 SectionBuilder reads the section once (sentences, definitions, causal links, key terms) and owns the seeded RNG and
 the record factory; its kind methods delegate to sibling modules: questions (cloze, definition, why, MC, paraphrases),
@@ -24,7 +25,7 @@ from tutorforge.core.io import dumps
 from tutorforge.synth import dialogues, questions, worked
 from tutorforge.text.rules import Definition, causal, definition, key_terms, sentences
 
-TEMPLATE_VERSION = 7
+TEMPLATE_VERSION = 8
 GENERATOR = "deterministic"
 
 
@@ -132,6 +133,9 @@ class SectionBuilder:
 
     def paraphrases(self, examples: list[dict], rate: float) -> list[dict]:
         return questions.paraphrases(self, examples, rate)
+
+    def plain_twins(self, examples: list[dict]) -> list[dict]:
+        return dialogues.plain_twins(self, [e for e in examples if e["kind"] == "socratic"])
 
 
 def chapter_key(section: dict) -> tuple:

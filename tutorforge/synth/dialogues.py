@@ -207,7 +207,12 @@ def _socratic_comparisons(b: SectionBuilder) -> list[dict]:
             {"role": "user", "content": SOC_OPEN[vo].format(q=SOC_COMPARE_Q[vq].format(a=pair[0], b=pair[1]))},
             {"role": "assistant", "content": SOC_HINT_COMPARE[vh].format(a=pair[0], b=pair[1])},
         ]
-        meta = {"withheld_answer": d.body, "reference_answer": upper_first(d.sentence), "tutor_turns": 1}
+        meta = {
+            "withheld_answer": d.body,
+            "reference_answer": upper_first(d.sentence),
+            "plain_reply": f"{upper_first(d.sentence)} {upper_first(e.sentence)}",
+            "tutor_turns": 1,
+        }
         out.append(b.record("socratic", "socratic.compare", vo * 100 + vh * 10 + vq, msgs, meta, d.sentence))
     return out
 
@@ -253,7 +258,12 @@ def _socratic_calculations(b: SectionBuilder) -> list[dict]:
                 "socratic.calculation",
                 vo * 100 + vh * 10 + va,
                 msgs,
-                {"withheld_answer": meta["formula"], "reference_answer": answer.group(1), "tutor_turns": 2},
+                {
+                    "withheld_answer": meta["formula"],
+                    "reference_answer": answer.group(1),
+                    "plain_reply": meta.get("solution") or answer.group(1),
+                    "tutor_turns": 2,
+                },
             )
         )
         out += _calculation_openings(b, meta, answer.group(1))
@@ -291,7 +301,12 @@ def _calculation_openings(b: SectionBuilder, meta: dict, answer: str) -> list[di
             {"role": "assistant", "content": SOC_HINT_CALC[vh].format(target=target)},
         ]
         # the formula is what the tutor withholds (and what the grounding filter finds in the section); the number too
-        meta_out = {"withheld_answer": meta["formula"], "reference_answer": answer, "tutor_turns": 1}
+        meta_out = {
+            "withheld_answer": meta["formula"],
+            "reference_answer": answer,
+            "plain_reply": meta.get("solution") or answer,
+            "tutor_turns": 1,
+        }
         out.append(b.record("socratic", "socratic.calculation.opening", vo * 100 + vh * 10 + va, msgs, meta_out))
     if not names.get(meta["target"]):  # "what's the formula for a?" is not how anyone asks
         return out
@@ -300,7 +315,17 @@ def _calculation_openings(b: SectionBuilder, meta: dict, answer: str) -> list[di
         {"role": "user", "content": SOC_OPEN[vo].format(q=SOC_FORMULA_ASK[vq].format(target=target))},
         {"role": "assistant", "content": SOC_HINT_FORMULA[vh].format(target=target)},
     ]
-    meta_out = {"withheld_answer": meta["formula"], "reference_answer": meta["formula"], "tutor_turns": 1}
+    named = [f"{v} is the {names[v]}" for v in [meta["target"], *sorted(set(names) - {meta["target"]})] if names.get(v)]
+    plain = f"{meta['formula']}, where " + ", ".join(named[:-1]) + (" and " if len(named) > 1 else "") + named[-1] + "."
+    meta_out = {
+        "withheld_answer": meta["formula"],
+        "reference_answer": meta["formula"],
+        "tutor_turns": 1,
+    }
+    if meta["formula"].split("=")[0].strip() == meta["target"]:  # a problem solved for another letter: no plain twin
+        meta_out["plain_reply"] = plain  # as worked.formula_questions answers it
+    else:
+        meta_out["no_twin"] = True
     out.append(b.record("socratic", "socratic.formula", vo * 100 + vh * 10 + vq, msgs, meta_out))
     return out
 
@@ -455,3 +480,32 @@ def _tool(
 def _pages(s: dict) -> str:
     a, b = s.get("page_start"), s.get("page_end")
     return f"page {a}" if a == b else f"pages {a}-{b}"
+
+
+def plain_twins(b: SectionBuilder, socratic_examples: list[dict]) -> list[dict]:
+    """The plain-mode twin of each Socratic example: the student's first turn in the same words ("Just tell me the
+    answer: ..." included), answered directly (kind 'qa', template twin.<Socratic template>).
+
+    Why: when the demanding wrappers and the Socratic stems came mostly under the Socratic prompt, the tutor read the
+    mode from the student's wording and barely from the system prompt (issue 13: the system prompt moved a reply's
+    log-likelihood by ~1 nat, and a quarter of the plain benchmark answers came back as guiding questions). With a
+    twin for every opening, the same words come under both prompts, and only the prompt tells the modes apart."""
+    out = []
+    for ex in socratic_examples:
+        meta, student = ex["meta"], ex["messages"][0]["content"]
+        reply = str(meta.get("plain_reply") or meta.get("reference_answer") or "").strip()  # "v = d/t": case is meaning
+        if not reply or meta.get("no_twin"):
+            continue
+        template = ex["provenance"]["template_id"].removeprefix("det.").removesuffix(".opening")
+        twin_meta: dict = {"twin_of": ex["example_id"]}
+        kind = "worked" if template in TWIN_WORKED else "qa"
+        if kind == "worked":  # grounded like the plain worked kinds: the formula / the book's working is the section's
+            twin_meta["working" if template == "socratic.problem" else "formula"] = meta.get("withheld_answer")
+        msgs = [{"role": "user", "content": student}, {"role": "assistant", "content": reply}]
+        prov = ex["provenance"]
+        out.append(b.record(kind, f"twin.{template}", prov["variant"], msgs, twin_meta, prov.get("sentence")))
+    return out
+
+
+# Socratic templates whose plain twin is a calculation / formula answer (kind 'worked'), the rest are kind 'qa'
+TWIN_WORKED = ("socratic.calculation", "socratic.formula", "socratic.problem")

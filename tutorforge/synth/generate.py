@@ -8,7 +8,8 @@ Deterministic generator (`generate_deterministic`, no model): cloze, definition,
 from formulas, multiple choice with distractors from the same chapter, template Socratic dialogues, and tool-call
 examples for the tutor tools (search_textbook, make_quiz, show_3d_model) - capped per kind per section with an RNG
 seeded by (seed, section_id, kind), so output is byte-identical for a seed and independent of section order.
-Paraphrases (template rewrites) of a `paraphrase_rate` share of definition/why questions. The optional teacher
+Paraphrases (template rewrites) of a `paraphrase_rate` share of definition/why questions, and a plain-mode twin of
+every Socratic example (the student's words answered directly: dialogues.plain_twins). The optional teacher
 (`teacher.backend: hf|openai`) adds Q&A, Socratic, tool-call and paraphrase examples for `teacher.max_sections`.
 All examples then pass the quality filters (tutorforge.synth.filters); rejects are returned with reasons.
 """
@@ -79,7 +80,8 @@ class SynthConfig:
             "tool_call": 15,
         }
     )
-    """Max examples per kind per section (kinds: cloze, definition, why, worked, mc, socratic, tool_call)."""
+    """Max examples per kind per section (kinds: cloze, definition, why, worked, mc, socratic, tool_call); paraphrases
+    and the plain twins of the kept Socratic examples (kind qa, or worked for calculations) come on top."""
     mc_options: PositiveInt = 4
     """Options per multiple-choice item (1 answer + distractors from the same chapter)."""
     paraphrase_rate: Fraction = 0.3
@@ -112,6 +114,7 @@ def generate_deterministic(sections: list[dict], cfg: SynthConfig) -> list[dict]
                 cands = [cands[i] for i in keep]
             made += cands
         made += b.paraphrases(made, cfg.paraphrase_rate)
+        made += b.plain_twins(made)
         out += made
     return out
 

@@ -58,7 +58,7 @@ def calculation_asks(b: SectionBuilder, meta: dict) -> list[tuple[int, str, str]
 
 def asked_problems(b: SectionBuilder) -> list[dict]:
     """Plain mode: each worked problem asked in the student's words, answered with one line of working
-    ("v = d / t = 120 / 8 = 15 m/s."), as a tutor answers a direct question."""
+    ("a = F/m, so a = 199/60 = 3.317 m/s2."), as a tutor answers a direct question."""
     out = []
     for w in worked(b):
         for va, q, _ in calculation_asks(b, w["meta"]):

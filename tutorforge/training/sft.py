@@ -88,6 +88,12 @@ class SFTConfig:
     logits_at_labels_only: bool = True
     """Compute LM-head logits only at positions whose next token is labelled (same loss, fewer FLOPs: the
     49k-vocabulary head is ~20% of SmolLM2-135M's forward); false = every position (tutorforge/training/sft_trainer.py)."""
+    opening_tokens: NonNegInt = 4
+    """The first N tokens of each training conversation's first assistant turn (all of it when it is a tool call) get
+    loss weight `opening_weight` (0 = off). They decide what kind of reply it is (direct answer, guiding question,
+    which tool with which arguments): sft_data.weight_opening."""
+    opening_weight: PositiveFloat = 5.0
+    """Loss weight of those tokens (1 = the plain loss); validation loss is never weighted."""
     max_length: PositiveInt = 256
     """Tokens per training sequence and per packed row."""
     truncation: str = "turns"
@@ -268,7 +274,12 @@ def run_sft(cfg: SFTConfig) -> dict[str, Any]:
     if not recs["train"]:
         raise ValueError(f"{cfg.train}: no training examples")
     recs["validation"] = recs["validation"][: cfg.max_eval_examples]
-    enc = {s: encode_records(tok, r, cfg.max_length, cfg.truncation) for s, r in recs.items()}
+    enc = {
+        s: encode_records(
+            tok, r, cfg.max_length, cfg.truncation, *((cfg.opening_tokens, cfg.opening_weight) if s == "train" else ())
+        )
+        for s, r in recs.items()
+    }
     if cfg.text:
         windows = text_windows(tok, cfg.text, cfg.max_length)
         log.info(

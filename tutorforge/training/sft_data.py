@@ -133,9 +133,18 @@ def _prefix_len(ids: list[int], labels: list[int], head: list[int]) -> int:
 
 
 def encode_records(
-    tokenizer: Any, records: Sequence[dict[str, Any]], max_length: int, truncation: str = "turns"
+    tokenizer: Any,
+    records: Sequence[dict[str, Any]],
+    max_length: int,
+    truncation: str = "turns",
+    opening_tokens: int = 0,
+    opening_weight: float = 1.0,
 ) -> tuple[list[dict], int]:
-    """Encode all records (see encode_example); drops (and counts) those left with no labelled token."""
+    """Encode all records (see encode_example); drops (and counts) those left with no labelled token.
+
+    opening_tokens/opening_weight: the first `opening_tokens` labelled tokens of each conversation's first assistant
+    turn, or all of it when that turn is a tool call, get loss weight `opening_weight` (a per-token "weights" list
+    beside the labels; see weight_opening)."""
     out, dropped = [], 0
     for rec in records:
         if not rec.get("messages"):
@@ -145,9 +154,34 @@ def encode_records(
             for ex in encode_example(tokenizer, rec["messages"], max_length, truncation)
             if any(t != IGNORE_INDEX for t in ex["labels"])
         ]
+        if seqs and opening_tokens and opening_weight != 1.0:
+            first = next((m for m in rec["messages"] if m.get("role") == "assistant"), {})
+            weight_opening(seqs[0], None if first.get("tool_calls") else opening_tokens, opening_weight)
         out += seqs
         dropped += not seqs
     return out, dropped
+
+
+def weight_opening(example: dict[str, Any], n_tokens: int | None, weight: float) -> dict[str, Any]:
+    """Give the first `n_tokens` labelled tokens (None: the whole turn) of the example's first assistant turn loss
+    weight `weight` (in place; every other token keeps 1.0).
+
+    Why: those few tokens decide what kind of reply it is (a direct answer, a guiding question, a tool call), and they
+    are ~2 % of the supervised tokens; the rest are template wording that the model learns anyway. Weighted up, the
+    model learns to take that decision from the system prompt, which is the only thing that tells a plain twin from
+    its Socratic original (synth.dialogues.plain_twins). In a tool call every token is such a decision (which tool,
+    which model_id): with the openings of text replies weighted and the calls not, tool-call accuracy on the
+    benchmark fell from 0.92 to 0.62 (issue 13), so the stage weights a first turn that is a call in full."""
+    labels = example["labels"]
+    weights = example.setdefault("weights", [1.0] * len(labels))
+    first = next((i for i, t in enumerate(labels) if t != IGNORE_INDEX), None)
+    if first is None:
+        return example
+    for i in range(first, len(labels) if n_tokens is None else min(first + n_tokens, len(labels))):
+        if labels[i] == IGNORE_INDEX:  # the turn was shorter
+            break
+        weights[i] = float(weight)
+    return example
 
 
 def encode_texts(tokenizer: Any, texts: Sequence[str], max_length: int) -> list[dict]:
@@ -208,15 +242,20 @@ def pack_examples(
     thus sees exactly the tokens and positions it has alone (tests/test_sft.py), and a row of tool conversations
     computes the prompt once instead of once per conversation. `n_tokens` keeps the examples' full length (the work a
     row stands for). Examples without a shared prefix fill the remaining space as plain segments."""
+    weighted = any("weights" in e for e in examples)
     if not share_prefixes:
         rows = []
         for b in pack_bins([len(e["input_ids"]) for e in examples], max_length):
-            row: dict[str, Any] = {"input_ids": [], "labels": [], "position_ids": []}
+            row: dict[str, Any] = {"input_ids": [], "labels": [], "position_ids": []} | (
+                {"weights": []} if weighted else {}
+            )
             for i in b:
                 ex = examples[i]
                 row["input_ids"] += ex["input_ids"]
                 row["labels"] += ex["labels"]
                 row["position_ids"] += list(range(len(ex["input_ids"])))
+                if weighted:
+                    row["weights"] += _weights(ex)
             rows.append(row)
         return rows
     groups: dict[tuple[int, ...], list[int]] = {}
@@ -236,29 +275,40 @@ def pack_examples(
         if b == len(layouts):
             layouts.append(([], [], []))
         layouts[b][2].extend(plain[j] for j in members)
-    return [_shared_row(examples, *layout) for layout in layouts if layout[1] or layout[2]]
+    return [_shared_row(examples, *layout, weighted) for layout in layouts if layout[1] or layout[2]]
 
 
-def _shared_row(examples: Sequence[dict[str, Any]], prefix: list[int], members: list[int], plain: list[int]) -> dict:
+def _weights(example: dict[str, Any]) -> list[float]:
+    return list(example.get("weights") or [1.0] * len(example["input_ids"]))
+
+
+def _shared_row(
+    examples: Sequence[dict[str, Any]], prefix: list[int], members: list[int], plain: list[int], weighted: bool
+) -> dict:
     row: dict[str, Any] = {"input_ids": [], "labels": [], "position_ids": [], "seg": [], "parent": [], "n_tokens": 0}
+    if weighted:
+        row["weights"] = []
 
-    def add(ids: list[int], labels: list[int], first_pos: int, parent: int) -> int:
+    def add(ids: list[int], labels: list[int], weights: list[float], first_pos: int, parent: int) -> int:
         seg = len(set(row["seg"]))
         row["input_ids"] += ids
         row["labels"] += labels
         row["position_ids"] += list(range(first_pos, first_pos + len(ids)))
         row["seg"] += [seg] * len(ids)
         row["parent"] += [parent] * len(ids)
+        if weighted:
+            row["weights"] += weights
         return seg
 
     if prefix:
-        top = add(prefix, [IGNORE_INDEX] * len(prefix), 0, -1)
+        top = add(prefix, [IGNORE_INDEX] * len(prefix), [1.0] * len(prefix), 0, -1)
         for i in members:
             ex = examples[i]
-            add(ex["input_ids"][len(prefix) :], ex["labels"][len(prefix) :], len(prefix), top)
+            cut = len(prefix)
+            add(ex["input_ids"][cut:], ex["labels"][cut:], _weights(ex)[cut:], cut, top)
             row["n_tokens"] += len(ex["input_ids"])
     for i in plain:
-        add(examples[i]["input_ids"], examples[i]["labels"], 0, -1)
+        add(examples[i]["input_ids"], examples[i]["labels"], _weights(examples[i]), 0, -1)
         row["n_tokens"] += len(examples[i]["input_ids"])
     return row
 
@@ -285,12 +335,13 @@ class PackedCollator:
         import torch
 
         width = max([len(r["input_ids"]) for r in rows] + [self.pad_to or 0])
-        ids, labels, pos, seg, parent = [], [], [], [], []
+        ids, labels, pos, seg, parent, weights = [], [], [], [], [], []
         for r in rows:
             k = width - len(r["input_ids"])
             ids.append(r["input_ids"] + [self.pad_id] * k)
             labels.append(r["labels"] + [IGNORE_INDEX] * k)
             pos.append(r["position_ids"] + list(range(k)))
+            weights.append(list(r.get("weights") or [1.0] * len(r["input_ids"])) + [1.0] * k)
             if "seg" in r:  # shared system turns (pack_examples): the padding is one more segment of its own
                 seg.append(r["seg"] + [max(r["seg"], default=-1) + 1] * k)
                 parent.append(r["parent"] + [-1] * k)
@@ -300,6 +351,8 @@ class PackedCollator:
             "position_ids": torch.tensor(pos),
             "n_tokens": torch.tensor(sum(r.get("n_tokens", len(r["input_ids"])) for r in rows)),
         }
+        if any("weights" in r for r in rows):  # per-token loss weights (weight_opening); the model never sees them
+            batch["loss_weights"] = torch.tensor(weights, dtype=torch.float32)
         if seg:
             if len(seg) != len(rows):
                 raise ValueError("a batch mixes rows with and without shared prefixes")
@@ -317,15 +370,19 @@ class PaddedCollator:
         import torch
 
         width = max(len(r["input_ids"]) for r in rows)
-        ids, labels, att = [], [], []
+        ids, labels, att, weights = [], [], [], []
         for r in rows:
             n, k = len(r["input_ids"]), width - len(r["input_ids"])
             ids.append(r["input_ids"] + [self.pad_id] * k)
             labels.append(r["labels"] + [IGNORE_INDEX] * k)
             att.append([1] * n + [0] * k)
-        return {
+            weights.append(list(r.get("weights") or [1.0] * n) + [1.0] * k)
+        batch = {
             "input_ids": torch.tensor(ids),
             "labels": torch.tensor(labels),
             "attention_mask": torch.tensor(att),
             "n_tokens": torch.tensor(sum(att_row.count(1) for att_row in att)),
         }
+        if any("weights" in r for r in rows):  # per-token loss weights (weight_opening)
+            batch["loss_weights"] = torch.tensor(weights, dtype=torch.float32)
+        return batch

@@ -38,11 +38,14 @@ def labelled_positions(labels: Any) -> Any:
 def supervised_nll(model: Any, inputs: dict[str, Any], labels_only: bool = True) -> tuple[Any, Any]:
     """(sum of token NLL over labelled tokens, number of labelled tokens) for a batch with `labels`.
 
-    labels_only: compute logits at the labelled positions only (same value, fewer FLOPs); False: all positions."""
+    labels_only: compute logits at the labelled positions only (same value, fewer FLOPs); False: all positions.
+    A batch with `loss_weights` (per input token, as labels; sft_data.weight_opening) sums weight x NLL instead; the
+    count stays the number of labelled tokens, so weight 1 everywhere is the plain loss."""
     import torch
 
     labels = inputs["labels"]
-    model_inputs = {k: v for k, v in inputs.items() if k not in {"labels", "n_tokens"}}
+    weights = inputs.get("loss_weights")
+    model_inputs = {k: v for k, v in inputs.items() if k not in {"labels", "n_tokens", "loss_weights"}}
     mask = model_inputs.get("attention_mask")
     if mask is not None and mask.dim() == 4 and getattr(model.config, "_attn_implementation", "sdpa") != "sdpa":
         # a segment mask (shared system turns, sft_data.pack_examples) is bool, as sdpa takes it; eager adds it
@@ -50,15 +53,22 @@ def supervised_nll(model: Any, inputs: dict[str, Any], labels_only: bool = True)
             ~mask, torch.finfo(model.dtype).min
         )
     target = labels[:, 1:]
+    weight = weights[:, 1:] if weights is not None else None
     if labels_only:
         keep = labelled_positions(labels)
         logits = model(**model_inputs, use_cache=False, logits_to_keep=keep).logits
         target = target[:, keep]
+        weight = weight[:, keep] if weight is not None else None
     else:
         logits = model(**model_inputs, use_cache=False).logits[:, :-1]
-    nll = torch.nn.functional.cross_entropy(
-        logits.float().reshape(-1, logits.shape[-1]), target.reshape(-1), ignore_index=IGNORE_INDEX, reduction="sum"
-    )
+    flat = logits.float().reshape(-1, logits.shape[-1])
+    if weight is None:
+        nll = torch.nn.functional.cross_entropy(flat, target.reshape(-1), ignore_index=IGNORE_INDEX, reduction="sum")
+    else:
+        token_nll = torch.nn.functional.cross_entropy(
+            flat, target.reshape(-1), ignore_index=IGNORE_INDEX, reduction="none"
+        )
+        nll = (token_nll * weight.reshape(-1).to(token_nll.dtype)).sum()
     return nll, (target != IGNORE_INDEX).sum()
 
 
