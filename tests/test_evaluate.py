@@ -316,6 +316,15 @@ def test_tiny_profile_end_to_end_writes_benchmark_metrics_and_side_by_side_repor
         len(bench.items("socratic")),
     )
     assert counts["mmlu_items"] == 8 and counts["subject_items"] == 4
+    # item by item: the discordant counts explain the accuracy delta exactly (sft - untuned = (c - b) / items)
+    paired = metrics["paired"]
+    assert set(paired) == {"bench.mc_accuracy", "bench.socratic_rate", "bench.tool_call_accuracy"}
+    for metric, p in paired.items():
+        assert p["items"] == p["both"] + p["neither"] + p["baseline_only"] + p["candidate_only"] > 0
+        delta = (p["candidate_only"] - p["baseline_only"]) / p["items"]
+        assert delta == pytest.approx(metrics["delta"]["bench"][metric.split(".")[1]], abs=1e-5)
+        assert 0 < p["p_value"] <= 1
+    assert "Item by item" in (stage_out / "report.md").read_text()
 
     def leaves(d):
         for v in d.values():

@@ -12,9 +12,10 @@ from tutorforge.eval.benchmark import load_benchmark
 from tutorforge.eval.choices import rank_options, rank_tasks, topk_accuracy
 from tutorforge.eval.evaluate import METRICS_DIR, EvaluateConfig
 from tutorforge.eval.mmlu import MMLUError, mmlu_file, read_mmlu, sample_mmlu
+from tutorforge.eval.paired import mcnemar_exact, paired_test
 from tutorforge.eval.socratic import judge_dialogue, judge_reply, socratic_scores
 from tutorforge.eval.toolcalls import judge_call, parse_calls
-from tutorforge.eval.tutor_bench import bench_metrics
+from tutorforge.eval.tutor_bench import bench_metrics, item_outcomes
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = load_benchmark(ROOT / "data" / "benchmarks" / "tutor-v1")
@@ -213,3 +214,31 @@ def test_mc_options_are_scored_by_their_words_not_their_letter(answer: str):
             scored = tok.decode([t for t, m in zip(ids, mask, strict=True) if m], skip_special_tokens=True).strip()
             want = item["options"][k] if answer == "text" else "ABCD"[k] + ". " + item["options"][k]
             assert scored == want
+
+
+# ---------------------------------------------------------------- (e) paired: is a delta more than chance?
+
+
+def test_item_outcomes_match_the_metrics_and_the_paired_test_says_when_a_difference_is_chance(mods):
+    """item_outcomes judges each item as bench_metrics does; paired_test counts discordant items and gives the exact
+    McNemar p-value: an identical pair p = 1, 10 items won by one model and none by the other p < 0.01, 4 vs 2 (the
+    default run's MC) p = 0.69."""
+    tasks, cfg = bench_tasks_without_a_model(), EvaluateConfig()
+    half = {t["id"] for k, t in enumerate(tasks["gen"]) if k % 2}
+    replies = [good_reply(t) if t["id"] in half else "Tell me more." for t in tasks["gen"]]
+    raw = {"loss": [], "mc": [], "gen": [{"text": r} for r in replies]}
+    outcomes, metrics = item_outcomes(tasks, raw, cfg), bench_metrics(tasks, raw, cfg, mods)
+    assert set(outcomes) == {"socratic_rate", "tool_call_accuracy"}  # no MC tasks here
+    for metric, per_item in outcomes.items():
+        assert per_item == {i: i in half for i in per_item}
+        assert sum(per_item.values()) / len(per_item) == pytest.approx(metrics[metric])
+    good = {i: True for i in outcomes["tool_call_accuracy"]}
+    assert paired_test(good, good) == {"items": 24, "both": 24, "neither": 0, "baseline_only": 0,
+                                       "candidate_only": 0, "p_value": 1.0}  # fmt: skip
+    ten_better = paired_test({str(i): i >= 10 for i in range(40)}, {str(i): True for i in range(40)})
+    assert ten_better["candidate_only"] == 10 and ten_better["p_value"] == pytest.approx(2 / 1024, abs=1e-6)
+    assert (
+        paired_test({str(i): i >= 10 for i in range(40)}, {str(i): True for i in range(40)} | {"x": True})["items"]
+        == 40
+    )
+    assert mcnemar_exact(4, 2) == mcnemar_exact(2, 4) == pytest.approx(2 * (1 + 6 + 15) / 64)

@@ -15,7 +15,9 @@ metrics.json holds (written by stages/evaluate.py through tutorforge/eval/report
   subject_cls  top1 / top3 of ranking subject names by likelihood against the teachers' labels
   heldout      heldout.summarise on the dataset's test split (perplexity, answer_loss, ...), when `heldout` is on
 with `benchmark: {name, version, digest}` (what the promotion gate compares on), `delta` (candidate - baseline),
-per_subject and counts. Latency p50/p95, tokens/s and peak RSS are wall-clock facts of this machine: perf.json.
+`paired` (MC, Socratic and tool-call items each model gets right that the other misses, with the exact McNemar
+p-value: tutorforge/eval/paired.py), per_subject and counts. Latency p50/p95, tokens/s and peak RSS are wall-clock
+facts of this machine: perf.json.
 """
 
 from __future__ import annotations
@@ -31,13 +33,14 @@ from tutorforge.core.logs import get_logger
 from tutorforge.eval import heldout
 from tutorforge.eval.benchmark import KINDS, Benchmark
 from tutorforge.eval.choices import rank_tasks, topk_accuracy
+from tutorforge.eval.paired import paired_test
 from tutorforge.eval.report import loss_curve_rows, per_subject_rows
-from tutorforge.eval.tutor_bench import bench_counts, bench_metrics, bench_tasks, reference_of
+from tutorforge.eval.tutor_bench import bench_counts, bench_metrics, bench_tasks, item_outcomes, reference_of
 
 log = get_logger("tutorforge.eval.evaluate")
 METRICS_DIR = Path(__file__).resolve().parent / "metrics"
 RESERVED = {"benchmark", "delta", "per_subject", "counts", "notes", "reference", "answer_loss_reduction",
-            "bench_answer_loss_reduction"}  # fmt: skip
+            "bench_answer_loss_reduction", "paired"}  # fmt: skip
 TUTOR_PROMPT = "You are TutorForge, a patient school tutor. Answer from the textbook and explain step by step."
 SOCRATIC_PROMPT = (
     "You are TutorForge in Socratic mode. Never state the answer: reply only with guiding questions that help the "
@@ -292,6 +295,20 @@ def perf(raw: dict[str, list], seconds: float) -> dict[str, float]:
     return {k: round(float(v), 4) for k, v in res.items()}
 
 
+def paired_outcomes(
+    cfg: EvaluateConfig, plans: dict[str, tuple[Any, dict[str, Any]]], tok_of: dict[str, str], raws: dict[str, Any]
+) -> dict[str, Any]:
+    """{"bench.<metric>": paired_test(baseline, candidate)} for the benchmark's accuracy-like metrics, item by item
+    (tutor_bench.item_outcomes): the delta of an accuracy over 24-40 items is only news when p is small. (Flat keys:
+    a nested "bench" group would read as one more model to code that finds models by their "bench" group.)"""
+    outcomes = {}
+    for name in (cfg.baseline, cfg.candidate):
+        plan = plans[tok_of[name]][1]
+        outcomes[name] = item_outcomes(plan["bench"], bench_raw(plan, raws[name]), cfg)
+    base, cand = outcomes[cfg.baseline], outcomes[cfg.candidate]
+    return {f"bench.{m}": paired_test(base[m], cand[m]) for m in base if m in cand}
+
+
 def _delta(base: dict[str, Any], cand: dict[str, Any]) -> dict[str, Any]:
     """cand - base for every number both hold (nested groups kept)."""
     out: dict[str, Any] = {}
@@ -345,6 +362,7 @@ def evaluate_models(cfg: EvaluateConfig, inputs: dict[str, Any]) -> dict[str, An
     for key, group in (("bench_answer_loss_reduction", "bench"), ("answer_loss_reduction", "heldout")):
         if base.get(group, {}).get("answer_loss") and "answer_loss" in cand.get(group, {}):
             out[key] = round(1 - cand[group]["answer_loss"] / base[group]["answer_loss"], 6)
+    out["paired"] = paired_outcomes(cfg, plans, tok_of, raws)
     out["per_subject"] = per_subject(cfg, plans, tok_of, raws, mods)
     tok0, plan0 = plans[tok_of[cfg.candidate]]
     out["counts"] = bench_counts(plan0["bench"]) | {"mmlu_items": len(plan0["mmlu"]),

@@ -113,6 +113,18 @@ def render_report(cfg: Any, metrics: dict[str, Any], perf: dict[str, Any], sampl
     for key in ("bench_answer_loss_reduction", "answer_loss_reduction"):
         if key in metrics:
             lines.append(f"| {key} (1 - {cand}/{base}) |" + " |" * len(order) + f" {_fmt(metrics[key])} |")
+    paired = metrics.get("paired", {})
+    if paired:
+        lines += [
+            "",
+            f"Item by item ({cand} vs {base}, the same benchmark items; p: exact McNemar test, the chance of a "
+            "split at least this uneven if the two models were equally good):",
+            "",
+            f"| metric | items | both right | only {base} | only {cand} | p |",
+            "|---|---:|---:|---:|---:|---:|",
+        ]
+        lines += [f"| {m} | {v['items']} | {v['both']} | {v['baseline_only']} | {v['candidate_only']} | "
+                  f"{_fmt(v['p_value'])} |" for m, v in paired.items()]  # fmt: skip
     lines += ["", "Counts: " + ", ".join(f"{k}={v}" for k, v in sorted(metrics.get("counts", {}).items()))]
     lines += ["", *[f"Note: {n}" for n in metrics.get("notes", [])]] if metrics.get("notes") else []
     lines += [

@@ -125,12 +125,7 @@ def bench_metrics(
         pairs = [r for t, r in zip(tasks["loss"], raw["loss"], strict=True) if t["group"] == group and keep(t)]
         if sum(n for _, n in pairs):
             out[group] = sum(x for x, _ in pairs) / sum(n for _, n in pairs)
-    scores, hits = iter(raw["mc"]), []
-    for t in tasks["mc"]:
-        ranked = rank_options([next(scores) for _ in t["options"]], t["char_lens"], cfg.mc_length_norm)
-        if keep(t):
-            hits.append(ranked[0] == t["answer"])
-    if (acc := accuracy(hits)) is not None:
+    if (acc := accuracy(list(_mc_hits(tasks, raw, cfg, keep).values()))) is not None:
         out["mc_accuracy"] = acc
     gen = [(t, r["text"]) for t, r in zip(tasks["gen"], raw["gen"], strict=True) if keep(t)]
     answers = [(text, t["item"]["reference"]) for t, text in gen if t["kind"] in ANSWER_KINDS]
@@ -144,12 +139,47 @@ def bench_metrics(
     out |= socratic_scores([judge_reply(text, t["item"], leak) for t, text in gen if t["kind"] == "socratic"])
     free = [judge_call(text, t["item"]) for t, text in gen if t["kind"] == "tools"]
     if "gen_guided" in raw:  # tool requests also decoded under the tool-call grammar: those are the headline
-        tools = [t for t in tasks["gen"] if t["kind"] == "tools"]
-        guided = [judge_call(r["text"], t["item"]) for t, r in zip(tools, raw["gen_guided"], strict=True) if keep(t)]
+        guided = list(_guided_calls(tasks, raw, keep).values())
         out |= tool_scores(guided) | {f"{k}_unguided": v for k, v in tool_scores(free).items()}
     else:
         out |= tool_scores(free)
     return {k: round(float(v), 6) for k, v in out.items()}
+
+
+def _mc_hits(tasks: dict[str, list[dict[str, Any]]], raw: dict[str, list[Any]], cfg: EvaluateConfig, keep: Any) -> dict:
+    """{item id: the option ranked first is the answer} over the MC tasks `keep` selects."""
+    scores, hits = iter(raw["mc"]), {}
+    for t in tasks["mc"]:
+        ranked = rank_options([next(scores) for _ in t["options"]], t["char_lens"], cfg.mc_length_norm)
+        if keep(t):
+            hits[t["id"]] = ranked[0] == t["answer"]
+    return hits
+
+
+def _guided_calls(tasks: dict[str, list[dict[str, Any]]], raw: dict[str, list[Any]], keep: Any) -> dict:
+    """{item id: judge_call verdict} of the tool requests decoded under the tool-call grammar."""
+    tools = [t for t in tasks["gen"] if t["kind"] == "tools"]
+    return {t["id"]: judge_call(r["text"], t["item"]) for t, r in zip(tools, raw["gen_guided"], strict=True) if keep(t)}
+
+
+def item_outcomes(tasks: dict[str, list[dict[str, Any]]], raw: dict[str, list[Any]], cfg: EvaluateConfig) -> dict:
+    """Per item, right or wrong, for the benchmark's accuracy-like metrics (as bench_metrics judges them):
+    {"mc_accuracy": {id: bool}, "socratic_rate": {id: bool}, "tool_call_accuracy": {id: bool}} (paired.paired_test)."""
+    gen = {t["id"]: (t, r["text"]) for t, r in zip(tasks["gen"], raw["gen"], strict=True)}
+    leak = cfg.socratic_leak_threshold
+    out = {
+        "mc_accuracy": _mc_hits(tasks, raw, cfg, lambda t: True),
+        "socratic_rate": {
+            i: judge_reply(x, t["item"], leak)["passes"] for i, (t, x) in gen.items() if t["kind"] == "socratic"
+        },
+    }
+    calls = (
+        _guided_calls(tasks, raw, lambda t: True)
+        if "gen_guided" in raw
+        else {i: judge_call(x, t["item"]) for i, (t, x) in gen.items() if t["kind"] == "tools"}
+    )
+    out["tool_call_accuracy"] = {i: bool(v["correct"]) for i, v in calls.items()}
+    return {k: v for k, v in out.items() if v}
 
 
 def bench_counts(tasks: dict[str, list[dict[str, Any]]]) -> dict[str, int]:

@@ -187,7 +187,7 @@ def evaluation_table(metrics: dict[str, Any]) -> str:
 
 
 # evaluate's metrics.json entries that are not a model's scores
-CARD_RESERVED = {"delta", "benchmark", "counts", "per_subject", "notes", "reference"}
+CARD_RESERVED = {"delta", "benchmark", "counts", "per_subject", "notes", "reference", "paired"}
 
 
 def model_card(cfg: RegisterConfig, metrics: dict[str, Any], lineage: dict[str, Any]) -> str:
