@@ -274,9 +274,14 @@ def run_sft(cfg: SFTConfig) -> dict[str, Any]:
     if not recs["train"]:
         raise ValueError(f"{cfg.train}: no training examples")
     recs["validation"] = recs["validation"][: cfg.max_eval_examples]
-    enc = {
+    enc = {  # validation loss is never weighted
         s: encode_records(
-            tok, r, cfg.max_length, cfg.truncation, *((cfg.opening_tokens, cfg.opening_weight) if s == "train" else ())
+            tok,
+            r,
+            cfg.max_length,
+            cfg.truncation,
+            opening_tokens=cfg.opening_tokens if s == "train" else 0,
+            opening_weight=cfg.opening_weight,
         )
         for s, r in recs.items()
     }
