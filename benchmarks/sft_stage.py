@@ -145,7 +145,9 @@ def bench_sft_stage(steps: int = 6, rounds: int = 1, params: str = str(ROOT / "p
     tok = load_tokenizer(cfg.tokenizer or cfg.base_model)
     if tok.pad_token_id is None:
         tok.pad_token = tok.eos_token
-    examples, _ = encode_records(tok, list(read_jsonl(cfg.train)), cfg.max_length, cfg.truncation)
+    examples, _ = encode_records(  # with the stage's loss weights on the replies' openings
+        tok, list(read_jsonl(cfg.train)), cfg.max_length, cfg.truncation, cfg.opening_tokens, cfg.opening_weight
+    )
     if cfg.text:  # the textbook windows the stage trains on beside the chat examples
         examples += text_windows(tok, cfg.text, cfg.max_length)
     rows = pack_examples(examples, cfg.max_length, cfg.share_system_prompt) if cfg.packing else examples
@@ -160,7 +162,7 @@ def bench_sft_stage(steps: int = 6, rounds: int = 1, params: str = str(ROOT / "p
         for r in range(rounds):
             for name in ("plain", "stage"):
                 res = (
-                    plain_rate(cfg, examples, tok, steps)
+                    plain_rate(cfg, [{k: v for k, v in e.items() if k != "weights"} for e in examples], tok, steps)
                     if name == "plain"
                     else stage_rate(cfg, rows, tok, steps, Path(tmp))
                 )
