@@ -135,9 +135,8 @@ def bench_metrics(
             "rouge_l"
         ]
         out["bleu"] = mods["bleu"].compute(predictions=preds, references=refs)["bleu"]
-    leak = cfg.socratic_leak_threshold
-    out |= socratic_scores([judge_reply(text, t["item"], leak) for t, text in gen if t["kind"] == "socratic"])
-    free = [judge_call(text, t["item"]) for t, text in gen if t["kind"] == "tools"]
+    out |= socratic_scores(list(_verdicts(tasks, raw, cfg, keep, "socratic").values()))
+    free = list(_verdicts(tasks, raw, cfg, keep, "tools").values())
     if "gen_guided" in raw:  # tool requests also decoded under the tool-call grammar: those are the headline
         guided = list(_guided_calls(tasks, raw, keep).values())
         out |= tool_scores(guided) | {f"{k}_unguided": v for k, v in tool_scores(free).items()}
@@ -156,6 +155,27 @@ def _mc_hits(tasks: dict[str, list[dict[str, Any]]], raw: dict[str, list[Any]], 
     return hits
 
 
+def _every(task: dict[str, Any]) -> bool:
+    return True
+
+
+def _verdicts(
+    tasks: dict[str, list[dict[str, Any]]], raw: dict[str, list[Any]], cfg: EvaluateConfig, keep: Any, kind: str
+) -> dict:
+    """{item id: verdict} on the free replies to the `kind` items `keep` selects: socratic.judge_reply (socratic) or
+    toolcalls.judge_call (tools)."""
+    out = {}
+    for t, r in zip(tasks["gen"], raw["gen"], strict=True):
+        if t["kind"] == kind and keep(t):
+            item = t["item"]
+            out[t["id"]] = (
+                judge_reply(r["text"], item, cfg.socratic_leak_threshold)
+                if kind == "socratic"
+                else judge_call(r["text"], item)
+            )
+    return out
+
+
 def _guided_calls(tasks: dict[str, list[dict[str, Any]]], raw: dict[str, list[Any]], keep: Any) -> dict:
     """{item id: judge_call verdict} of the tool requests decoded under the tool-call grammar."""
     tools = [t for t in tasks["gen"] if t["kind"] == "tools"]
@@ -165,20 +185,13 @@ def _guided_calls(tasks: dict[str, list[dict[str, Any]]], raw: dict[str, list[An
 def item_outcomes(tasks: dict[str, list[dict[str, Any]]], raw: dict[str, list[Any]], cfg: EvaluateConfig) -> dict:
     """Per item, right or wrong, for the benchmark's accuracy-like metrics (as bench_metrics judges them):
     {"mc_accuracy": {id: bool}, "socratic_rate": {id: bool}, "tool_call_accuracy": {id: bool}} (paired.paired_test)."""
-    gen = {t["id"]: (t, r["text"]) for t, r in zip(tasks["gen"], raw["gen"], strict=True)}
-    leak = cfg.socratic_leak_threshold
+    socratic = _verdicts(tasks, raw, cfg, _every, "socratic")
+    calls = _guided_calls(tasks, raw, _every) if "gen_guided" in raw else _verdicts(tasks, raw, cfg, _every, "tools")
     out = {
-        "mc_accuracy": _mc_hits(tasks, raw, cfg, lambda t: True),
-        "socratic_rate": {
-            i: judge_reply(x, t["item"], leak)["passes"] for i, (t, x) in gen.items() if t["kind"] == "socratic"
-        },
+        "mc_accuracy": _mc_hits(tasks, raw, cfg, _every),
+        "socratic_rate": {i: bool(v["passes"]) for i, v in socratic.items()},
+        "tool_call_accuracy": {i: bool(v["correct"]) for i, v in calls.items()},
     }
-    calls = (
-        _guided_calls(tasks, raw, lambda t: True)
-        if "gen_guided" in raw
-        else {i: judge_call(x, t["item"]) for i, (t, x) in gen.items() if t["kind"] == "tools"}
-    )
-    out["tool_call_accuracy"] = {i: bool(v["correct"]) for i, v in calls.items()}
     return {k: v for k, v in out.items() if v}
 
 

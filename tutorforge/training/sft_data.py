@@ -335,13 +335,15 @@ class PackedCollator:
         import torch
 
         width = max([len(r["input_ids"]) for r in rows] + [self.pad_to or 0])
+        weighted = any("weights" in r for r in rows)
         ids, labels, pos, seg, parent, weights = [], [], [], [], [], []
         for r in rows:
             k = width - len(r["input_ids"])
             ids.append(r["input_ids"] + [self.pad_id] * k)
             labels.append(r["labels"] + [IGNORE_INDEX] * k)
             pos.append(r["position_ids"] + list(range(k)))
-            weights.append(list(r.get("weights") or [1.0] * len(r["input_ids"])) + [1.0] * k)
+            if weighted:
+                weights.append(list(r.get("weights") or [1.0] * len(r["input_ids"])) + [1.0] * k)
             if "seg" in r:  # shared system turns (pack_examples): the padding is one more segment of its own
                 seg.append(r["seg"] + [max(r["seg"], default=-1) + 1] * k)
                 parent.append(r["parent"] + [-1] * k)
@@ -351,7 +353,7 @@ class PackedCollator:
             "position_ids": torch.tensor(pos),
             "n_tokens": torch.tensor(sum(r.get("n_tokens", len(r["input_ids"])) for r in rows)),
         }
-        if any("weights" in r for r in rows):  # per-token loss weights (weight_opening); the model never sees them
+        if weighted:  # per-token loss weights (weight_opening); the model never sees them
             batch["loss_weights"] = torch.tensor(weights, dtype=torch.float32)
         if seg:
             if len(seg) != len(rows):
@@ -370,19 +372,21 @@ class PaddedCollator:
         import torch
 
         width = max(len(r["input_ids"]) for r in rows)
+        weighted = any("weights" in r for r in rows)
         ids, labels, att, weights = [], [], [], []
         for r in rows:
             n, k = len(r["input_ids"]), width - len(r["input_ids"])
             ids.append(r["input_ids"] + [self.pad_id] * k)
             labels.append(r["labels"] + [IGNORE_INDEX] * k)
             att.append([1] * n + [0] * k)
-            weights.append(list(r.get("weights") or [1.0] * n) + [1.0] * k)
+            if weighted:
+                weights.append(list(r.get("weights") or [1.0] * n) + [1.0] * k)
         batch = {
             "input_ids": torch.tensor(ids),
             "labels": torch.tensor(labels),
             "attention_mask": torch.tensor(att),
             "n_tokens": torch.tensor(sum(att_row.count(1) for att_row in att)),
         }
-        if any("weights" in r for r in rows):  # per-token loss weights (weight_opening)
+        if weighted:  # per-token loss weights (weight_opening)
             batch["loss_weights"] = torch.tensor(weights, dtype=torch.float32)
         return batch
