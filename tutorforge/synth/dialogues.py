@@ -315,15 +315,14 @@ def _calculation_openings(b: SectionBuilder, meta: dict, answer: str) -> list[di
         {"role": "user", "content": SOC_OPEN[vo].format(q=SOC_FORMULA_ASK[vq].format(target=target))},
         {"role": "assistant", "content": SOC_HINT_FORMULA[vh].format(target=target)},
     ]
-    named = [f"{v} is the {names[v]}" for v in [meta["target"], *sorted(set(names) - {meta["target"]})] if names.get(v)]
-    plain = f"{meta['formula']}, where " + ", ".join(named[:-1]) + (" and " if len(named) > 1 else "") + named[-1] + "."
+    letters = [meta["target"], *sorted(set(names) - {meta["target"]})]
     meta_out = {
         "withheld_answer": meta["formula"],
         "reference_answer": meta["formula"],
         "tutor_turns": 1,
     }
     if meta["formula"].split("=")[0].strip() == meta["target"]:  # a problem solved for another letter: no plain twin
-        meta_out["plain_reply"] = plain  # as worked.formula_questions answers it
+        meta_out["plain_reply"] = worked.formula_answer(meta["formula"], letters, names)  # as formula_questions says it
     else:
         meta_out["no_twin"] = True
     out.append(b.record("socratic", "socratic.formula", vo * 100 + vh * 10 + vq, msgs, meta_out))

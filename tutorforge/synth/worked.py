@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import random
 import re
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from tutorforge.text.formulas import Formula, fmt_num, variable_names
@@ -102,6 +103,13 @@ def book_problems(b: SectionBuilder) -> list[dict]:
     return out
 
 
+def formula_answer(formula: str, letters: list[str], names: Mapping[str, str | None]) -> str:
+    """The formula and what its letters stand for: "a = F/m, where a is the acceleration, F is the resultant force and
+    m is the mass." (letters in the given order; those the book does not name are left out; the first is named)."""
+    parts = [f"{x} is the {names[x]}" for x in letters if names.get(x)]
+    return f"{formula}, where " + ", ".join(parts[:-1]) + (" and " if len(parts) > 1 else "") + parts[-1] + "."
+
+
 def formula_questions(b: SectionBuilder) -> list[dict]:
     """Per formula of the section whose left-hand side the book names: the formula and its letters, as a direct answer."""
     out = []
@@ -111,8 +119,7 @@ def formula_questions(b: SectionBuilder) -> list[dict]:
             continue
         rng = b.rng("worked.formula", fi)
         v = rng.randrange(len(FORMULA_Q))
-        parts = [f"{x} is the {names[x]}" for x in [f.lhs, *f.variables] if names[x]]
-        answer = f"{f.text}, where " + ", ".join(parts[:-1]) + (" and " if len(parts) > 1 else "") + parts[-1] + "."
+        answer = formula_answer(f.text, [f.lhs, *f.variables], names)
         q = FORMULA_Q[v].format(target=f"the {names[f.lhs]}")
         msgs = [{"role": "user", "content": q}, {"role": "assistant", "content": answer}]  # "v = d/t": case is meaning
         out.append(b.record("worked", "worked.formula", v, msgs, {"formula": f.text, "target": f.lhs}))
