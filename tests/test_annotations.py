@@ -51,6 +51,9 @@ def test_round_trip_every_kind(workdir):
     assert set(exs) == {"qa", "mc", "socratic"} and rep["examples"] == 4  # qa + mc (distractors) + socratic + review
     mc = exs["mc"]
     assert mc["meta"]["options"][mc["meta"]["answer_index"]] == "It explains the main idea in detail."
+    assert (
+        mc["messages"][-1]["content"] == f"{'ABCD'[mc['meta']['answer_index']]}. It explains the main idea in detail."
+    )
     assert sorted(mc["meta"]["options"]) == sorted(
         ["It explains the main idea in detail.", "Nothing at all", "A recipe", "A poem"]
     )

@@ -140,9 +140,8 @@ def test_mc_answer_index_and_same_chapter_distractors(det):
     for e in mcs:
         opts, k = e["meta"]["options"], e["meta"]["answer_index"]
         assert len(opts) == 4 and len({re.sub(r"(?:es|s)$", "", o.lower()) for o in opts}) == 4  # no cell/cells
-        letter, answer = e["messages"][-1]["content"].split(". ", 1)
-        assert opts[k] == answer and "ABCD".index(letter) == k
-        assert f"{letter}. {answer}" in e["messages"][0]["content"]
+        assert e["messages"][-1]["content"] == f"{'ABCD'[k]}. {opts[k]}"  # the right option's letter and words
+        assert e["messages"][0]["content"].endswith("".join(f"\n{'ABCD'[i]}. {o}" for i, o in enumerate(opts)))
         sec = BY_ID[e["section_id"]]
         chapter_text = " ".join(
             s["text"] for s in SECTIONS if (s["doc_id"], s["chapter"]) == (sec["doc_id"], sec["chapter"])

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from tutorforge.core.records import mc_prompt, mc_reply
 from tutorforge.eval.benchmark import KINDS, Benchmark
 from tutorforge.eval.choices import accuracy, pick, rank_options
 from tutorforge.eval.socratic import judge_reply, socratic_scores
@@ -35,13 +36,12 @@ from tutorforge.tools.specs import DEFAULT_CATALOGUE, signatures
 if TYPE_CHECKING:
     from tutorforge.eval.evaluate import EvaluateConfig
 
-LETTERS = "ABCD"
 ANSWER_KINDS = ("short_answer", "grounded")
 
 
 def mc_question(item: dict[str, Any]) -> str:
     """The MC prompt as the README fixes it: the question, then the options lettered A-D in stored order."""
-    return item["question"] + "".join(f"\n{LETTERS[i]}. {o}" for i, o in enumerate(item["options"]))
+    return mc_prompt(item["question"], list(item["options"]))
 
 
 def item_messages(cfg: EvaluateConfig, kind: str, item: dict[str, Any]) -> list[dict[str, Any]]:
@@ -79,7 +79,7 @@ def bench_tasks(cfg: EvaluateConfig, tok: Any, bench: Benchmark, max_len: int) -
             msgs = item_messages(cfg, kind, item)
             head = {"kind": kind, "id": item["id"], "subject": item["subject"]}
             if kind == "mc":
-                labels = [f"{LETTERS[i]}. {o}" for i, o in enumerate(item["options"])]
+                labels = [mc_reply(list(item["options"]), i) for i in range(len(item["options"]))]  # "B. <option>"
                 answers = labels if cfg.bench_mc_answer == "letter" else list(item["options"])
                 opts = [scored(msgs, a) for a in answers]
                 tasks["mc"].append(

@@ -14,6 +14,7 @@ from collections import Counter
 from typing import Any
 
 from tutorforge.core.ids import stable_id
+from tutorforge.core.records import mc_prompt, mc_reply
 from tutorforge.labelstudio.schema import DIFFICULTIES, SOCRATIC_TURNS, VERDICTS
 from tutorforge.labelstudio.snapshot import Annotation, ExportError, Snapshot, Task, load_snapshot, parse_snapshot
 
@@ -153,15 +154,13 @@ def to_examples(t: Task, subject: str | None) -> tuple[list[dict], tuple[str, st
             order = sorted(range(len(options)), key=lambda i: stable_id(t.external_id, "mc", i))
             options = [options[i] for i in order]
             ans = options.index(p["answer"])
-            letters = "ABCDEFGH"
-            prompt = p["question"] + "\n" + "\n".join(f"{letters[i]}. {o}" for i, o in enumerate(options))
             out.append(
                 _record(
                     t,
                     "mc",
                     [
-                        {"role": "user", "content": prompt},
-                        {"role": "assistant", "content": f"{letters[ans]}. {p['answer']}"},
+                        {"role": "user", "content": mc_prompt(p["question"], options)},
+                        {"role": "assistant", "content": mc_reply(options, ans)},
                     ],
                     subject,
                     {"options": options, "answer_index": ans},

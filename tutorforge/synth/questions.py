@@ -13,12 +13,12 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+from tutorforge.core.records import mc_prompt, mc_reply
 from tutorforge.text.rules import lower_first, norm, upper_first, words
 
 if TYPE_CHECKING:
     from tutorforge.synth.builders import SectionBuilder
 
-LETTERS = "ABCDEFGH"
 
 CLOZE_Q = ["Fill in the blank: {s}", "Complete the sentence with the missing word: {s}", "Which word is missing? {s}"]
 DEF_Q = ["{q}", "Define {term}.", 'In your textbook, what does the term "{term}" mean?']
@@ -165,13 +165,13 @@ def _mc(
     rng.shuffle(options)
     k = options.index(answer)
     v = rng.randrange(len(tpl))
-    prompt = tpl[v].format(**fields) + "\n" + "\n".join(f"{LETTERS[i]}. {o}" for i, o in enumerate(options))
+    prompt = mc_prompt(tpl[v].format(**fields), options)
     return [
         b.record(
             "mc",
             tid,
             v,
-            [{"role": "user", "content": prompt}, {"role": "assistant", "content": f"{LETTERS[k]}. {answer}"}],
+            [{"role": "user", "content": prompt}, {"role": "assistant", "content": mc_reply(options, k)}],
             {"options": options, "answer_index": k},
             sent,
         )
