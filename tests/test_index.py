@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.sample_index import build_sample_index, index_args
 from tests.support.sections import SECTIONS
 from tests.support.stage_process import run_stage
 from tutorforge.core.io import read_jsonl
@@ -95,26 +96,7 @@ def test_pages_no_section_covers_are_indexed_except_contents_pages():
 # ---- the index of the sample books, built by the real stages ------------------------------------------------------------
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("index")
-    for stage, args in (
-        (
-            "ingest",
-            [f"ingest.input={ROOT / 'data' / 'textbooks'}", f"ingest.output={out / 'ingest'}", "ingest.cache_dir="],
-        ),
-        ("segment", [f"segment.input={out / 'ingest'}", f"segment.output={out / 'segment'}"]),
-        (
-            "index",
-            [
-                f"index.input={out / 'segment' / 'sections.jsonl'}",
-                f"index.pages={out / 'ingest' / 'pages.jsonl'}",
-                f"index.segment_report={out / 'segment' / 'report.json'}",
-                f"index.output={out / 'index'}",
-            ],
-        ),
-    ):
-        proc = run_stage(ROOT, stage, *[a for kv in args for a in ("-S", kv)])
-        assert proc.returncode == 0, proc.stderr[-3000:]
-    return out
+    return build_sample_index(tmp_path_factory.mktemp("sample"))
 
 
 def section_recall(idx: TextbookIndex, units: dict[str, str], items: list[dict], k: int, subject=None) -> float:
@@ -166,13 +148,8 @@ def test_subject_filter_returns_the_best_of_that_subject(built: Path):
 
 def test_same_inputs_and_params_give_byte_identical_index(built: Path, tmp_path: Path):
     again = tmp_path / "again"
-    args = [
-        f"index.input={built / 'segment' / 'sections.jsonl'}",
-        f"index.pages={built / 'ingest' / 'pages.jsonl'}",
-        f"index.segment_report={built / 'segment' / 'report.json'}",
-        f"index.output={again}",
-    ]
-    proc = run_stage(ROOT, "index", *[a for kv in args for a in ("-S", kv)])
+    args = index_args(again, built / "segment" / "sections.jsonl", built / "ingest", built / "segment")
+    proc = run_stage(ROOT, "index", *args)
     assert proc.returncode == 0, proc.stderr
     for name in ("chunks.jsonl", "index.faiss", "manifest.json", "report.json"):
         assert (again / name).read_bytes() == (built / "index" / name).read_bytes(), name

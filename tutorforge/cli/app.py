@@ -6,6 +6,7 @@
     tutorforge flows run | register | serve
     tutorforge cloud check | plan | launch | set-profile | upstream
     tutorforge params check
+    tutorforge serve [--model registry:production|<folder>] [--port 8000]
 
 Each sub-app module imports its heavy dependencies inside the commands, so `tutorforge --help` stays fast.
 Every command fails the same way (errors.OneLineErrors, the top-level group): one `error: …` line on stderr, exit
@@ -18,6 +19,7 @@ import typer
 
 from tutorforge.cli import cloud, flows, label, params, registry, remote
 from tutorforge.cli.errors import OneLineErrors
+from tutorforge.cli.serve import serve
 
 COMMANDS: dict[str, tuple[typer.Typer, str]] = {
     "registry": (registry.app, "Model registry (S3 or a local dir): list, show, promote, rollback, download."),
@@ -31,6 +33,7 @@ COMMANDS: dict[str, tuple[typer.Typer, str]] = {
 app = typer.Typer(cls=OneLineErrors, no_args_is_help=True, add_completion=False, help="TutorForge operator commands.")
 for _name, (_sub_app, _help) in COMMANDS.items():
     app.add_typer(_sub_app, name=_name, help=_help)
+app.command("serve", help="Serve the tutor over HTTP (OpenAI-style API, textbook context, health, metrics).")(serve)
 
 
 def main() -> None:

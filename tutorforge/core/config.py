@@ -68,6 +68,7 @@ SECTIONS: dict[str, str] = {
     "sft": "tutorforge.training.sft:SFTConfig",
     "evaluate": "tutorforge.eval.evaluate:EvaluateConfig",
     "register": "tutorforge.registry.register:RegisterConfig",
+    "serve": "tutorforge.serve.config:ServeConfig",
     "remote": "tutorforge.orchestration.dvc_remote:RemoteConfig",
     "orchestration": "tutorforge.orchestration.settings:OrchestrationConfig",
     "cloud": "tutorforge.orchestration.skypilot:CloudConfig",

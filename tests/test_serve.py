@@ -1,0 +1,210 @@
+"""`tutorforge serve` as a real process: bearer auth (the official openai client included), the body-size limit,
+textbook context that finds the benchmark's answers, Prometheus metrics, one-line start-up errors, and a registry
+version downloaded, verified and re-downloaded when the cached copy is damaged."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import re
+import shutil
+import subprocess
+import urllib.parse
+from pathlib import Path
+
+import openai
+import pytest
+
+from tests.support.sample_index import ROOT, build_sample_index
+from tests.support.servers import VENV_BIN, Server, tutor_server
+from tutorforge.core.io import read_jsonl
+from tutorforge.eval.benchmark import load_benchmark
+
+TOKEN = "tutor-test-token-5f1d9c0b7a2e4c6d"
+
+
+def squash(text: str) -> str:
+    return re.sub(r"\s+", " ", text)
+
+
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_sample_index(tmp_path_factory.mktemp("sample"))
+
+
+def make_bundle(root: Path, index: Path) -> Path:
+    """A folder laid out like a registry version: sft/merged (the model's config) + index."""
+    merged = root / "sft" / "merged"
+    merged.mkdir(parents=True)
+    (merged / "config.json").write_text(json.dumps({"model_type": "llama", "architectures": ["LlamaForCausalLM"]}))
+    shutil.copytree(index, root / "index")
+    return root
+
+
+@pytest.fixture(scope="module")
+def server(sample: Path, tmp_path_factory: pytest.TempPathFactory):
+    work = tmp_path_factory.mktemp("serve")
+    bundle = make_bundle(work / "bundle", sample / "index")
+    with tutor_server(work, "--model", str(bundle), token=TOKEN) as srv:
+        yield srv
+
+
+def call(srv: Server, method: str, path: str, token: str | None = TOKEN, body: bytes | None = None, headers=None):
+    url = urllib.parse.urlsplit(srv.url)
+    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=60)
+    hdrs = dict(headers or {})
+    if token is not None:
+        hdrs["Authorization"] = f"Bearer {token}"
+    conn.request(method, path, body=body, headers=hdrs)
+    resp = conn.getresponse()
+    data = resp.read()
+    conn.close()
+    return resp.status, dict(resp.getheaders()), (json.loads(data) if data.startswith((b"{", b"[")) else data.decode())
+
+
+def context(srv: Server, q: str, **params) -> dict:
+    status, _, body = call(srv, "GET", "/context?" + urllib.parse.urlencode({"q": q, **params}))
+    assert status == 200, body
+    return body
+
+
+def test_health_is_public_and_everything_else_needs_the_token(server: Server):
+    status, _, body = call(server, "GET", "/health", token=None)
+    assert status == 200 and body["status"] == "ok" and body["model"] == "bundle" and body["index_chunks"] > 100
+    for path in ("/v1/models", "/context?q=cells", "/metrics"):
+        for token in (None, "wrong-token", TOKEN + "x", ""):
+            status, headers, body = call(server, "GET", path, token=token)
+            assert status == 401 and body["error"]["type"] == "authentication_error", (path, token, body)
+            assert headers.get("www-authenticate") == "Bearer"
+    status, _, _ = call(server, "GET", "/v1/models", token=None, headers={"Authorization": f"Token {TOKEN}"})
+    assert status == 401  # another scheme with the right secret is still refused
+
+
+def test_the_official_openai_client_lists_the_model_and_sees_401(server: Server):
+    client = openai.OpenAI(base_url=server.url + "/v1", api_key=TOKEN, max_retries=0)
+    assert [m.id for m in client.models.list()] == ["bundle"]
+    with pytest.raises(openai.AuthenticationError):
+        openai.OpenAI(base_url=server.url + "/v1", api_key="not-the-token", max_retries=0).models.list()
+
+
+def test_context_finds_the_section_and_page_of_the_benchmark_answers(server: Server, sample: Path):
+    pages = {(p["doc_id"], p["page"]): p["text"] for p in read_jsonl(sample / "ingest" / "pages.jsonl")}
+    units = {s["section_id"]: s["text"] for s in read_jsonl(sample / "segment" / "sections.jsonl")}
+    grounded = load_benchmark(ROOT / "data" / "benchmarks" / "tutor-v1").items("grounded")
+    section_hits = page_hits = 0
+    for item in grounded:
+        chunks = context(server, item["question"], k=3)["chunks"]
+        assert [c["rank"] for c in chunks] == [1, 2, 3]
+        for c in chunks:  # each chunk is the exact passage of the page it cites
+            doc_id = next(d for d, p in pages if p == c["page"] and pages[(d, p)][c["start"] : c["end"]] == c["text"])
+            units.setdefault(c["section_id"], pages[(doc_id, c["page"])])
+        section_hits += any(squash(item["evidence"]) in squash(units[c["section_id"]]) for c in chunks)
+        page_hits += (item["doc"], item["page"]) in {(c["file"], c["page"]) for c in chunks}
+    assert section_hits / len(grounded) >= 0.9 and page_hits / len(grounded) >= 0.9, (section_hits, page_hits)
+    physics = context(server, "What is the unit of electric current?", k=4, subject="physics")["chunks"]
+    assert len(physics) == 4 and {c["subject"] for c in physics} == {"physics"}
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ({"q": "cells", "k": 0}, "query.k"),
+        ({"q": "cells", "k": 999}, "query.k"),
+        ({"q": ""}, "query.q"),
+        ({"k": 3}, "query.q"),
+        ({"q": "x" * 2001}, "query.q"),
+        ({"q": "cells", "subject": "astrology"}, "subject: 'astrology'"),
+    ],
+    ids=["k-zero", "k-too-big", "empty-q", "no-q", "q-too-long", "unknown-subject"],
+)
+def test_bad_context_parameters_get_422_naming_the_parameter(server: Server, query: dict, message: str):
+    status, _, body = call(server, "GET", "/context?" + urllib.parse.urlencode(query))
+    assert status == 422 and message in body["error"]["message"], body
+
+
+def test_post_context_takes_json_and_malformed_bodies_get_4xx(server: Server):
+    hdrs = {"Content-Type": "application/json"}
+    status, _, body = call(server, "POST", "/context", body=b'{"q": "what is osmosis", "k": 2}', headers=hdrs)
+    assert status == 200 and len(body["chunks"]) == 2
+    assert body["chunks"] == context(server, "what is osmosis", k=2)["chunks"]  # GET and POST agree
+    for bad in (b'{"q": "osmosis"', b"[1, 2]", b'{"q": "x", "k": "three"}', b'{"q": "x", "extra": 1}', b"\xff\xfe"):
+        status, _, body = call(server, "POST", "/context", body=bad, headers=hdrs)
+        assert status == 422 and body["error"]["type"] == "invalid_request_error", (bad, body)
+    status, _, body = call(server, "DELETE", "/context")
+    assert status == 405 and "error" in body  # the OpenAI error shape for every error
+
+
+def test_oversized_bodies_are_refused_before_they_are_read(server: Server):
+    big = b"{" + b" " * 70_000 + b"}"
+    status, _, body = call(server, "POST", "/context", body=big, headers={"Content-Type": "application/json"})
+    assert status == 413 and body["error"]["code"] == "too_large"
+    # a Content-Length that lies (small) while the body is large: counted as it arrives
+    url = urllib.parse.urlsplit(server.url)
+    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=60)
+    conn.putrequest("POST", "/context")
+    conn.putheader("Authorization", f"Bearer {TOKEN}")
+    conn.putheader("Transfer-Encoding", "chunked")
+    conn.endheaders()
+    for _ in range(20):
+        conn.send(b"1000\r\n" + b"a" * 4096 + b"\r\n")
+    conn.send(b"0\r\n\r\n")
+    resp = conn.getresponse()
+    assert resp.status == 413, resp.read()
+    conn.close()
+    assert call(server, "GET", "/health", token=None)[0] == 200  # the server is still up
+
+
+def test_metrics_count_requests_by_route_and_the_token_is_never_logged(server: Server):
+    context(server, "what is osmosis")
+    status, _, text = call(server, "GET", "/metrics")
+    assert status == 200
+    assert re.search(r'tutorforge_requests_total\{path="/context",status="200"\} [1-9]', text), text[:2000]
+    assert 'tutorforge_request_seconds_count{path="/context"}' in text
+    assert TOKEN not in server.log_tail(10**7)
+
+
+def run_serve(cwd: Path, *args: str, token: str | None = TOKEN, extra_env=None) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k != "TUTORFORGE_API_TOKEN"} | dict(extra_env or {})
+    if token is not None:
+        env["TUTORFORGE_API_TOKEN"] = token
+    cmd = [str(VENV_BIN / "tutorforge"), "serve", "--params", str(ROOT / "params.yaml"), *args]
+    return subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
+
+
+def one_line(proc: subprocess.CompletedProcess, code: int) -> str:
+    err = proc.stderr.strip()
+    assert proc.returncode == code and "Traceback" not in err and len(err.splitlines()) == 1, (proc.returncode, err)
+    return err
+
+
+def test_start_up_mistakes_are_one_line_errors(sample: Path, tmp_path: Path):
+    bundle = make_bundle(tmp_path / "bundle", sample / "index")
+    assert "TUTORFORGE_API_TOKEN is not set" in one_line(run_serve(tmp_path, "--model", str(bundle), token=None), 2)
+    assert "TUTORFORGE_API_TOKEN is not set" in one_line(run_serve(tmp_path, "--model", str(bundle), token="  "), 2)
+    assert "holds no model" in one_line(run_serve(tmp_path, "--model", str(tmp_path)), 1)
+    (bundle / "index" / "chunks.jsonl").write_text("{}\n")
+    assert "chunks.jsonl: sha256 differs" in one_line(run_serve(tmp_path, "--model", str(bundle)), 1)
+    assert "serve.port" in one_line(run_serve(tmp_path, "--model", str(bundle), "--port", "0"), 2)
+
+
+def test_a_registry_version_is_downloaded_verified_and_fetched_again_when_damaged(sample: Path, tmp_path: Path):
+    from tutorforge.registry.registry import Registry
+    from tutorforge.registry.store import open_store
+
+    bundle = make_bundle(tmp_path / "bundle", sample / "index")
+    reg = Registry(open_store(str(tmp_path / "registry")))
+    version, _ = reg.register("tutorforge-tutor", {"sft/merged": bundle / "sft/merged", "index": bundle / "index"})
+    reg.point("tutorforge-tutor", "production", version, "test")
+    env = {"TUTORFORGE_REGISTRY": str(tmp_path / "registry")}
+    assert "no-such-alias" in one_line(run_serve(tmp_path, "--model", "registry:no-such-alias", extra_env=env), 1)
+    with tutor_server(tmp_path, token=TOKEN, env=env) as srv:  # serve.model default: registry:production
+        assert call(srv, "GET", "/health", token=None)[2]["model"] == f"tutorforge-tutor:{version}"
+    cached = tmp_path / ".cache" / "serve" / "tutorforge-tutor" / version
+    chunks = cached / "index" / "chunks.jsonl"
+    good = chunks.read_bytes()
+    chunks.write_bytes(good[: len(good) // 2])  # cut short on disk
+    with tutor_server(tmp_path, token=TOKEN, env=env) as srv:
+        assert call(srv, "GET", "/health", token=None)[2]["index_chunks"] > 100
+        assert "differs from its manifest" in srv.log_tail(10**6)
+    assert chunks.read_bytes() == good

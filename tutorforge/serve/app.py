@@ -1,0 +1,187 @@
+"""The HTTP app of `tutorforge serve`: bearer auth, body-size limit, health, models, retrieval context, metrics.
+
+    app = create_app(cfg, bundle, index, token="s3cret")      # FastAPI; tutorforge/cli/serve.py runs it with uvicorn
+    GET /health                      {"status": "ok", "model": "tutorforge-tutor:v3", "index_chunks": 121}  (no token)
+    GET /v1/models                   {"object": "list", "data": [{"id": "tutorforge-tutor:v3", "object": "model", ...}]}
+    GET /context?q=...&k=3&subject=  (or POST /context {"q", "k", "subject"})
+                                     {"query": "...", "chunks": [{"rank": 1, "score": 0.71, "file": "biology.pdf",
+                                      "page": 4, "page_label": "3", "heading_path": [...], "text": "...", ...}]}
+    GET /metrics                     Prometheus text: requests by path and status, latency histogram
+
+Errors use the OpenAI shape {"error": {"message", "type", "code"}} so OpenAI clients show them: 401 without the
+right token (compared in constant time; the token is never logged or echoed), 413 for a body over
+`serve.max_body_bytes` (counted as it arrives, whatever Content-Length claims), 422 for bad parameters.
+"""
+
+from __future__ import annotations
+
+import hmac
+import time
+from typing import Any
+
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, PlainTextResponse
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from pydantic import BaseModel, ConfigDict
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from tutorforge.retrieval.store import TextbookIndex
+from tutorforge.serve.bundle import Bundle
+from tutorforge.serve.config import ServeConfig
+
+
+def error_body(message: str, kind: str, code: str | None = None) -> dict[str, Any]:
+    return {"error": {"message": message, "type": kind, "code": code}}
+
+
+class BodyLimit:
+    """ASGI middleware: a request body over `limit` bytes gets 413 before the app reads it as JSON (a lying or absent
+    Content-Length is caught while the body streams in)."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
+            await self._reject(send)
+            return
+        chunks, seen, more = [], 0, True
+        while more:  # read the whole body first (it is at most `limit` bytes), then hand it on in one piece
+            message = await receive()
+            if message["type"] != "http.request":  # the client went away
+                return
+            seen += len(message.get("body", b""))
+            if seen > self.limit:
+                await self._reject(send)
+                return
+            chunks.append(message.get("body", b""))
+            more = message.get("more_body", False)
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+            return await receive()  # after the body: disconnect notices, as the server sends them
+
+        await self.app(scope, replay, send)
+
+    async def _reject(self, send: Send) -> None:
+        body = JSONResponse(
+            error_body(f"request body over {self.limit} bytes", "invalid_request_error", "too_large"), 413
+        )
+        await body({"type": "http"}, _no_body, send)
+
+
+class ContextRequest(BaseModel):
+    """POST /context body (limits from params [serve], checked in the handler)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    q: str
+    k: int | None = None
+    subject: str | None = None
+
+
+async def _no_body() -> Message:
+    return {"type": "http.request", "body": b"", "more_body": False}
+
+
+def create_app(cfg: ServeConfig, bundle: Bundle, index: TextbookIndex, token: str) -> FastAPI:
+    """The app serving `bundle` with `index`; every path but /health needs `Authorization: Bearer <token>`."""
+    if not token:
+        raise ValueError("an API token is required")
+    app = FastAPI(title="TutorForge tutor", version=bundle.version or "local", docs_url=None, redoc_url=None)
+    started = int(time.time())
+    metrics = CollectorRegistry()
+    requests = Counter("tutorforge_requests", "HTTP requests", ["path", "status"], registry=metrics)
+    latency = Histogram("tutorforge_request_seconds", "HTTP request latency", ["path"], registry=metrics)
+
+    @app.middleware("http")
+    async def observe(request: Request, call_next: Any) -> Any:
+        t0 = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        path = getattr(route, "path", "other")  # the route template, never the raw URL (bounded label values)
+        requests.labels(path, str(response.status_code)).inc()
+        latency.labels(path).observe(time.perf_counter() - t0)
+        return response
+
+    def authorized(request: Request) -> None:
+        given = request.headers.get("authorization", "")
+        scheme, _, value = given.partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(value.strip().encode(), token.encode()):
+            raise HTTPException(401, "missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"})
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        kind = {401: "authentication_error", 404: "not_found_error"}.get(exc.status_code, "invalid_request_error")
+        return JSONResponse(error_body(str(exc.detail), kind), exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        return JSONResponse(error_body(f"{where}: {first.get('msg', 'invalid request')}", "invalid_request_error"), 422)
+
+    @app.get("/health")
+    def health() -> dict[str, Any]:
+        return {"status": "ok", "model": bundle.model_id, "version": bundle.version, "index_chunks": len(index.chunks)}
+
+    @app.get("/v1/models", dependencies=[Depends(authorized)])
+    def models() -> dict[str, Any]:
+        card = {"id": bundle.model_id, "object": "model", "created": started, "owned_by": "tutorforge"}
+        return {"object": "list", "data": [card]}
+
+    @app.get("/context", dependencies=[Depends(authorized)])
+    def context(
+        q: str = Query(min_length=1, max_length=cfg.max_query_chars),
+        k: int = Query(cfg.context_k, ge=1, le=cfg.max_context_k),
+        subject: str | None = None,
+    ) -> dict[str, Any]:
+        return retrieve(q, k, subject)
+
+    @app.post("/context", dependencies=[Depends(authorized)])
+    def context_json(body: ContextRequest) -> dict[str, Any]:  # the same, for queries too long for a URL
+        if not 1 <= len(body.q) <= cfg.max_query_chars:
+            raise HTTPException(422, f"body.q: length must be 1..{cfg.max_query_chars}")
+        k = cfg.context_k if body.k is None else body.k
+        if not 1 <= k <= cfg.max_context_k:
+            raise HTTPException(422, f"body.k: must be 1..{cfg.max_context_k}")
+        return retrieve(body.q, k, body.subject)
+
+    def retrieve(q: str, k: int, subject: str | None) -> dict[str, Any]:
+        if subject is not None and subject not in index.subjects:
+            raise HTTPException(422, f"subject: {subject!r} is not one of {index.subjects}")
+        hits = index.search(q, k, subject)
+        keep = (
+            "chunk_id",
+            "section_id",
+            "file",
+            "page",
+            "page_label",
+            "subject",
+            "heading_path",
+            "start",
+            "end",
+            "text",
+        )
+        return {
+            "query": q,
+            "chunks": [
+                {"rank": r, "score": round(h.score, 4)} | {f: h.chunk[f] for f in keep} for r, h in enumerate(hits, 1)
+            ],
+        }
+
+    @app.get("/metrics", dependencies=[Depends(authorized)])
+    def prometheus() -> PlainTextResponse:
+        return PlainTextResponse(generate_latest(metrics).decode(), media_type=CONTENT_TYPE_LATEST)
+
+    app.add_middleware(BodyLimit, limit=cfg.max_body_bytes)  # type: ignore[arg-type]
+    return app
