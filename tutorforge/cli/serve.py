@@ -29,6 +29,7 @@ def serve(
 ) -> None:
     """Serve the tutor: health, models and textbook context over HTTP, bearer token from TUTORFORGE_API_TOKEN."""
     from tutorforge.core.config import load_config
+    from tutorforge.dataset.build import DatasetConfig
     from tutorforge.registry.register import RegisterConfig
     from tutorforge.serve.config import TOKEN_ENV, ServeConfig
 
@@ -38,19 +39,25 @@ def serve(
     overrides = {"model": model, "index": index, "host": host, "port": port}
     cfg = load_config(ServeConfig, "serve", params, {f"serve.{k}": v for k, v in overrides.items() if v is not None})
     register_cfg = load_config(RegisterConfig, "register", params)
+    dataset_cfg = load_config(DatasetConfig, "dataset", params)  # the system prompts SFT trained with
 
     import uvicorn
 
     from tutorforge.retrieval.store import IndexLoadError, TextbookIndex
     from tutorforge.serve.app import create_app
     from tutorforge.serve.bundle import BundleError, resolve_bundle
+    from tutorforge.serve.chat import Tutor
+    from tutorforge.serve.engine import Engine
 
     try:
         bundle = resolve_bundle(cfg, register_cfg)
         textbook = TextbookIndex.load(bundle.index_dir)
     except (BundleError, IndexLoadError) as e:
         raise CommandFailed(str(e)) from None
-    app = create_app(cfg, bundle, textbook, token.strip())
+    engine = Engine.load(bundle.model_dir, cfg)
+    prompts = {"direct": dataset_cfg.system_prompt, "socratic": dataset_cfg.socratic_system_prompt}
+    tutor = Tutor(engine, textbook, cfg, prompts, bundle.model_id)
+    app = create_app(cfg, bundle, textbook, token.strip(), tutor)
     typer.echo(
         f"serving {bundle.model_id} ({len(textbook.chunks)} index chunks) on http://{cfg.host}:{cfg.port}", err=True
     )

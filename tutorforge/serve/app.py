@@ -1,12 +1,13 @@
-"""The HTTP app of `tutorforge serve`: bearer auth, body-size limit, health, models, retrieval context, metrics.
+"""The HTTP app of `tutorforge serve`: bearer auth, body-size limit, health, models, chat, retrieval context, metrics.
 
-    app = create_app(cfg, bundle, index, token="s3cret")      # FastAPI; tutorforge/cli/serve.py runs it with uvicorn
+    app = create_app(cfg, bundle, index, token="s3cret", tutor=tutor)   # FastAPI; tutorforge/cli/serve.py runs it
     GET /health                      {"status": "ok", "model": "tutorforge-tutor:v3", "index_chunks": 121}  (no token)
     GET /v1/models                   {"object": "list", "data": [{"id": "tutorforge-tutor:v3", "object": "model", ...}]}
     GET /context?q=...&k=3&subject=  (or POST /context {"q", "k", "subject"})
                                      {"query": "...", "chunks": [{"rank": 1, "score": 0.71, "file": "biology.pdf",
                                       "page": 4, "page_label": "3", "heading_path": [...], "text": "...", ...}]}
-    GET /metrics                     Prometheus text: requests by path and status, latency histogram
+    POST /v1/chat/completions        OpenAI chat format, whole or streamed (server-sent events): tutorforge/serve/chat.py
+    GET /metrics                     Prometheus text: requests by path and status, latency histogram, tokens
 
 Errors use the OpenAI shape {"error": {"message", "type", "code"}} so OpenAI clients show them: 401 without the
 right token (compared in constant time; the token is never logged or echoed), 413 for a body over
@@ -15,21 +16,26 @@ right token (compared in constant time; the token is never logged or echoed), 41
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, PlainTextResponse
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tutorforge.retrieval.store import TextbookIndex
 from tutorforge.serve.bundle import Bundle
+from tutorforge.serve.chat import ChatRefused, ChatRequest, Tutor, complete, stream_events
 from tutorforge.serve.config import ServeConfig
+from tutorforge.serve.engine import EngineBusy
 
 
 def error_body(message: str, kind: str, code: str | None = None) -> dict[str, Any]:
@@ -93,15 +99,34 @@ async def _no_body() -> Message:
     return {"type": "http.request", "body": b"", "more_body": False}
 
 
-def create_app(cfg: ServeConfig, bundle: Bundle, index: TextbookIndex, token: str) -> FastAPI:
+def create_app(cfg: ServeConfig, bundle: Bundle, index: TextbookIndex, token: str, tutor: Tutor) -> FastAPI:
     """The app serving `bundle` with `index`; every path but /health needs `Authorization: Bearer <token>`."""
     if not token:
         raise ValueError("an API token is required")
-    app = FastAPI(title="TutorForge tutor", version=bundle.version or "local", docs_url=None, redoc_url=None)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        tutor.engine.close()  # the batching thread stops with the server
+
+    app = FastAPI(
+        title="TutorForge tutor", version=bundle.version or "local", docs_url=None, redoc_url=None, lifespan=lifespan
+    )
     started = int(time.time())
     metrics = CollectorRegistry()
     requests = Counter("tutorforge_requests", "HTTP requests", ["path", "status"], registry=metrics)
     latency = Histogram("tutorforge_request_seconds", "HTTP request latency", ["path"], registry=metrics)
+    tokens = Counter("tutorforge_tokens", "Tokens processed by chat completions", ["kind"], registry=metrics)
+
+    def count_tokens(prompt: int, completion: int) -> None:
+        tokens.labels("prompt").inc(prompt)
+        tokens.labels("completion").inc(completion)
+
+    tutor.on_usage = count_tokens
+    in_flight = Gauge("tutorforge_chat_in_flight", "Chat requests generating or queued", registry=metrics)
+    in_flight.set_function(lambda: tutor.engine.in_flight)
+    cancelled = Gauge("tutorforge_chat_cancelled", "Chat requests whose client left mid-answer", registry=metrics)
+    cancelled.set_function(lambda: tutor.engine.cancelled)
 
     @app.middleware("http")
     async def observe(request: Request, call_next: Any) -> Any:
@@ -121,7 +146,9 @@ def create_app(cfg: ServeConfig, bundle: Bundle, index: TextbookIndex, token: st
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        kind = {401: "authentication_error", 404: "not_found_error"}.get(exc.status_code, "invalid_request_error")
+        kind = {401: "authentication_error", 404: "not_found_error", 429: "rate_limit_error"}.get(
+            exc.status_code, "invalid_request_error"
+        )
         return JSONResponse(error_body(str(exc.detail), kind), exc.status_code, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
@@ -132,7 +159,13 @@ def create_app(cfg: ServeConfig, bundle: Bundle, index: TextbookIndex, token: st
 
     @app.get("/health")
     def health() -> dict[str, Any]:
-        return {"status": "ok", "model": bundle.model_id, "version": bundle.version, "index_chunks": len(index.chunks)}
+        return {
+            "status": "ok",
+            "model": bundle.model_id,
+            "version": bundle.version,
+            "index_chunks": len(index.chunks),
+            "in_flight": tutor.engine.in_flight,
+        }
 
     @app.get("/v1/models", dependencies=[Depends(authorized)])
     def models() -> dict[str, Any]:
@@ -178,6 +211,22 @@ def create_app(cfg: ServeConfig, bundle: Bundle, index: TextbookIndex, token: st
                 {"rank": r, "score": round(h.score, 4)} | {f: h.chunk[f] for f in keep} for r, h in enumerate(hits, 1)
             ],
         }
+
+    @app.post("/v1/chat/completions", dependencies=[Depends(authorized)])
+    async def chat(req: ChatRequest) -> Any:
+        try:
+            turn = await run_in_threadpool(tutor.prepare, req)  # retrieval embeds on the CPU: off the event loop
+        except ChatRefused as e:
+            raise HTTPException(400, str(e)) from None
+        if tutor.engine.in_flight >= cfg.max_waiting:
+            raise HTTPException(429, "the tutor is busy: retry shortly", headers={"Retry-After": "1"})
+        if req.stream:
+            headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+            return StreamingResponse(stream_events(tutor, turn), media_type="text/event-stream", headers=headers)
+        try:
+            return await complete(tutor, turn)
+        except EngineBusy as e:
+            raise HTTPException(429, str(e), headers={"Retry-After": "1"}) from None
 
     @app.get("/metrics", dependencies=[Depends(authorized)])
     def prometheus() -> PlainTextResponse:
