@@ -372,3 +372,31 @@ def test_a_killed_stream_frees_its_slot_and_memory(server: Server):
         model="bundle", messages=[{"role": "user", "content": "What is a cell?"}], max_tokens=8
     )
     assert r.choices[0].message.content  # and the server still answers
+
+
+def test_answers_to_the_benchmark_retrieval_questions_cite_the_page_that_holds_the_answer(server: Server, sample: Path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    pages = {(p["file"], p["page"]): squash(p["text"]) for p in read_jsonl(sample / "ingest" / "pages.jsonl")}
+    grounded = load_benchmark(ROOT / "data" / "benchmarks" / "tutor-v1").items("grounded")
+
+    def ask(item: dict) -> list[dict]:
+        msgs = [{"role": "user", "content": item["question"]}]
+        return (
+            client(server)
+            .chat.completions.create(model="bundle", messages=msgs, max_tokens=48)
+            .model_extra["citations"]
+        )
+
+    with ThreadPoolExecutor(8) as pool:
+        cited = list(pool.map(ask, grounded))
+    first = [
+        squash(it["evidence"]) in pages[(c[0]["file"], c[0]["page"])] for it, c in zip(grounded, cited, strict=True)
+    ]
+    assert sum(first) / len(grounded) >= 0.9, sum(first)  # the first cited page holds the answer's evidence
+    # the measure can say "bad": the pages cited for another question's answer hold this answer far less often
+    shifted = [
+        squash(it["evidence"]) in pages[(c[0]["file"], c[0]["page"])]
+        for it, c in zip(grounded, cited[1:] + cited[:1], strict=True)
+    ]
+    assert sum(shifted) / len(grounded) <= 0.3

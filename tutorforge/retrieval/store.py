@@ -41,6 +41,8 @@ class Hit:
 
     score: float
     chunk: dict[str, Any]
+    position: int = -1
+    """The chunk's row in the index (TextbookIndex.vectors)."""
 
 
 class TextbookIndex:
@@ -123,6 +125,22 @@ class TextbookIndex:
             )
         return cls(chunks, index, manifest | {"embedder": name})
 
+    def vectors(self, positions: list[int]) -> Any:
+        """The stored (L2-normalised) vectors of the chunks at these rows, as a float32 array."""
+        import numpy as np
+
+        return (
+            np.stack([self.index.reconstruct(int(i)) for i in positions]) if positions else np.zeros((0, self.index.d))
+        )
+
+    def rerank(self, hits: list[Hit], text: str) -> list[Hit]:
+        """The hits ordered by similarity to `text` (e.g. the question with its answer), best first."""
+        if not hits:
+            return []
+        scores = self.vectors([h.position for h in hits]) @ embed([text], self.manifest["embedder"])[0]
+        order = sorted(range(len(hits)), key=lambda i: -float(scores[i]))
+        return [Hit(float(scores[i]), hits[i].chunk, hits[i].position) for i in order]
+
     @property
     def subjects(self) -> list[str]:
         return sorted({c["subject"] for c in self.chunks})
@@ -151,6 +169,6 @@ class TextbookIndex:
         vectors = embed(queries, self.manifest["embedder"])
         scores, ids = self.index.search(vectors, min(k, self.index.ntotal), params=params)
         return [
-            [Hit(float(s), self.chunks[int(i)]) for s, i in zip(row_s, row_i, strict=True) if i >= 0]
+            [Hit(float(s), self.chunks[int(i)], int(i)) for s, i in zip(row_s, row_i, strict=True) if i >= 0]
             for row_s, row_i in zip(scores, ids, strict=True)
         ]

@@ -57,6 +57,8 @@ class ServeConfig:
     """Default tutoring mode when a request names none: direct (answers, citing pages) | socratic (guiding questions,
     never the answer). The system prompts are the ones SFT trained with ([dataset] system_prompt,
     socratic_system_prompt)."""
+    cite_candidates: PositiveInt = 5
+    """Chunks retrieved for a chat question; re-ranked by question + answer, they give the cited pages."""
     max_citations: PositiveInt = 2
     """Distinct textbook pages cited under an answer (from the retrieved chunks, best first)."""
 
