@@ -1,0 +1,176 @@
+"""Benchmark: `tutorforge serve` (continuous batching over HTTP, streamed) against a plain `model.generate` loop that
+answers one request at a time (what a server without batching does), same model, prompts and token budget, same run.
+
+    .venv/bin/python -m benchmarks.serve                           # artifacts/sft/merged + artifacts/index if built,
+                                                                   #   else SmolLM2-135M-Instruct + --index
+    .venv/bin/python -m benchmarks.serve --model artifacts/sft/merged --index artifacts/index --requests 16 --load 200
+
+Prints, at concurrency 1 and 8: generated tokens/s over the wave and time to first token (p50/p95; the baseline's
+requests wait in line, so its TTFT includes the queue), and the ratios serve/baseline. Then `--load` requests at
+concurrency 16 through the openai client: errors (must be 0), p50/p95 latency. Every request generates exactly
+`--max-tokens` tokens unless the model ends its turn; both sides count the tokens they generated.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TOKEN = "benchmark-" + os.urandom(8).hex()
+QUESTIONS = [
+    "What is osmosis?", "Why do plant cells have a cell wall?", "What is an acid?", "How is a salt formed?",
+    "What is kinetic energy?", "How do you calculate speed?", "What is a prime number?", "How do you add fractions?",
+]  # fmt: skip
+
+
+def pct(xs: list[float], q: float) -> float:
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(q * len(xs)))]
+
+
+def serve_wave(url: str, questions: list[str], concurrency: int, max_tokens: int) -> dict[str, float]:
+    import openai
+
+    client = openai.OpenAI(base_url=url + "/v1", api_key=TOKEN, max_retries=0, timeout=600)
+
+    def one(q: str) -> tuple[float, int]:
+        t0, first, used = time.perf_counter(), None, 0
+        stream = client.chat.completions.create(
+            messages=[{"role": "user", "content": q}], model="", max_tokens=max_tokens, stream=True,
+            stream_options={"include_usage": True},
+        )  # fmt: skip
+        for chunk in stream:
+            if first is None and chunk.choices and chunk.choices[0].delta.content:
+                first = time.perf_counter() - t0
+            if chunk.usage:
+                used = chunk.usage.completion_tokens
+        return first or time.perf_counter() - t0, used
+
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(concurrency) as pool:
+        out = list(pool.map(one, questions))
+    wall = time.perf_counter() - t0
+    ttft = [f for f, _ in out]
+    return {
+        "tokens_per_s": sum(n for _, n in out) / wall,
+        "ttft_p50": statistics.median(ttft),
+        "ttft_p95": pct(ttft, 0.95),
+    }
+
+
+def baseline_wave(model, tok, system: str, questions: list[str], concurrency: int, max_tokens: int) -> dict[str, float]:
+    """One request at a time with model.generate; requests of a wave of `concurrency` arrive together and queue."""
+    import torch
+    from transformers import TextIteratorStreamer
+
+    from tutorforge.eval.lmscore import stop_token_ids
+
+    stops = stop_token_ids(tok, model)
+    ttft, tokens, t_all = [], 0, time.perf_counter()
+    for start in range(0, len(questions), concurrency):
+        wave_t0 = time.perf_counter()
+        for q in questions[start : start + concurrency]:
+            msgs = [{"role": "system", "content": system}, {"role": "user", "content": q}]
+            ids = tok.apply_chat_template(msgs, add_generation_prompt=True, return_tensors="pt", return_dict=True)
+            streamer = TextIteratorStreamer(tok, skip_prompt=True, skip_special_tokens=True)
+            result = {}
+
+            def gen(ids=ids, streamer=streamer, result=result) -> None:
+                with torch.no_grad():
+                    out = model.generate(**ids, max_new_tokens=max_tokens, do_sample=False, eos_token_id=stops,
+                                         streamer=streamer)  # fmt: skip
+                result["new"] = int(out.shape[1] - ids["input_ids"].shape[1])
+
+            th = threading.Thread(target=gen)
+            th.start()
+            first = None
+            for text in streamer:
+                if first is None and text.strip():
+                    first = time.perf_counter() - wave_t0  # includes the wait behind earlier requests of the wave
+            th.join()
+            ttft.append(first or time.perf_counter() - wave_t0)
+            tokens += result["new"] - (1 if result["new"] and result["new"] < max_tokens else 0)  # end-of-turn
+    wall = time.perf_counter() - t_all
+    return {"tokens_per_s": tokens / wall, "ttft_p50": statistics.median(ttft), "ttft_p95": pct(ttft, 0.95)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--model", default="artifacts/sft/merged")
+    ap.add_argument("--index", default="artifacts/index")
+    ap.add_argument("--requests", type=int, default=16, help="requests per measured wave set")
+    ap.add_argument("--max-tokens", type=int, default=48)
+    ap.add_argument("--load", type=int, default=200, help="requests of the load test at concurrency 16 (0 = skip)")
+    args = ap.parse_args()
+
+    import openai  # noqa: F401  (fail early: the client is part of what is measured)
+    import torch
+
+    from tests.support.servers import tutor_server
+    from tutorforge.dataset.build import DatasetConfig
+    from tutorforge.training.models import load_causal_lm, load_tokenizer, resolve_model
+
+    model_dir = Path(args.model if Path(args.model, "config.json").is_file() else resolve_model("smollm2")).resolve()
+    questions = (QUESTIONS * (args.requests // len(QUESTIONS) + 1))[: args.requests]
+    rows = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        bundle = Path(tmp) / "bundle"
+        (bundle / "sft").mkdir(parents=True)
+        (bundle / "sft" / "merged").symlink_to(model_dir)
+        (bundle / "index").symlink_to(Path(args.index).resolve())
+        print(f"model {model_dir}, {len(questions)} requests, max_tokens {args.max_tokens}, {os.cpu_count()} CPUs")
+        with tutor_server(Path(tmp), "--model", str(bundle), token=TOKEN) as srv:
+            serve_wave(srv.url, questions[:2], 2, 8)  # warm-up
+            for c in (1, 8):
+                rows[("serve", c)] = serve_wave(srv.url, questions, c, args.max_tokens)
+            if args.load:
+                import openai as oa
+
+                client = oa.OpenAI(base_url=srv.url + "/v1", api_key=TOKEN, max_retries=0, timeout=900)
+                errors, lat = [], []
+
+                def one(i: int) -> None:
+                    t0 = time.perf_counter()
+                    try:
+                        client.chat.completions.create(
+                            messages=[{"role": "user", "content": QUESTIONS[i % len(QUESTIONS)]}], model="",
+                            max_tokens=16,
+                        )  # fmt: skip
+                        lat.append(time.perf_counter() - t0)
+                    except Exception as e:  # noqa: BLE001 - every failure is counted and shown
+                        errors.append(f"{type(e).__name__}: {e}")
+
+                t0 = time.perf_counter()
+                with ThreadPoolExecutor(16) as pool:
+                    list(pool.map(one, range(args.load)))
+                load_wall = time.perf_counter() - t0
+        torch.set_num_threads(os.cpu_count() or 1)
+        tok = load_tokenizer(model_dir)
+        model = load_causal_lm(model_dir, dtype=torch.float32).eval()
+        system = DatasetConfig().system_prompt
+        baseline_wave(model, tok, system, questions[:2], 2, 8)  # warm-up
+        for c in (1, 8):
+            rows[("generate loop", c)] = baseline_wave(model, tok, system, questions, c, args.max_tokens)
+    print(f"{'':16}{'conc':>5}{'tok/s':>9}{'TTFT p50':>10}{'TTFT p95':>10}")
+    for (name, c), r in sorted(rows.items(), key=lambda kv: (kv[0][1], kv[0][0])):
+        print(f"{name:16}{c:>5}{r['tokens_per_s']:>9.1f}{r['ttft_p50']:>9.2f}s{r['ttft_p95']:>9.2f}s")
+    for c in (1, 8):
+        s, b = rows[("serve", c)], rows[("generate loop", c)]
+        print(f"concurrency {c}: serve/loop tokens/s {s['tokens_per_s'] / b['tokens_per_s']:.2f}x, "
+              f"TTFT p50 {b['ttft_p50'] / s['ttft_p50']:.2f}x faster")  # fmt: skip
+    if args.load:
+        print(f"load: {args.load} requests at concurrency 16 in {load_wall:.0f} s, {len(errors)} errors, "
+              f"latency p50 {statistics.median(lat):.2f} s p95 {pct(lat, 0.95):.2f} s" if lat else "load: all failed")  # fmt: skip
+        for e in errors[:5]:
+            print("  error:", e)
+
+
+if __name__ == "__main__":
+    main()
