@@ -400,3 +400,64 @@ def test_answers_to_the_benchmark_retrieval_questions_cite_the_page_that_holds_t
         for it, c in zip(grounded, cited[1:] + cited[:1], strict=True)
     ]
     assert sum(shifted) / len(grounded) <= 0.3
+
+
+# ---- sessions -------------------------------------------------------------------------------------------------------------
+def chat(srv: Server, **body) -> dict:
+    status, headers, answer = call(srv, "POST", "/chat", body=json.dumps(body).encode())
+    assert status == 200, answer
+    return answer
+
+
+def test_a_conversation_continues_across_a_server_restart(sample: Path, tmp_path: Path):
+    bundle = make_bundle(tmp_path / "bundle", sample / "index")
+    with tutor_server(tmp_path, "--model", str(bundle), token=TOKEN) as srv:
+        first = chat(srv, message="What is osmosis?", mode="socratic", subject="biology", max_tokens=24)
+        sid = first["session_id"]
+        assert first["reply"] and first["citations"][0]["file"] == "biology.pdf"
+        second = chat(srv, session_id=sid, message="Is it about water?", max_tokens=24)
+        assert second["usage"]["prompt_tokens"] > first["usage"]["prompt_tokens"] + 10  # the first turn went in
+    with tutor_server(tmp_path, "--model", str(bundle), token=TOKEN) as srv:  # a new process, the same database
+        status, _, history = call(srv, "GET", f"/chat/{sid}")
+        assert status == 200 and history["mode"] == "socratic" and history["subject"] == "biology"
+        assert [m["role"] for m in history["messages"]] == ["user", "assistant"] * 2
+        assert history["messages"][0]["content"] == "What is osmosis?"
+        assert history["messages"][3]["content"] == second["reply"] and history["messages"][3]["citations"]
+        third = chat(srv, session_id=sid, message="So water moves?", max_tokens=16)
+        assert third["usage"]["prompt_tokens"] > second["usage"]["prompt_tokens"]
+        # a streamed turn is stored once it is complete, with what was streamed
+        url = urllib.parse.urlsplit(srv.url)
+        conn = http.client.HTTPConnection(url.hostname, url.port, timeout=120)
+        hdrs = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
+        conn.request(
+            "POST", "/chat", json.dumps({"session_id": sid, "message": "Why?", "stream": True, "max_tokens": 16}), hdrs
+        )
+        resp = conn.getresponse()
+        assert resp.status == 200 and resp.getheader("X-Session-Id") == sid
+        events = [line for line in resp.read().decode().splitlines() if line.startswith("data: ")]
+        assert events[-1] == "data: [DONE]"
+        streamed = "".join(
+            (c.get("delta") or {}).get("content") or ""
+            for e in events[:-1]
+            for c in json.loads(e[6:]).get("choices") or []
+        )
+        stored = call(srv, "GET", f"/chat/{sid}")[2]["messages"]
+        assert len(stored) == 8 and stored[-1]["content"] == streamed and stored[-2]["content"] == "Why?"
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "message"),
+    [
+        ({"session_id": "x' OR '1'='1", "message": "hi"}, 422, "not a session id"),
+        ({"session_id": "A" * 22, "message": "hi"}, 404, "no session"),
+        ({"message": ""}, 422, "body.message"),
+        ({"message": "hi", "mode": "lecture"}, 422, "body.mode"),
+        ({"message": "hi", "subject": "astrology"}, 400, "subject: 'astrology'"),
+        ({"message": "hi", "role": "system"}, 422, "body.role"),
+    ],
+    ids=["injection-id", "unknown-id", "empty", "mode", "subject", "extra-field"],
+)
+def test_bad_session_requests_are_refused(server: Server, body: dict, status: int, message: str):
+    code, _, answer = call(server, "POST", "/chat", body=json.dumps(body).encode())
+    assert code == status and message in answer["error"]["message"], answer
+    assert call(server, "GET", "/chat/..%2F..%2Fetc")[0] in (404, 422)

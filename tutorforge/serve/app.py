@@ -7,6 +7,7 @@
                                      {"query": "...", "chunks": [{"rank": 1, "score": 0.71, "file": "biology.pdf",
                                       "page": 4, "page_label": "3", "heading_path": [...], "text": "...", ...}]}
     POST /v1/chat/completions        OpenAI chat format, whole or streamed (server-sent events): tutorforge/serve/chat.py
+    POST /chat, GET /chat/{id}       a stored conversation (SQLite, continues across restarts): tutorforge/serve/sessions.py
     GET /metrics                     Prometheus text: requests by path and status, latency histogram, tokens
 
 Errors use the OpenAI shape {"error": {"message", "type", "code"}} so OpenAI clients show them: 401 without the
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import hmac
+import json
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -33,9 +35,17 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tutorforge.retrieval.store import TextbookIndex
 from tutorforge.serve.bundle import Bundle
-from tutorforge.serve.chat import ChatRefused, ChatRequest, Tutor, complete, stream_events
+from tutorforge.serve.chat import (
+    ChatRefused,
+    ChatRequest,
+    SessionChat,
+    Tutor,
+    complete,
+    stream_events,
+)
 from tutorforge.serve.config import ServeConfig
 from tutorforge.serve.engine import EngineBusy
+from tutorforge.serve.sessions import SessionStore, UnknownSession
 
 
 def error_body(message: str, kind: str, code: str | None = None) -> dict[str, Any]:
@@ -99,15 +109,31 @@ async def _no_body() -> Message:
     return {"type": "http.request", "body": b"", "more_body": False}
 
 
+async def stored_stream(events: AsyncIterator[str], store: Any) -> AsyncIterator[str]:
+    """Pass a chat stream through; once it is complete, store the turn (a stream cut short stores nothing)."""
+    text, cites = [], []
+    async for event in events:
+        if event.startswith("data: {"):
+            chunk = json.loads(event[6:])
+            for choice in chunk.get("choices") or []:
+                text.append(choice["delta"].get("content") or "")
+            cites = chunk.get("citations", cites)
+        if event == "data: [DONE]\n\n":
+            await run_in_threadpool(store, "".join(text), cites)
+        yield event
+
+
 def create_app(cfg: ServeConfig, bundle: Bundle, index: TextbookIndex, token: str, tutor: Tutor) -> FastAPI:
     """The app serving `bundle` with `index`; every path but /health needs `Authorization: Bearer <token>`."""
     if not token:
         raise ValueError("an API token is required")
+    sessions = SessionStore(cfg.sessions_db)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
         tutor.engine.close()  # the batching thread stops with the server
+        sessions.close()
 
     app = FastAPI(
         title="TutorForge tutor", version=bundle.version or "local", docs_url=None, redoc_url=None, lifespan=lifespan
@@ -227,6 +253,72 @@ def create_app(cfg: ServeConfig, bundle: Bundle, index: TextbookIndex, token: st
             return await complete(tutor, turn)
         except EngineBusy as e:
             raise HTTPException(429, str(e), headers={"Retry-After": "1"}) from None
+
+    @app.post("/chat", dependencies=[Depends(authorized)])
+    async def session_chat(body: SessionChat) -> Any:
+        if body.session_id is None:
+            sid = sessions.create(body.mode, body.subject)
+            info, past = {"mode": body.mode, "subject": body.subject}, []
+        else:
+            if not sessions.valid_id(body.session_id):
+                raise HTTPException(422, "body.session_id: not a session id")
+            sid = body.session_id
+            try:
+                info, past = sessions.info(sid), sessions.history(sid)
+            except UnknownSession:
+                raise HTTPException(404, f"no session {sid}") from None
+        keep = past[-(cfg.max_messages - 1) :] if cfg.max_messages > 1 else []  # the newest turns that fit
+        req = ChatRequest.model_validate(
+            {
+                "messages": [{"role": m["role"], "content": m["content"]} for m in keep]
+                + [{"role": "user", "content": body.message}],
+                "max_tokens": body.max_tokens,
+                "mode": body.mode or info.get("mode"),
+                "subject": body.subject or info.get("subject"),
+                "stream": body.stream,
+            }
+        )
+        try:
+            turn = await run_in_threadpool(tutor.prepare, req)
+        except ChatRefused as e:
+            raise HTTPException(400, str(e)) from None
+        if tutor.engine.in_flight >= cfg.max_waiting:
+            raise HTTPException(429, "the tutor is busy: retry shortly", headers={"Retry-After": "1"})
+
+        def store(reply: str, cites: list[dict[str, Any]]) -> None:
+            sessions.append(
+                sid,
+                [
+                    {"role": "user", "content": body.message},
+                    {"role": "assistant", "content": reply, "citations": cites},
+                ],
+            )
+
+        if body.stream:
+            return StreamingResponse(
+                stored_stream(stream_events(tutor, turn), store),
+                media_type="text/event-stream",
+                headers={"Cache-Control": "no-cache", "X-Session-Id": sid},
+            )
+        result = await complete(tutor, turn)
+        choice = result["choices"][0]
+        await run_in_threadpool(store, choice["message"]["content"], result["citations"])
+        return {
+            "session_id": sid,
+            "reply": choice["message"]["content"],
+            "finish_reason": choice["finish_reason"],
+            "citations": result["citations"],
+            "usage": result["usage"],
+        }
+
+    @app.get("/chat/{session_id}", dependencies=[Depends(authorized)])
+    def session_history(session_id: str) -> dict[str, Any]:
+        if not sessions.valid_id(session_id):
+            raise HTTPException(422, "session_id: not a session id")
+        try:
+            return sessions.info(session_id) | {"messages": sessions.history(session_id)}
+        except UnknownSession:
+            raise HTTPException(404, f"no session {session_id}") from None
 
     @app.get("/metrics", dependencies=[Depends(authorized)])
     def prometheus() -> PlainTextResponse:

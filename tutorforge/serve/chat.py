@@ -53,13 +53,25 @@ class ChatRequest(BaseModel):
     messages: list[ChatMessage] = Field(min_length=1)
     stream: bool = False
     stream_options: dict[str, Any] | None = None
-    max_tokens: int | None = Field(None, ge=1)
-    max_completion_tokens: int | None = Field(None, ge=1)
+    max_tokens: int | None = Field(default=None, ge=1)
+    max_completion_tokens: int | None = Field(default=None, ge=1)
     n: int = 1
     temperature: float | None = None
     top_p: float | None = None
     mode: Literal["direct", "socratic"] | None = None
     subject: str | None = None
+
+
+class SessionChat(BaseModel):
+    """POST /chat: one student message in a stored conversation (a new one when session_id is absent)."""
+
+    model_config = ConfigDict(extra="forbid")
+    session_id: str | None = None
+    message: str = Field(min_length=1)
+    mode: Literal["direct", "socratic"] | None = None
+    subject: str | None = None
+    max_tokens: int | None = Field(default=None, ge=1)
+    stream: bool = False
 
 
 class ChatRefused(ValueError):

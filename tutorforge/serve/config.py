@@ -57,6 +57,8 @@ class ServeConfig:
     """Default tutoring mode when a request names none: direct (answers, citing pages) | socratic (guiding questions,
     never the answer). The system prompts are the ones SFT trained with ([dataset] system_prompt,
     socratic_system_prompt)."""
+    sessions_db: str = ".cache/serve/sessions.sqlite"
+    """SQLite file of POST /chat conversations (kept across restarts)."""
     cite_candidates: PositiveInt = 5
     """Chunks retrieved for a chat question; re-ranked by question + answer, they give the cited pages."""
     max_citations: PositiveInt = 2
