@@ -461,3 +461,76 @@ def test_bad_session_requests_are_refused(server: Server, body: dict, status: in
     code, _, answer = call(server, "POST", "/chat", body=json.dumps(body).encode())
     assert code == status and message in answer["error"]["message"], answer
     assert call(server, "GET", "/chat/..%2F..%2Fetc")[0] in (404, 422)
+
+
+# ---- tools offered by the client (OpenAI semantics: the client runs them) ------------------------------------------------
+HEART_CALL = {
+    "id": "call_1",
+    "type": "function",
+    "function": {"name": "show_3d_model", "arguments": '{"model_id": "human_heart"}'},
+}
+ATOM_CALL = {
+    "id": "call_2",
+    "type": "function",
+    "function": {"name": "show_3d_model", "arguments": '{"model_id": "atom_bohr"}'},
+}
+# A conversation in which the tutor already called tools and the student asks for the first model again: the untuned
+# SmolLM2 of these tests repeats the call (choosing tools well is the SFT model's part, measured by evaluate); what is
+# tested here is the path of a call through the server into OpenAI's shapes.
+FEW_SHOT = [
+    {"role": "user", "content": "Show me the human heart in 3D."},
+    {"role": "assistant", "content": None, "tool_calls": [HEART_CALL]},
+    {"role": "tool", "tool_call_id": "call_1", "content": '{"model_id": "human_heart", "status": "displayed"}'},
+    {"role": "assistant", "content": "Here is the heart. What do you notice about its four chambers?"},
+    {"role": "user", "content": "Show me the atom in 3D."},
+    {"role": "assistant", "content": None, "tool_calls": [ATOM_CALL]},
+    {"role": "tool", "tool_call_id": "call_2", "content": '{"model_id": "atom_bohr", "status": "displayed"}'},
+    {"role": "assistant", "content": "Here is the atom. Where are its electrons?"},
+    {"role": "user", "content": "Show me the human heart in 3D."},
+]
+
+
+def test_a_call_of_an_offered_tool_comes_back_as_openai_tool_calls(server: Server):
+    from tutorforge.tools.specs import DEFAULT_CATALOGUE, openai_tools, validate_call
+
+    tools = openai_tools(DEFAULT_CATALOGUE)
+    resp = client(server).chat.completions.create(model="bundle", messages=FEW_SHOT, tools=tools, max_tokens=48)
+    choice = resp.choices[0]
+    assert choice.finish_reason == "tool_calls" and choice.message.content is None, choice
+    [call] = choice.message.tool_calls
+    args = json.loads(call.function.arguments)
+    assert call.type == "function" and call.id.startswith("call_") and call.function.name == "show_3d_model"
+    assert validate_call({"name": call.function.name, "arguments": args}, DEFAULT_CATALOGUE) == []
+    assert args == {"model_id": "human_heart"}
+    # streamed: the call arrives as tool_calls deltas the openai client reads
+    stream = client(server).chat.completions.create(
+        model="bundle", messages=FEW_SHOT, tools=tools, max_tokens=48, stream=True
+    )
+    deltas, finish = [], None
+    for chunk in stream:
+        if chunk.choices:
+            deltas += chunk.choices[0].delta.tool_calls or []
+            finish = chunk.choices[0].finish_reason or finish
+    assert finish == "tool_calls" and [d.function.name for d in deltas] == ["show_3d_model"]
+    assert json.loads(deltas[0].function.arguments) == args
+    # tool_choice "none": the same request is answered in words
+    plain = client(server).chat.completions.create(
+        model="bundle", messages=FEW_SHOT, tools=tools, tool_choice="none", max_tokens=24
+    )
+    assert plain.choices[0].finish_reason != "tool_calls" and not plain.choices[0].message.tool_calls
+
+
+def test_tools_the_tutor_does_not_know_are_refused(server: Server):
+    weather = [{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}]
+    with pytest.raises(openai.BadRequestError, match="get_weather"):
+        client(server).chat.completions.create(model="bundle", messages=FEW_SHOT, tools=weather, max_tokens=8)
+    bad = FEW_SHOT[:1] + [
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [{**HEART_CALL, "function": {"name": "show_3d_model", "arguments": "{not json"}}],
+        }
+    ]
+    bad += [{"role": "user", "content": "again"}]
+    status, _, body = call(server, "POST", "/v1/chat/completions", body=json.dumps({"messages": bad}).encode())
+    assert status == 400 and "not JSON" in body["error"]["message"]

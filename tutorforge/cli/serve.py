@@ -30,8 +30,10 @@ def serve(
     """Serve the tutor: health, models and textbook context over HTTP, bearer token from TUTORFORGE_API_TOKEN."""
     from tutorforge.core.config import load_config
     from tutorforge.dataset.build import DatasetConfig
+    from tutorforge.eval.evaluate import EvaluateConfig
     from tutorforge.registry.register import RegisterConfig
     from tutorforge.serve.config import TOKEN_ENV, ServeConfig
+    from tutorforge.tools.specs import DEFAULT_CATALOGUE, signatures
 
     token = os.environ.get(TOKEN_ENV, "")
     if not token.strip():
@@ -40,6 +42,7 @@ def serve(
     cfg = load_config(ServeConfig, "serve", params, {f"serve.{k}": v for k, v in overrides.items() if v is not None})
     register_cfg = load_config(RegisterConfig, "register", params)
     dataset_cfg = load_config(DatasetConfig, "dataset", params)  # the system prompts SFT trained with
+    tool_prompt = load_config(EvaluateConfig, "evaluate", params).tool_system_prompt  # + signatures, as synth writes it
 
     import uvicorn
 
@@ -55,7 +58,11 @@ def serve(
     except (BundleError, IndexLoadError) as e:
         raise CommandFailed(str(e)) from None
     engine = Engine.load(bundle.model_dir, cfg)
-    prompts = {"direct": dataset_cfg.system_prompt, "socratic": dataset_cfg.socratic_system_prompt}
+    prompts = {
+        "direct": dataset_cfg.system_prompt,
+        "socratic": dataset_cfg.socratic_system_prompt,
+        "tools": f"{tool_prompt}\n{signatures(DEFAULT_CATALOGUE)}",
+    }
     tutor = Tutor(engine, textbook, cfg, prompts, bundle.model_id)
     app = create_app(cfg, bundle, textbook, token.strip(), tutor)
     typer.echo(

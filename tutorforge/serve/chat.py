@@ -9,7 +9,10 @@ events), grounded in the textbook pages retrieval finds for the student's questi
         "citations": [{"file": "biology.pdf", "page": 4, "page_label": "3", "heading": "1.3 Diffusion and Osmosis",
         "chunk_id": "...", "score": 0.71}]}
 
-The system prompt is the mode's (what SFT trained with) unless the client sends its own system message. Decoding is
+The system prompt is the mode's (what SFT trained with) unless the client sends its own system message. A request that
+offers the tutor's tools (OpenAI `tools`) gets the tool system prompt instead, and a reply that is a valid call of an
+offered tool is returned as `tool_calls` for the client to run (history with calls and `tool` results is rendered as
+SFT saw it: tutorforge/training/sft_data.normalise_messages). Decoding is
 greedy (the tutor's answers are reproducible); `temperature`/`top_p` are accepted and have no effect, `n` > 1 is
 refused. Citations: the `serve.cite_candidates` chunks retrieved for the last user message (subject-filtered when
 `subject` is given), re-ranked by similarity to question + answer once the answer is written, distinct pages, at
@@ -22,7 +25,7 @@ import json
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from fastapi.concurrency import run_in_threadpool
@@ -31,12 +34,18 @@ from pydantic import BaseModel, ConfigDict, Field
 from tutorforge.retrieval.store import Hit, TextbookIndex
 from tutorforge.serve.config import ServeConfig
 from tutorforge.serve.engine import Engine
+from tutorforge.tools.specs import DEFAULT_CATALOGUE, parse_call, tool_specs, validate_call
+from tutorforge.training.sft_data import normalise_messages
+
+TOOL_NAMES = tuple(tool_specs(DEFAULT_CATALOGUE))
 
 
 class ChatMessage(BaseModel):
     model_config = ConfigDict(extra="ignore")
     role: Literal["system", "developer", "user", "assistant", "tool"]
     content: str | list[dict[str, Any]] | None = None
+    tool_calls: list[dict[str, Any]] | None = None
+    tool_call_id: str | None = None
 
     def text(self) -> str:
         """The message's text (content parts of type text joined; images are not read yet)."""
@@ -58,6 +67,8 @@ class ChatRequest(BaseModel):
     n: int = 1
     temperature: float | None = None
     top_p: float | None = None
+    tools: list[dict[str, Any]] | None = None
+    tool_choice: str | dict[str, Any] | None = None
     mode: Literal["direct", "socratic"] | None = None
     subject: str | None = None
 
@@ -88,6 +99,8 @@ class Turn:
     hits: list[Hit]
     """The chunks retrieved for the question: the candidates for citation."""
     include_usage: bool
+    tools: set[str] = field(default_factory=set)
+    """Tool names the client offered: a reply that is a call to one of them comes back as OpenAI `tool_calls`."""
 
 
 @dataclass
@@ -117,20 +130,67 @@ class Tutor:
         users = [m.text() for m in req.messages if m.role == "user"]
         if not users or not users[-1].strip():
             raise ChatRefused("messages: no user message with text to answer")
-        msgs = [{"role": "system" if m.role == "developer" else m.role, "content": m.text()} for m in req.messages]
+        offered = self.offered_tools(req)
+        msgs = normalise_messages([as_training_message(m) for m in req.messages], self.engine.template)
         if not any(m["role"] == "system" for m in msgs):
-            msgs.insert(0, {"role": "system", "content": self.prompts[req.mode or self.cfg.mode]})
+            prompt = self.prompts["tools"] if offered else self.prompts[req.mode or self.cfg.mode]
+            msgs.insert(0, {"role": "system", "content": prompt})
         question = users[-1][: self.cfg.max_query_chars]
         hits = self.index.search(question, self.cfg.cite_candidates, req.subject)
         prompt_ids = self.engine.prompt_ids(msgs)
         include_usage = bool((req.stream_options or {}).get("include_usage"))
-        return Turn(prompt_ids, wanted, question, hits, include_usage)
+        return Turn(prompt_ids, wanted, question, hits, include_usage, offered)
+
+    def offered_tools(self, req: ChatRequest) -> set[str]:
+        """The tutor's tools the client offers (OpenAI `tools`), unless tool_choice is "none"; others are refused."""
+        if not req.tools or req.tool_choice == "none":
+            return set()
+        names = set()
+        for t in req.tools:
+            name = (t.get("function") or {}).get("name") if t.get("type") == "function" else None
+            if name not in TOOL_NAMES:
+                raise ChatRefused(f"tools: {name!r} is not a tool this tutor was trained on ({', '.join(TOOL_NAMES)})")
+            names.add(name)
+        return names
+
+    def tool_calls(self, turn: Turn, text: str) -> list[dict[str, Any]] | None:
+        """The reply as OpenAI tool_calls when it is a valid call of an offered tool, else None (a text reply)."""
+        if not turn.tools:
+            return None
+        call = parse_call(text)
+        if call is None or call["name"] not in turn.tools or validate_call(call, DEFAULT_CATALOGUE):
+            return None
+        args = json.dumps(call["arguments"], ensure_ascii=False, sort_keys=True)
+        return [
+            {
+                "id": "call_" + uuid.uuid4().hex[:24],
+                "type": "function",
+                "function": {"name": call["name"], "arguments": args},
+            }
+        ]
 
     def cite(self, turn: Turn, answer: str) -> list[dict[str, Any]]:
         """The pages under the answer: the retrieved chunks re-ranked by similarity to question + answer (the page
         that holds what the reply says, not only what the question asked: 19 of the benchmark's 20 retrieval
         questions get the right first page this way, 17 by the question alone), distinct, at most max_citations."""
         return citations(self.index.rerank(turn.hits, f"{turn.question} {answer}"), self.cfg.max_citations)
+
+
+def as_training_message(m: ChatMessage) -> dict[str, Any]:
+    """An OpenAI message in the form SFT trained on: tool_calls as {name, arguments: object}, developer = system."""
+    out: dict[str, Any] = {"role": "system" if m.role == "developer" else m.role, "content": m.text()}
+    if m.tool_calls:
+        calls = []
+        for c in m.tool_calls:
+            fn = c.get("function") or {}
+            args = fn.get("arguments")
+            try:
+                args = json.loads(args) if isinstance(args, str) else (args or {})
+            except json.JSONDecodeError:
+                raise ChatRefused(f"messages: tool call {fn.get('name')!r} has arguments that are not JSON") from None
+            calls.append({"name": fn.get("name"), "arguments": args})
+        out["tool_calls"] = calls
+    return out
 
 
 def citations(hits: list[Hit], limit: int) -> list[dict[str, Any]]:
@@ -177,10 +237,21 @@ async def complete(tutor: Tutor, turn: Turn) -> dict[str, Any]:
         text.append(piece.text)
         tokens, finish = piece.tokens, piece.finish_reason or finish
     answer = "".join(text).strip()
-    cites = await run_in_threadpool(tutor.cite, turn, answer)
-    content = answer + sources_line(cites)
     if tutor.on_usage:
         tutor.on_usage(len(turn.prompt_ids), tokens)
+    if calls := tutor.tool_calls(turn, answer):
+        message = {"role": "assistant", "content": None, "tool_calls": calls}
+        return {
+            "id": completion_id(),
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": tutor.model_id,
+            "choices": [{"index": 0, "message": message, "finish_reason": "tool_calls"}],
+            "usage": usage(len(turn.prompt_ids), tokens),
+            "citations": [],
+        }
+    cites = await run_in_threadpool(tutor.cite, turn, answer)
+    content = answer + sources_line(cites)
     return {
         "id": completion_id(),
         "object": "chat.completion",
@@ -212,12 +283,20 @@ async def stream_events(tutor: Tutor, turn: Turn) -> AsyncIterator[str]:
         started = started or bool(text)
         if text:
             said.append(text)
-            yield chunk({"content": text})
+            if not turn.tools:  # with tools offered the reply may be a call: it is sent whole at the end
+                yield chunk({"content": text})
         tokens, finish = piece.tokens, piece.finish_reason or finish
-    cites = await run_in_threadpool(tutor.cite, turn, "".join(said).strip())
+    calls = tutor.tool_calls(turn, "".join(said)) if turn.tools else None
+    if calls:
+        yield chunk({"tool_calls": [{"index": i, **c} for i, c in enumerate(calls)]})
+        finish = "tool_calls"
+    else:
+        if turn.tools:  # offered tools, answered in words: the words, held back until now
+            yield chunk({"content": "".join(said)})
+        cites = await run_in_threadpool(tutor.cite, turn, "".join(said).strip())
+        yield chunk({"content": sources_line(cites)}, citations=cites)  # the pages, once the answer is known
     if tutor.on_usage:
         tutor.on_usage(len(turn.prompt_ids), tokens)
-    yield chunk({"content": sources_line(cites)}, citations=cites)  # the pages, once the answer is known
     yield chunk({}, finish)
     if turn.include_usage:
         body = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": tutor.model_id}

@@ -51,6 +51,7 @@ class Engine:
         from tutorforge.eval.lmscore import stop_token_ids
 
         self.tokenizer, self.model, self.cfg = tokenizer, model, cfg
+        self.template = str(getattr(tokenizer, "chat_template", "") or "")
         self.stop_ids = set(stop_token_ids(tokenizer, model))
         pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else min(self.stop_ids)
         gen = GenerationConfig(
