@@ -534,3 +534,25 @@ def test_tools_the_tutor_does_not_know_are_refused(server: Server):
     bad += [{"role": "user", "content": "again"}]
     status, _, body = call(server, "POST", "/v1/chat/completions", body=json.dumps({"messages": bad}).encode())
     assert status == 400 and "not JSON" in body["error"]["message"]
+
+
+def test_a_prompt_too_long_for_the_context_is_refused_and_a_stored_conversation_drops_old_turns(
+    sample: Path, tmp_path: Path
+):
+    import yaml
+
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    params["serve"]["cb_num_blocks"] = 8  # a KV cache of 8 x 256 tokens: a 2048-token context (SmolLM2 has 8192)
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    bundle = make_bundle(tmp_path / "bundle", sample / "index")
+    long_text = "Cells divide to make new cells, and each new cell grows before it divides again. " * 70  # ~1200 tokens
+    with tutor_server(tmp_path, "--model", str(bundle), token=TOKEN, params=tmp_path / "params.yaml") as srv:
+        first = chat(srv, message=long_text + " What is this about?", max_tokens=4)
+        assert first["usage"]["prompt_tokens"] > 1000
+        second = chat(srv, session_id=first["session_id"], message=long_text + " And again?", max_tokens=4)
+        assert 1000 < second["usage"]["prompt_tokens"] <= 2048 - 4  # the first turn gave way
+        assert len(call(srv, "GET", f"/chat/{first['session_id']}")[2]["messages"]) == 4  # but stays stored
+        both = [{"role": "user", "content": long_text}, {"role": "assistant", "content": "Yes."}]
+        body = json.dumps({"messages": [*both, {"role": "user", "content": long_text}], "max_tokens": 4}).encode()
+        status, _, answer = call(srv, "POST", "/v1/chat/completions", body=body)
+        assert status == 400 and "exceeds the model's context of 2048" in answer["error"]["message"], answer

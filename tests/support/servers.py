@@ -179,11 +179,13 @@ def label_studio(workdir: Path, token: str = "tutorforge-test-token-0123456789")
 
 
 @contextlib.contextmanager
-def tutor_server(workdir: Path, *args: str, token: str, env: dict[str, str] | None = None) -> Iterator[Server]:
+def tutor_server(
+    workdir: Path, *args: str, token: str, env: dict[str, str] | None = None, params: Path = ROOT / "params.yaml"
+) -> Iterator[Server]:
     """`tutorforge serve *args` on a free port (cwd `workdir`, so relative paths such as serve.cache_dir land there),
-    bearer token `token`; yields once /health answers."""
+    bearer token `token`, settings from `params`; yields once /health answers."""
     port = free_port()
-    cmd = [str(VENV_BIN / "tutorforge"), "serve", "--params", str(ROOT / "params.yaml"), "--port", str(port), *args]
+    cmd = [str(VENV_BIN / "tutorforge"), "serve", "--params", str(params), "--port", str(port), *args]
     server = _spawn("tutor", cmd, {"TUTORFORGE_API_TOKEN": token, **(env or {})}, workdir, f"http://127.0.0.1:{port}")
     try:
         _wait_http(server, "/health", 120)

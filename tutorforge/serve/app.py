@@ -279,7 +279,7 @@ def create_app(cfg: ServeConfig, bundle: Bundle, index: TextbookIndex, token: st
             }
         )
         try:
-            turn = await run_in_threadpool(tutor.prepare, req)
+            turn = await run_in_threadpool(tutor.prepare, req, True)  # old turns give way to the new one
         except ChatRefused as e:
             raise HTTPException(400, str(e)) from None
         if tutor.engine.in_flight >= cfg.max_waiting:

@@ -114,8 +114,10 @@ class Tutor:
     on_usage: Callable[[int, int], None] | None = None
     """Called with (prompt tokens, completion tokens) after each reply (the /metrics token counters)."""
 
-    def prepare(self, req: ChatRequest) -> Turn:
-        """Check the request against the limits, retrieve, and build the prompt."""
+    def prepare(self, req: ChatRequest, trim_history: bool = False) -> Turn:
+        """Check the request against the limits, retrieve, and build the prompt. A prompt that leaves no room for the
+        answer in the model's context is refused, or with `trim_history` (a stored /chat conversation) loses its
+        oldest turns until it fits."""
         if req.model not in (None, "", self.model_id):
             raise ChatRefused(f"model: {req.model!r} is not served here (GET /v1/models lists {self.model_id!r})")
         if req.n != 1:
@@ -138,6 +140,16 @@ class Tutor:
         question = users[-1][: self.cfg.max_query_chars]
         hits = self.index.search(question, self.cfg.cite_candidates, req.subject)
         prompt_ids = self.engine.prompt_ids(msgs)
+        room = self.engine.context_tokens - wanted
+        first = next((i for i, m in enumerate(msgs) if m["role"] != "system"), 0)
+        while len(prompt_ids) > room and trim_history and len(msgs) - first > 1:
+            del msgs[first]  # the oldest message after the system prompt
+            prompt_ids = self.engine.prompt_ids(msgs)
+        if len(prompt_ids) > room:
+            raise ChatRefused(
+                f"messages: the prompt is {len(prompt_ids)} tokens; with max_tokens {wanted} it exceeds the model's "
+                f"context of {self.engine.context_tokens}"
+            )
         include_usage = bool((req.stream_options or {}).get("include_usage"))
         return Turn(prompt_ids, wanted, question, hits, include_usage, offered)
 

@@ -52,6 +52,9 @@ class Engine:
 
         self.tokenizer, self.model, self.cfg = tokenizer, model, cfg
         self.template = str(getattr(tokenizer, "chat_template", "") or "")
+        # prompt + answer must fit the model's positions and one request's share of the KV cache
+        positions = int(getattr(model.config, "max_position_embeddings", 2048) or 2048)
+        self.context_tokens = min(positions, cfg.cb_num_blocks * 256)
         self.stop_ids = set(stop_token_ids(tokenizer, model))
         pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else min(self.stop_ids)
         gen = GenerationConfig(
