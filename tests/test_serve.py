@@ -458,8 +458,15 @@ def test_a_conversation_continues_across_a_server_restart(sample: Path, tmp_path
     ids=["injection-id", "unknown-id", "empty", "mode", "subject", "extra-field"],
 )
 def test_bad_session_requests_are_refused(server: Server, body: dict, status: int, message: str):
+    import sqlite3
+
+    db = server.log_path.parent / ".cache" / "serve" / "sessions.sqlite"  # the server's cwd holds its database
+    count = lambda: sqlite3.connect(db).execute("SELECT COUNT(*) FROM sessions").fetchone()[0]  # noqa: E731
+    chat(server, message="What is a cell?", max_tokens=2)  # the database exists
+    before = count()
     code, _, answer = call(server, "POST", "/chat", body=json.dumps(body).encode())
     assert code == status and message in answer["error"]["message"], answer
+    assert count() == before  # a refused message leaves no session behind
     assert call(server, "GET", "/chat/..%2F..%2Fetc")[0] in (404, 422)
 
 

@@ -35,14 +35,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tutorforge.retrieval.store import TextbookIndex
 from tutorforge.serve.bundle import Bundle
-from tutorforge.serve.chat import (
-    ChatRefused,
-    ChatRequest,
-    SessionChat,
-    Tutor,
-    complete,
-    stream_events,
-)
+from tutorforge.serve.chat import ChatRefused, ChatRequest, SessionChat, Turn, Tutor, complete, stream_events
 from tutorforge.serve.config import ServeConfig
 from tutorforge.serve.engine import EngineBusy
 from tutorforge.serve.sessions import SessionStore, UnknownSession
@@ -238,35 +231,42 @@ def create_app(cfg: ServeConfig, bundle: Bundle, index: TextbookIndex, token: st
             ],
         }
 
-    @app.post("/v1/chat/completions", dependencies=[Depends(authorized)])
-    async def chat(req: ChatRequest) -> Any:
-        try:
-            turn = await run_in_threadpool(tutor.prepare, req)  # retrieval embeds on the CPU: off the event loop
+    async def admit(req: ChatRequest, trim_history: bool = False) -> Turn:
+        """The prepared turn, or 400 for a request the tutor will not run and 429 when too many are in flight."""
+        try:  # retrieval embeds on the CPU: off the event loop
+            turn = await run_in_threadpool(tutor.prepare, req, trim_history)
         except ChatRefused as e:
             raise HTTPException(400, str(e)) from None
         if tutor.engine.in_flight >= cfg.max_waiting:
             raise HTTPException(429, "the tutor is busy: retry shortly", headers={"Retry-After": "1"})
-        if req.stream:
-            headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-            return StreamingResponse(stream_events(tutor, turn), media_type="text/event-stream", headers=headers)
+        return turn
+
+    async def answer(turn: Turn) -> dict[str, Any]:
         try:
             return await complete(tutor, turn)
-        except EngineBusy as e:
+        except EngineBusy as e:  # filled up between admit and the start of generation
             raise HTTPException(429, str(e), headers={"Retry-After": "1"}) from None
+
+    def event_stream(events: AsyncIterator[str], **headers: str) -> StreamingResponse:
+        headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no", **headers}
+        return StreamingResponse(events, media_type="text/event-stream", headers=headers)
+
+    @app.post("/v1/chat/completions", dependencies=[Depends(authorized)])
+    async def chat(req: ChatRequest) -> Any:
+        turn = await admit(req)
+        return event_stream(stream_events(tutor, turn)) if req.stream else await answer(turn)
 
     @app.post("/chat", dependencies=[Depends(authorized)])
     async def session_chat(body: SessionChat) -> Any:
-        if body.session_id is None:
-            sid = sessions.create(body.mode, body.subject)
-            info, past = {"mode": body.mode, "subject": body.subject}, []
-        else:
+        info: dict[str, Any] = {"mode": body.mode, "subject": body.subject}
+        past: list[dict[str, Any]] = []
+        if body.session_id is not None:
             if not sessions.valid_id(body.session_id):
                 raise HTTPException(422, "body.session_id: not a session id")
-            sid = body.session_id
             try:
-                info, past = sessions.info(sid), sessions.history(sid)
+                info, past = sessions.info(body.session_id), sessions.history(body.session_id)
             except UnknownSession:
-                raise HTTPException(404, f"no session {sid}") from None
+                raise HTTPException(404, f"no session {body.session_id}") from None
         keep = past[-(cfg.max_messages - 1) :] if cfg.max_messages > 1 else []  # the newest turns that fit
         req = ChatRequest.model_validate(
             {
@@ -278,29 +278,16 @@ def create_app(cfg: ServeConfig, bundle: Bundle, index: TextbookIndex, token: st
                 "stream": body.stream,
             }
         )
-        try:
-            turn = await run_in_threadpool(tutor.prepare, req, True)  # old turns give way to the new one
-        except ChatRefused as e:
-            raise HTTPException(400, str(e)) from None
-        if tutor.engine.in_flight >= cfg.max_waiting:
-            raise HTTPException(429, "the tutor is busy: retry shortly", headers={"Retry-After": "1"})
+        turn = await admit(req, trim_history=True)  # old turns give way to the new one
+        sid = body.session_id or sessions.create(body.mode, body.subject)  # a refused first message leaves no session
 
         def store(reply: str, cites: list[dict[str, Any]]) -> None:
-            sessions.append(
-                sid,
-                [
-                    {"role": "user", "content": body.message},
-                    {"role": "assistant", "content": reply, "citations": cites},
-                ],
-            )
+            user = {"role": "user", "content": body.message}
+            sessions.append(sid, [user, {"role": "assistant", "content": reply, "citations": cites}])
 
         if body.stream:
-            return StreamingResponse(
-                stored_stream(stream_events(tutor, turn), store),
-                media_type="text/event-stream",
-                headers={"Cache-Control": "no-cache", "X-Session-Id": sid},
-            )
-        result = await complete(tutor, turn)
+            return event_stream(stored_stream(stream_events(tutor, turn), store), **{"X-Session-Id": sid})
+        result = await answer(turn)
         choice = result["choices"][0]
         await run_in_threadpool(store, choice["message"]["content"], result["citations"])
         return {
