@@ -18,7 +18,7 @@ from tutorforge.core.io import read_json
 from tutorforge.core.logs import get_logger
 from tutorforge.core.outputs import OutputSet
 from tutorforge.core.records import read_records
-from tutorforge.retrieval.chunks import chunk_records, loose_pages
+from tutorforge.retrieval.chunks import chunk_records, loose_pages, page_parts
 from tutorforge.retrieval.store import TextbookIndex
 
 log = get_logger("index")
@@ -76,12 +76,7 @@ def build_index(cfg: IndexConfig, out: Path | OutputSet) -> dict[str, Any]:
     loose = loose_pages(sections, pages, contents_pages(cfg.segment_report, pages))
     chunks = chunk_records(sections + loose, labels, cfg.chunk_words, cfg.overlap_words, cfg.min_words)
     kept_parts = {(c["section_id"], c["page"]) for c in chunks}
-    parts = {
-        (s["section_id"], sp["page"])
-        for s in sections + loose
-        for sp in s["spans"]
-        if s["text"][sp["start"] : sp["end"]].strip()
-    }
+    parts = {(s["section_id"], sp["page"]) for s in sections + loose for sp, part in page_parts(s) if part.strip()}
     log.info("index: %d sections -> %d chunks; embedding with %s", len(sections), len(chunks), cfg.embedder)
     idx = TextbookIndex.build(chunks, cfg.embedder, cfg.factory, cfg.batch_size)
     manifest = idx.save(out)
