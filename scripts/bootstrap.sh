@@ -9,7 +9,8 @@ cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3.11}
 command -v "$PY" >/dev/null || PY=python3
 
-APT_PACKAGES=(tesseract-ocr tesseract-ocr-eng qpdf poppler-utils g++ ninja-build git)
+# chromium + chromium-driver: the web page test drives a real headless browser; espeak-ng: speech for the voice test
+APT_PACKAGES=(tesseract-ocr tesseract-ocr-eng qpdf poppler-utils g++ ninja-build git chromium chromium-driver espeak-ng)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if ((${#missing[@]})); then
