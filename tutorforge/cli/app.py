@@ -7,6 +7,7 @@
     tutorforge cloud check | plan | launch | set-profile | upstream
     tutorforge params check
     tutorforge serve [--model registry:production|<folder>] [--port 8000]
+    tutorforge mcp [--model registry:production|<folder>]       (MCP over stdio, for Claude Desktop and other clients)
 
 Each sub-app module imports its heavy dependencies inside the commands, so `tutorforge --help` stays fast.
 Every command fails the same way (errors.OneLineErrors, the top-level group): one `error: …` line on stderr, exit
@@ -19,6 +20,7 @@ import typer
 
 from tutorforge.cli import cloud, flows, label, params, registry, remote
 from tutorforge.cli.errors import OneLineErrors
+from tutorforge.cli.mcp_server import mcp_server
 from tutorforge.cli.serve import serve
 
 COMMANDS: dict[str, tuple[typer.Typer, str]] = {
@@ -34,6 +36,7 @@ app = typer.Typer(cls=OneLineErrors, no_args_is_help=True, add_completion=False,
 for _name, (_sub_app, _help) in COMMANDS.items():
     app.add_typer(_sub_app, name=_name, help=_help)
 app.command("serve", help="Serve the tutor over HTTP (OpenAI-style API, textbook context, health, metrics).")(serve)
+app.command("mcp", help="Serve the tutor's tools to an MCP client over stdio (search, quiz, 3D models).")(mcp_server)
 
 
 def main() -> None:

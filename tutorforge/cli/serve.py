@@ -28,43 +28,24 @@ def serve(
     port: Annotated[int | None, typer.Option("--port", help="TCP port (default: serve.port)")] = None,
 ) -> None:
     """Serve the tutor: health, models and textbook context over HTTP, bearer token from TUTORFORGE_API_TOKEN."""
-    from tutorforge.core.config import load_config
-    from tutorforge.dataset.build import DatasetConfig
-    from tutorforge.eval.evaluate import EvaluateConfig
-    from tutorforge.registry.register import RegisterConfig
-    from tutorforge.serve.config import TOKEN_ENV, ServeConfig
-    from tutorforge.tools.specs import DEFAULT_CATALOGUE, signatures
+    from tutorforge.serve.config import TOKEN_ENV
 
     token = os.environ.get(TOKEN_ENV, "")
     if not token.strip():
         raise ConfigError(f"{TOKEN_ENV} is not set: every endpoint but /health needs a bearer token")
     overrides = {"model": model, "index": index, "host": host, "port": port}
-    cfg = load_config(ServeConfig, "serve", params, {f"serve.{k}": v for k, v in overrides.items() if v is not None})
-    register_cfg = load_config(RegisterConfig, "register", params)
-    dataset_cfg = load_config(DatasetConfig, "dataset", params)  # the system prompts SFT trained with
-    tool_prompt = load_config(EvaluateConfig, "evaluate", params).tool_system_prompt  # + signatures, as synth writes it
 
     import uvicorn
 
-    from tutorforge.retrieval.store import IndexLoadError, TextbookIndex
     from tutorforge.serve.app import create_app
-    from tutorforge.serve.bundle import BundleError, resolve_bundle
-    from tutorforge.serve.chat import Tutor
-    from tutorforge.serve.engine import Engine
+    from tutorforge.serve.service import ServiceError, load_service
 
     try:
-        bundle = resolve_bundle(cfg, register_cfg)
-        textbook = TextbookIndex.load(bundle.index_dir)
-    except (BundleError, IndexLoadError) as e:
+        service = load_service(params, {f"serve.{k}": v for k, v in overrides.items() if v is not None})
+    except ServiceError as e:
         raise CommandFailed(str(e)) from None
-    engine = Engine.load(bundle.model_dir, cfg)
-    prompts = {
-        "direct": dataset_cfg.system_prompt,
-        "socratic": dataset_cfg.socratic_system_prompt,
-        "tools": f"{tool_prompt}\n{signatures(DEFAULT_CATALOGUE)}",
-    }
-    tutor = Tutor(engine, textbook, cfg, prompts, bundle.model_id)
-    app = create_app(cfg, bundle, textbook, token.strip(), tutor)
+    cfg, bundle, textbook = service.cfg, service.bundle, service.index
+    app = create_app(cfg, bundle, textbook, token.strip(), service.tutor)
     typer.echo(
         f"serving {bundle.model_id} ({len(textbook.chunks)} index chunks) on http://{cfg.host}:{cfg.port}", err=True
     )

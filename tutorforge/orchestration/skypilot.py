@@ -191,6 +191,8 @@ def check_task(
             problems.append(f"file_mounts {dst}: source {source!r} is not an s3:// URL")
         if isinstance(src, dict) and src.get("mode") not in (None, "MOUNT", "MOUNT_CACHED", "COPY"):
             problems.append(f"file_mounts {dst}: mode {src.get('mode')!r}")
+    if re.search(r"\bvllm serve\b", task.get("run") or ""):  # sky/serve.yaml: a model server, no training stage
+        return problems + secret_problems(task)
     try:
         stage = stage_of(task)
     except ValueError as e:
@@ -208,6 +210,12 @@ def check_task(
         )
     if not any(f"/artifacts/{stage}/checkpoints" in str(d) for d in (task.get("file_mounts") or {})):
         problems.append(f"no bucket mounted at artifacts/{stage}/checkpoints (spot recovery needs it)")
+    return problems + secret_problems(task)
+
+
+def secret_problems(task: dict[str, Any]) -> list[str]:
+    """Secret values written into a task YAML (envs named like secrets, or `secrets:` that are not null)."""
+    problems: list[str] = []
     for key, val in (task.get("envs") or {}).items():
         if SECRET_NAMES.search(key) and val not in (None, ""):
             problems.append(f"envs.{key} holds a value: secrets go in `secrets:` with null, passed at launch")

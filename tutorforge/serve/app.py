@@ -7,12 +7,20 @@
                                      {"query": "...", "chunks": [{"rank": 1, "score": 0.71, "file": "biology.pdf",
                                       "page": 4, "page_label": "3", "heading_path": [...], "text": "...", ...}]}
     POST /v1/chat/completions        OpenAI chat format, whole or streamed (server-sent events): tutorforge/serve/chat.py
+    POST /v1/completions             OpenAI completions (a prompt or token ids; what serve.backend openai calls on
+                                     another server): tutorforge/serve/completions.py
+    POST /v1/audio/transcriptions    multipart file=@question.wav -> {"text": "What does the cell membrane do?"}
+                                     (OpenAI's speech-to-text, Whisper tiny.en on CPU): tutorforge/serve/speech.py
     POST /chat, GET /chat/{id}       a stored conversation (SQLite, continues across restarts): tutorforge/serve/sessions.py
     GET /metrics                     Prometheus text: requests by path and status, latency histogram, tokens
+    GET /, GET /static/{name}        the tutor's web page and its assets (no token): tutorforge/serve/page.py
+    GET /v1/subjects                 {"subjects": ["biology", ...]}   (the page's subject selector)
+    GET /v1/sources/{chunk_id}       the index chunk a citation names: file, page, heading_path, text, ...
 
 Errors use the OpenAI shape {"error": {"message", "type", "code"}} so OpenAI clients show them: 401 without the
 right token (compared in constant time; the token is never logged or echoed), 413 for a body over
-`serve.max_body_bytes` (counted as it arrives, whatever Content-Length claims), 422 for bad parameters.
+`serve.max_body_bytes` (`serve.max_audio_bytes` for audio uploads; counted as it arrives, whatever Content-Length
+claims), 422 for bad parameters.
 """
 
 from __future__ import annotations
@@ -36,9 +44,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from tutorforge.retrieval.store import TextbookIndex
 from tutorforge.serve.bundle import Bundle
 from tutorforge.serve.chat import ChatRefused, ChatRequest, SessionChat, Turn, Tutor, complete, stream_events
+from tutorforge.serve.completions import add_completion_routes, started_stream
 from tutorforge.serve.config import ServeConfig
 from tutorforge.serve.engine import EngineBusy
+from tutorforge.serve.page import add_web_routes
+from tutorforge.serve.remote_engine import BackendError
 from tutorforge.serve.sessions import SessionStore, UnknownSession
+from tutorforge.serve.speech import add_speech_routes
 
 
 def error_body(message: str, kind: str, code: str | None = None) -> dict[str, Any]:
@@ -47,18 +59,19 @@ def error_body(message: str, kind: str, code: str | None = None) -> dict[str, An
 
 class BodyLimit:
     """ASGI middleware: a request body over `limit` bytes gets 413 before the app reads it as JSON (a lying or absent
-    Content-Length is caught while the body streams in)."""
+    Content-Length is caught while the body streams in). `path_limits` gives some paths their own limit (audio)."""
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
-        self.app, self.limit = app, limit
+    def __init__(self, app: ASGIApp, limit: int, path_limits: dict[str, int] | None = None) -> None:
+        self.app, self.limit, self.path_limits = app, limit, path_limits or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.path_limits.get(scope["path"], self.limit)
         declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
-            await self._reject(send)
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+            await self._reject(send, limit)
             return
         chunks, seen, more = [], 0, True
         while more:  # read the whole body first (it is at most `limit` bytes), then hand it on in one piece
@@ -66,8 +79,8 @@ class BodyLimit:
             if message["type"] != "http.request":  # the client went away
                 return
             seen += len(message.get("body", b""))
-            if seen > self.limit:
-                await self._reject(send)
+            if seen > limit:
+                await self._reject(send, limit)
                 return
             chunks.append(message.get("body", b""))
             more = message.get("more_body", False)
@@ -82,10 +95,8 @@ class BodyLimit:
 
         await self.app(scope, replay, send)
 
-    async def _reject(self, send: Send) -> None:
-        body = JSONResponse(
-            error_body(f"request body over {self.limit} bytes", "invalid_request_error", "too_large"), 413
-        )
+    async def _reject(self, send: Send, limit: int) -> None:
+        body = JSONResponse(error_body(f"request body over {limit} bytes", "invalid_request_error", "too_large"), 413)
         await body({"type": "http"}, _no_body, send)
 
 
@@ -117,7 +128,7 @@ async def stored_stream(events: AsyncIterator[str], store: Any) -> AsyncIterator
 
 
 def create_app(cfg: ServeConfig, bundle: Bundle, index: TextbookIndex, token: str, tutor: Tutor) -> FastAPI:
-    """The app serving `bundle` with `index`; every path but /health needs `Authorization: Bearer <token>`."""
+    """The app serving `bundle` with `index`; all but /health and the web page need `Authorization: Bearer <token>`."""
     if not token:
         raise ValueError("an API token is required")
     sessions = SessionStore(cfg.sessions_db)
@@ -175,6 +186,10 @@ def create_app(cfg: ServeConfig, bundle: Bundle, index: TextbookIndex, token: st
         first = exc.errors()[0] if exc.errors() else {}
         where = ".".join(str(p) for p in first.get("loc", ()))
         return JSONResponse(error_body(f"{where}: {first.get('msg', 'invalid request')}", "invalid_request_error"), 422)
+
+    @app.exception_handler(BackendError)
+    async def backend_failed(request: Request, exc: BackendError) -> JSONResponse:  # serve.backend openai: 502/503
+        return JSONResponse(error_body(str(exc), "server_error", exc.code), exc.status)
 
     @app.get("/health")
     def health() -> dict[str, Any]:
@@ -254,7 +269,7 @@ def create_app(cfg: ServeConfig, bundle: Bundle, index: TextbookIndex, token: st
     @app.post("/v1/chat/completions", dependencies=[Depends(authorized)])
     async def chat(req: ChatRequest) -> Any:
         turn = await admit(req)
-        return event_stream(stream_events(tutor, turn)) if req.stream else await answer(turn)
+        return event_stream(await started_stream(stream_events(tutor, turn), 2)) if req.stream else await answer(turn)
 
     @app.post("/chat", dependencies=[Depends(authorized)])
     async def session_chat(body: SessionChat) -> Any:
@@ -286,7 +301,8 @@ def create_app(cfg: ServeConfig, bundle: Bundle, index: TextbookIndex, token: st
             sessions.append(sid, [user, {"role": "assistant", "content": reply, "citations": cites}])
 
         if body.stream:
-            return event_stream(stored_stream(stream_events(tutor, turn), store), **{"X-Session-Id": sid})
+            events = await started_stream(stored_stream(stream_events(tutor, turn), store), 2)  # the engine started
+            return event_stream(events, **{"X-Session-Id": sid})
         result = await answer(turn)
         choice = result["choices"][0]
         await run_in_threadpool(store, choice["message"]["content"], result["citations"])
@@ -295,6 +311,7 @@ def create_app(cfg: ServeConfig, bundle: Bundle, index: TextbookIndex, token: st
             "reply": choice["message"]["content"],
             "finish_reason": choice["finish_reason"],
             "citations": result["citations"],
+            "tool_results": result.get("tool_results", []),
             "usage": result["usage"],
         }
 
@@ -311,5 +328,8 @@ def create_app(cfg: ServeConfig, bundle: Bundle, index: TextbookIndex, token: st
     def prometheus() -> PlainTextResponse:
         return PlainTextResponse(generate_latest(metrics).decode(), media_type=CONTENT_TYPE_LATEST)
 
-    app.add_middleware(BodyLimit, limit=cfg.max_body_bytes)  # type: ignore[arg-type]
+    add_completion_routes(app, tutor.engine, cfg, authorized, bundle.model_id, count_tokens)  # POST /v1/completions
+    add_web_routes(app, index, authorized)  # GET / (the page), /static/{name}, /v1/subjects, /v1/sources/{chunk_id}
+    audio_limits = add_speech_routes(app, cfg, authorized)  # POST /v1/audio/transcriptions, its own body limit
+    app.add_middleware(BodyLimit, limit=cfg.max_body_bytes, path_limits=audio_limits)  # type: ignore[arg-type]
     return app

@@ -11,6 +11,7 @@ longer matches (a file edited or cut short on disk) is set aside and downloaded 
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import time
 from dataclasses import dataclass
@@ -42,6 +43,8 @@ class Bundle:
     """Registry version, when served from the registry."""
     content_digest: str | None = None
     """The registry version's content digest (what was verified)."""
+    quiz_path: Path | None = None
+    """Held-out SFT records (dataset/sft/test.jsonl) the make_quiz tool draws from; None when the bundle has none."""
 
 
 def cached_copy_ok(folder: Path) -> bool:
@@ -78,7 +81,20 @@ def from_registry(ref: str, cfg: ServeConfig, register_cfg: Any) -> Bundle:
         manifest = reg.manifest(name, version)
     except RegistryError as e:
         raise BundleError(f"registry {name}:{ref}: {e}") from None
-    return Bundle(f"{name}:{version}", dest / "sft" / "merged", dest / "index", version, manifest.get("content_digest"))
+    return Bundle(
+        f"{name}:{version}",
+        dest / "sft" / "merged",
+        dest / "index",
+        version,
+        manifest.get("content_digest"),
+        quiz_file(dest),
+    )
+
+
+def quiz_file(root: Path) -> Path | None:
+    """<root>/dataset/sft/test.jsonl (the held-out split a registry version and `artifacts` both carry), if present."""
+    path = root / "dataset" / "sft" / "test.jsonl"
+    return path if path.is_file() else None
 
 
 def resolve_bundle(cfg: ServeConfig, register_cfg: Any) -> Bundle:
@@ -88,13 +104,13 @@ def resolve_bundle(cfg: ServeConfig, register_cfg: Any) -> Bundle:
     else:
         root = Path(cfg.model)
         if (root / "sft" / "merged" / "config.json").is_file():
-            bundle = Bundle(root.resolve().name, root / "sft" / "merged", root / "index")
+            bundle = Bundle(root.resolve().name, root / "sft" / "merged", root / "index", quiz_path=quiz_file(root))
         elif (root / "config.json").is_file():
             bundle = Bundle(root.resolve().name, root, Path(cfg.index or root / "index"))
         else:
             raise BundleError(f"serve.model: {root} holds no model (no config.json, no sft/merged/config.json)")
     if cfg.index:
-        bundle = Bundle(bundle.model_id, bundle.model_dir, Path(cfg.index), bundle.version, bundle.content_digest)
+        bundle = dataclasses.replace(bundle, index_dir=Path(cfg.index))
     if not (bundle.index_dir / "manifest.json").is_file():
         raise BundleError(f"no textbook index at {bundle.index_dir} (run `python -m stages.index` or set serve.index)")
     return bundle

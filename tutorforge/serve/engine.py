@@ -20,7 +20,7 @@ import threading
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from tutorforge.core.logs import get_logger
 from tutorforge.serve.config import ServeConfig
@@ -40,6 +40,27 @@ class Piece:
     tokens: int
     """Tokens generated so far (the end-of-turn token not counted)."""
     finish_reason: str | None = None
+
+
+class TutorEngine(Protocol):
+    """What the tutor loop needs from a model backend: Engine (in process) and remote_engine.RemoteEngine (an
+    OpenAI-compatible server) both provide it."""
+
+    tokenizer: Any
+    template: str
+    """The chat template (tool calls are rendered as text when it cannot render them)."""
+    context_tokens: int
+    """Prompt + answer tokens one request may use."""
+    cancelled: int
+
+    @property
+    def in_flight(self) -> int: ...
+
+    def prompt_ids(self, messages: list[dict[str, Any]]) -> list[int]: ...
+
+    def stream(self, prompt_ids: list[int], max_new_tokens: int, probe: bool = False) -> AsyncIterator[Piece]: ...
+
+    def close(self) -> None: ...
 
 
 class Engine:
@@ -92,9 +113,10 @@ class Engine:
     def in_flight(self) -> int:
         return self._in_flight
 
-    async def stream(self, prompt_ids: list[int], max_new_tokens: int) -> AsyncIterator[Piece]:
+    async def stream(self, prompt_ids: list[int], max_new_tokens: int, probe: bool = False) -> AsyncIterator[Piece]:
         """Generate greedily after prompt_ids; yields text as it decodes. Leaving the loop early (a client that
-        disconnected) cancels the request, so its batch slot and KV blocks are freed at the next step."""
+        disconnected) cancels the request, so its batch slot and KV blocks are freed at the next step. A `probe`
+        (the tutor's tool-choosing first reply, left on purpose once it is words) is not counted as cancelled."""
         from tokenizers.decoders import DecodeStream
 
         with self._lock:
@@ -130,7 +152,7 @@ class Engine:
         finally:
             with self._lock:
                 self._in_flight -= 1
-                self.cancelled += not finished
+                self.cancelled += not finished and not probe
             if not finished:
                 self.manager.cancel_request(rid)
                 self._drop_handler(rid)

@@ -1,0 +1,68 @@
+"""The tutor as one object, loaded once from params: what `tutorforge serve` puts behind HTTP and `tutorforge mcp`
+behind MCP.
+
+    service = load_service("params.yaml", {"serve.model": "artifacts"})
+    service.bundle.model_id            # "artifacts"
+    service.tutor.runner.run({"name": "make_quiz", "arguments": {"topic": "osmosis", "n_questions": 2}})
+
+Raises ServiceError (one line) for what cannot be served: no such registry alias, a download that fails verification,
+an edited or missing index, an unreadable quiz file. Configuration mistakes surface as load_config's errors.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from tutorforge.core.config import load_config
+from tutorforge.core.io import read_jsonl
+from tutorforge.retrieval.store import IndexLoadError, TextbookIndex
+from tutorforge.serve.bundle import Bundle, BundleError, resolve_bundle
+from tutorforge.serve.chat import Tutor
+from tutorforge.serve.config import ServeConfig
+from tutorforge.tools.runner import ToolRunner
+from tutorforge.tools.specs import DEFAULT_CATALOGUE, signatures
+
+
+class ServiceError(RuntimeError):
+    """Nothing servable: the one-line reason."""
+
+
+@dataclass
+class Service:
+    cfg: ServeConfig
+    bundle: Bundle
+    index: TextbookIndex
+    tutor: Tutor
+
+
+def load_service(params: str, overrides: dict[str, Any] | None = None) -> Service:
+    """Resolve the bundle [serve] names, verify and load its index, quiz items and model, and build the tutor."""
+    from tutorforge.dataset.build import DatasetConfig
+    from tutorforge.eval.evaluate import EvaluateConfig
+    from tutorforge.registry.register import RegisterConfig
+    from tutorforge.serve.remote_engine import BackendMismatch, open_engine
+
+    cfg = load_config(ServeConfig, "serve", params, overrides or {})
+    register_cfg = load_config(RegisterConfig, "register", params)
+    dataset_cfg = load_config(DatasetConfig, "dataset", params)  # the system prompts SFT trained with
+    tool_prompt = load_config(EvaluateConfig, "evaluate", params).tool_system_prompt  # + signatures, as synth writes it
+    try:
+        bundle = resolve_bundle(cfg, register_cfg)
+        index = TextbookIndex.load(bundle.index_dir)
+        quiz = list(read_jsonl(bundle.quiz_path)) if bundle.quiz_path else []
+    except (BundleError, IndexLoadError) as e:
+        raise ServiceError(str(e)) from None
+    except (OSError, ValueError) as e:
+        raise ServiceError(f"quiz items {bundle.quiz_path}: {e}") from None
+    runner = ToolRunner(index, quiz, cfg.models3d, search_k=cfg.context_k, quiz_min_similarity=cfg.quiz_min_similarity)
+    try:
+        engine = open_engine(bundle.model_dir, cfg)  # serve.backend: in process, or an OpenAI-compatible server
+    except BackendMismatch as e:  # a server that refuses the key or does not serve backend_model
+        raise ServiceError(str(e)) from None
+    prompts = {
+        "direct": dataset_cfg.system_prompt,
+        "socratic": dataset_cfg.socratic_system_prompt,
+        "tools": f"{tool_prompt}\n{signatures(DEFAULT_CATALOGUE)}",
+    }
+    return Service(cfg, bundle, index, Tutor(engine, index, cfg, prompts, bundle.model_id, runner=runner))
