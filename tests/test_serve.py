@@ -538,6 +538,20 @@ def test_the_tutor_runs_its_own_tool_and_answers_the_result(server: Server):
     assert order and order[0] == ("tools", "human_heart"), order
 
 
+def test_the_tool_gate_stops_a_call_the_request_does_not_read_like(sample: Path, tmp_path: Path):
+    # the bundle's training split says a message like this one was a plain question: the call is not run
+    bundle = make_bundle(tmp_path / "bundle", sample / "index")
+    (bundle / "dataset" / "sft").mkdir(parents=True)
+    plain = {"kind": "qa", "messages": [{"role": "user", "content": "Show me the human heart in 3D."}]}
+    heart = dict(role="assistant", content="", tool_calls=[{"name": "show_3d_model", "arguments": {"model_id": "x"}}])
+    asked = {"kind": "tool_call", "messages": [{"role": "user", "content": "Quiz me on acids, please."}, heart]}
+    (bundle / "dataset" / "sft" / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in (plain, asked)))
+    with tutor_server(tmp_path, "--model", str(bundle), token=TOKEN) as srv:
+        resp = client(srv).chat.completions.create(model="bundle", messages=FEW_SHOT, max_tokens=8)
+        assert not resp.model_dump().get("tool_results")
+        assert "tool gate: show_3d_model not run (the request reads like 'none')" in srv.log_tail(10**6)
+
+
 def test_a_question_that_needs_no_tool_is_answered_as_without_the_tool_step(server: Server):
     messages = [{"role": "user", "content": "What does the cell membrane control?"}]
     with_step = client(server).chat.completions.create(model="bundle", messages=messages, max_tokens=24)

@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from tests.support.sample_index import build_sample_index
-from tutorforge.core.io import read_jsonl
 from tutorforge.retrieval.store import TextbookIndex
 from tutorforge.serve.config import DEFAULT_MODELS3D
 from tutorforge.tools.runner import ToolCallError, ToolRunner
@@ -113,10 +112,31 @@ def test_invalid_calls_are_refused_with_the_reason(runner: ToolRunner, call: dic
 
 
 def test_the_registry_layout_carries_the_quiz_split(tmp_path: Path):
-    from tutorforge.serve.bundle import quiz_file
+    from tutorforge.serve.bundle import dataset_folder
 
-    assert quiz_file(tmp_path) is None
+    assert dataset_folder(tmp_path) is None
     (tmp_path / "dataset" / "sft").mkdir(parents=True)
-    (tmp_path / "dataset" / "sft" / "test.jsonl").write_text("")
-    assert quiz_file(tmp_path) == tmp_path / "dataset" / "sft" / "test.jsonl"
-    assert list(read_jsonl(tmp_path / "dataset" / "sft" / "test.jsonl")) == []
+    assert dataset_folder(tmp_path) == tmp_path / "dataset" / "sft"
+
+
+def test_the_gate_labels_a_request_by_the_nearest_training_request():
+    from tutorforge.tools.gate import ToolGate
+
+    def rec(text: str, tool: str | None = None) -> dict:
+        calls = [{"role": "assistant", "content": "", "tool_calls": [{"name": tool, "arguments": {}}]}] if tool else []
+        return {"messages": [{"role": "system", "content": "..."}, {"role": "user", "content": text}, *calls]}
+
+    gate = ToolGate.from_records(
+        [
+            rec("Set me a three-question quiz on photosynthesis.", "make_quiz"),
+            rec("Show me a 3D model of the human heart I can rotate.", "show_3d_model"),
+            rec("What gas do plants take in for photosynthesis?"),
+            rec("Which page covers the heart?", "search_textbook"),
+            {"messages": [{"role": "system", "content": "no user turn: skipped"}]},
+        ]
+    )
+    assert gate.labels == ["make_quiz", "show_3d_model", "none", "search_textbook"]
+    assert gate.label("Give me a short quiz about photosynthesis") == "make_quiz"
+    assert gate.label("Can I spin a model of the heart around?") == "show_3d_model"
+    assert gate.label("Why do plants need carbon dioxide?") == "none"
+    assert ToolGate.from_records([]).label("Quiz me") == "none"  # no examples: nothing reads like a tool request

@@ -43,8 +43,9 @@ class Bundle:
     """Registry version, when served from the registry."""
     content_digest: str | None = None
     """The registry version's content digest (what was verified)."""
-    quiz_path: Path | None = None
-    """Held-out SFT records (dataset/sft/test.jsonl) the make_quiz tool draws from; None when the bundle has none."""
+    dataset_dir: Path | None = None
+    """The SFT splits the model came with (dataset/sft: train.jsonl teaches the tool gate which requests want which
+    tool, test.jsonl holds make_quiz's held-out questions); None when the bundle has none."""
 
 
 def cached_copy_ok(folder: Path) -> bool:
@@ -87,14 +88,14 @@ def from_registry(ref: str, cfg: ServeConfig, register_cfg: Any) -> Bundle:
         dest / "index",
         version,
         manifest.get("content_digest"),
-        quiz_file(dest),
+        dataset_folder(dest),
     )
 
 
-def quiz_file(root: Path) -> Path | None:
-    """<root>/dataset/sft/test.jsonl (the held-out split a registry version and `artifacts` both carry), if present."""
-    path = root / "dataset" / "sft" / "test.jsonl"
-    return path if path.is_file() else None
+def dataset_folder(root: Path) -> Path | None:
+    """<root>/dataset/sft (the SFT splits a registry version and `artifacts` both carry), if present."""
+    path = root / "dataset" / "sft"
+    return path if path.is_dir() else None
 
 
 def resolve_bundle(cfg: ServeConfig, register_cfg: Any) -> Bundle:
@@ -104,7 +105,9 @@ def resolve_bundle(cfg: ServeConfig, register_cfg: Any) -> Bundle:
     else:
         root = Path(cfg.model)
         if (root / "sft" / "merged" / "config.json").is_file():
-            bundle = Bundle(root.resolve().name, root / "sft" / "merged", root / "index", quiz_path=quiz_file(root))
+            bundle = Bundle(
+                root.resolve().name, root / "sft" / "merged", root / "index", dataset_dir=dataset_folder(root)
+            )
         elif (root / "config.json").is_file():
             bundle = Bundle(root.resolve().name, root, Path(cfg.index or root / "index"))
         else:

@@ -36,12 +36,15 @@ from tutorforge.core.logs import get_logger
 from tutorforge.retrieval.store import Hit, TextbookIndex
 from tutorforge.serve.config import ServeConfig
 from tutorforge.serve.engine import TutorEngine
+from tutorforge.tools.gate import ToolGate
 from tutorforge.tools.runner import ToolCallError, ToolOutcome, ToolRunner
 from tutorforge.tools.specs import DEFAULT_CATALOGUE, parse_call, tool_specs, validate_call
 from tutorforge.training.sft_data import normalise_messages
 
 TOOL_NAMES = tuple(tool_specs(DEFAULT_CATALOGUE))
 log = get_logger("serve")
+FED_BACK_TOOLS = ("make_quiz", "show_3d_model")
+"""Tools whose result the tutor's next reply answers (as in training); a search's results only go to the client."""
 
 
 class ChatMessage(BaseModel):
@@ -124,6 +127,9 @@ class Tutor:
     """Called with (prompt tokens, completion tokens) after each reply (the /metrics token counters)."""
     runner: ToolRunner | None = None
     """Executes the tutor's own tool calls (serve.tutor_tools); None = the tutor never runs tools itself."""
+    gate: ToolGate | None = None
+    """Lets a quiz or 3D-model call run only when the request reads like the training requests for that tool (None:
+    the bundle has no training split to judge by, and the tutor's calls run as made)."""
 
     def prepare(self, req: ChatRequest, trim_history: bool = False) -> Turn:
         """Check the request against the limits, retrieve, and build the prompt. A prompt that leaves no room for the
@@ -226,13 +232,19 @@ async def run_tutor_tools(tutor: Tutor, turn: Turn) -> Turn:
     call = parse_call("".join(said))
     if call is None:
         return turn
+    gate = tutor.gate
+    if gate is not None and call.get("name") in FED_BACK_TOOLS:  # which tool, yes; whether: see tools/gate.py
+        reads_like = await run_in_threadpool(gate.label, turn.question)
+        if reads_like != call["name"]:
+            log.info("tool gate: %s not run (the request reads like %r)", call["name"], reads_like)
+            return turn
     try:
         outcome = await run_in_threadpool(tutor.runner.run, call, turn.subject)
     except ToolCallError as e:
         log.info("tutor tool call refused: %s", e)
         return turn
     log.info("tutor ran %s(%s)", outcome.name, json.dumps(outcome.arguments, ensure_ascii=False)[:200])
-    if outcome.name == "search_textbook":
+    if outcome.name not in FED_BACK_TOOLS:  # a search: its results are for the client, the question is answered
         return dataclasses.replace(turn, tool_results=[outcome])
     fed = [
         *routing,
@@ -301,7 +313,7 @@ def completion_id() -> str:
 
 def fed_back(turn: Turn) -> bool:
     """Whether the tutor ran a tool whose result its reply answers (make_quiz, show_3d_model)."""
-    return any(t.name != "search_textbook" for t in turn.tool_results)
+    return any(t.name in FED_BACK_TOOLS for t in turn.tool_results)
 
 
 def words_only(turn: Turn, answer: str) -> str:

@@ -12,6 +12,7 @@ an edited or missing index, an unreadable quiz file. Configuration mistakes surf
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from tutorforge.core.config import load_config
@@ -20,6 +21,7 @@ from tutorforge.retrieval.store import IndexLoadError, TextbookIndex
 from tutorforge.serve.bundle import Bundle, BundleError, resolve_bundle
 from tutorforge.serve.chat import Tutor
 from tutorforge.serve.config import ServeConfig
+from tutorforge.tools.gate import ToolGate
 from tutorforge.tools.runner import ToolRunner
 from tutorforge.tools.specs import DEFAULT_CATALOGUE, signatures
 
@@ -36,6 +38,12 @@ class Service:
     tutor: Tutor
 
 
+def read_split(dataset_dir: Path | None, split: str) -> list[dict[str, Any]]:
+    """The records of <dataset_dir>/<split>.jsonl ([] without one)."""
+    path = dataset_dir / f"{split}.jsonl" if dataset_dir else None
+    return list(read_jsonl(path)) if path and path.is_file() else []
+
+
 def load_service(params: str, overrides: dict[str, Any] | None = None) -> Service:
     """Resolve the bundle [serve] names, verify and load its index, quiz items and model, and build the tutor."""
     from tutorforge.dataset.build import DatasetConfig
@@ -50,11 +58,13 @@ def load_service(params: str, overrides: dict[str, Any] | None = None) -> Servic
     try:
         bundle = resolve_bundle(cfg, register_cfg)
         index = TextbookIndex.load(bundle.index_dir)
-        quiz = list(read_jsonl(bundle.quiz_path)) if bundle.quiz_path else []
+        quiz = read_split(bundle.dataset_dir, "test")
+        train = read_split(bundle.dataset_dir, "train") if cfg.tool_gate else []
     except (BundleError, IndexLoadError) as e:
         raise ServiceError(str(e)) from None
     except (OSError, ValueError) as e:
-        raise ServiceError(f"quiz items {bundle.quiz_path}: {e}") from None
+        raise ServiceError(f"dataset {bundle.dataset_dir}: {e}") from None
+    gate = ToolGate.from_records(train, index.manifest["embedder"]) if train else None
     runner = ToolRunner(index, quiz, cfg.models3d, search_k=cfg.context_k, quiz_min_similarity=cfg.quiz_min_similarity)
     try:
         engine = open_engine(bundle.model_dir, cfg)  # serve.backend: in process, or an OpenAI-compatible server
@@ -65,4 +75,4 @@ def load_service(params: str, overrides: dict[str, Any] | None = None) -> Servic
         "socratic": dataset_cfg.socratic_system_prompt,
         "tools": f"{tool_prompt}\n{signatures(DEFAULT_CATALOGUE)}",
     }
-    return Service(cfg, bundle, index, Tutor(engine, index, cfg, prompts, bundle.model_id, runner=runner))
+    return Service(cfg, bundle, index, Tutor(engine, index, cfg, prompts, bundle.model_id, runner=runner, gate=gate))
