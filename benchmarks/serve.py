@@ -1,5 +1,6 @@
-"""Benchmark: `tutorforge serve` (continuous batching over HTTP, streamed) against a plain `model.generate` loop that
-answers one request at a time (what a server without batching does), same model, prompts and token budget, same run.
+"""Benchmark: `tutorforge serve` (continuous batching over HTTP, streamed) against `transformers serve` on the same
+model (its default: no continuous batching, over HTTP, streamed, the same openai client) and a plain in-process
+`model.generate` loop that answers one request at a time; same model, prompts and token budget, same run.
 
     .venv/bin/python -m benchmarks.serve                           # artifacts/sft/merged + artifacts/index if built,
                                                                    #   else SmolLM2-135M-Instruct + --index
@@ -10,19 +11,22 @@ requests wait in line, so its TTFT includes the queue), and the ratios serve/bas
 (requests with tool_choice "none", as the baseline has no tool step); "serve+tool step" rows show the whole tutor path
 (serve.tutor_tools: a short tool-choosing reply first). Then `--load` requests at
 concurrency 16 through the openai client: errors (must be 0), p50/p95 latency. Every request generates exactly
-`--max-tokens` tokens unless the model ends its turn; both sides count the tokens they generated.
+`--max-tokens` tokens unless the model ends its turn; every side counts the tokens it generated.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import statistics
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "benchmark-" + os.urandom(8).hex()
@@ -37,16 +41,27 @@ def pct(xs: list[float], q: float) -> float:
     return xs[min(len(xs) - 1, int(q * len(xs)))]
 
 
-def serve_wave(url: str, questions: list[str], concurrency: int, max_tokens: int, tool_step: bool) -> dict[str, float]:
+def serve_wave(
+    url: str,
+    questions: list[str],
+    concurrency: int,
+    max_tokens: int,
+    extra: dict[str, Any],
+    model: str = "",
+    system: str = "",
+) -> dict[str, float]:
+    """One wave through an OpenAI-compatible server: `extra` request fields, `system` sent as a system message."""
     import openai
 
     client = openai.OpenAI(base_url=url + "/v1", api_key=TOKEN, max_retries=0, timeout=600)
 
     def one(q: str) -> tuple[float, int]:
         t0, first, used = time.perf_counter(), None, 0
+        messages: list[Any] = [{"role": "system", "content": system}] if system else []
+        messages.append({"role": "user", "content": q})
         stream = client.chat.completions.create(
-            messages=[{"role": "user", "content": q}], model="", max_tokens=max_tokens, stream=True,
-            stream_options={"include_usage": True}, **({} if tool_step else {"tool_choice": "none"}),
+            messages=messages, model=model, max_tokens=max_tokens, stream=True,
+            stream_options={"include_usage": True}, **extra,
         )  # fmt: skip
         for chunk in stream:
             if first is None and chunk.choices and chunk.choices[0].delta.content:
@@ -103,10 +118,26 @@ def baseline_wave(model, tok, system: str, questions: list[str], concurrency: in
     return {"tokens_per_s": tokens / wall, "ttft_p50": statistics.median(ttft), "ttft_p95": pct(ttft, 0.95)}
 
 
+@contextlib.contextmanager
+def transformers_serve(workdir: Path, model_dir: Path) -> Iterator[str]:
+    """`transformers serve <model_dir>` (its defaults: no continuous batching) on a free port; yields its URL."""
+    from tests.support.servers import VENV_BIN, _spawn, _wait_http, free_port
+
+    port = free_port()
+    cmd = [str(VENV_BIN / "transformers"), "serve", str(model_dir), "--host", "127.0.0.1", "--port", str(port)]
+    server = _spawn("transformers-serve", cmd, {"HF_HUB_OFFLINE": "1"}, workdir, f"http://127.0.0.1:{port}")
+    try:
+        _wait_http(server, "/health", 300)
+        yield server.url
+    finally:
+        server.stop()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--model", default="artifacts/sft/merged")
     ap.add_argument("--index", default="artifacts/index")
+    ap.add_argument("--dataset", default="artifacts/dataset/sft", help="SFT splits (tool gate, quizzes), if present")
     ap.add_argument("--requests", type=int, default=16, help="requests per measured wave set")
     ap.add_argument("--max-tokens", type=int, default=48)
     ap.add_argument("--load", type=int, default=200, help="requests of the load test at concurrency 16 (0 = skip)")
@@ -127,12 +158,15 @@ def main() -> None:
         (bundle / "sft").mkdir(parents=True)
         (bundle / "sft" / "merged").symlink_to(model_dir)
         (bundle / "index").symlink_to(Path(args.index).resolve())
+        if Path(args.dataset).is_dir():  # the SFT splits: the tool gate's examples and make_quiz's questions
+            (bundle / "dataset").mkdir()
+            (bundle / "dataset" / "sft").symlink_to(Path(args.dataset).resolve())
         print(f"model {model_dir}, {len(questions)} requests, max_tokens {args.max_tokens}, {os.cpu_count()} CPUs")
         with tutor_server(Path(tmp), "--model", str(bundle), token=TOKEN) as srv:
-            serve_wave(srv.url, questions[:2], 2, 8, True)  # warm-up
+            serve_wave(srv.url, questions[:2], 2, 8, {})  # warm-up
             for c in (1, 8):  # the engines compared like for like (tool_choice none), then the whole tutor path
-                rows[("serve", c)] = serve_wave(srv.url, questions, c, args.max_tokens, False)
-                rows[("serve+tool step", c)] = serve_wave(srv.url, questions, c, args.max_tokens, True)
+                rows[("serve", c)] = serve_wave(srv.url, questions, c, args.max_tokens, {"tool_choice": "none"})
+                rows[("serve+tool step", c)] = serve_wave(srv.url, questions, c, args.max_tokens, {})
             if args.load:
                 import openai as oa
 
@@ -154,20 +188,27 @@ def main() -> None:
                 with ThreadPoolExecutor(16) as pool:
                     list(pool.map(one, range(args.load)))
                 load_wall = time.perf_counter() - t0
+        system = DatasetConfig().system_prompt  # what tutorforge serve adds; sent explicitly to transformers serve
+        with transformers_serve(Path(tmp), model_dir) as url:
+            serve_wave(url, questions[:2], 2, 8, {}, str(model_dir), system)  # warm-up (and the model loads)
+            for c in (1, 8):
+                rows[("transformers serve", c)] = serve_wave(
+                    url, questions, c, args.max_tokens, {}, str(model_dir), system
+                )
         torch.set_num_threads(os.cpu_count() or 1)
         tok = load_tokenizer(model_dir)
         model = load_causal_lm(model_dir, dtype=torch.float32).eval()
-        system = DatasetConfig().system_prompt
         baseline_wave(model, tok, system, questions[:2], 2, 8)  # warm-up
         for c in (1, 8):
             rows[("generate loop", c)] = baseline_wave(model, tok, system, questions, c, args.max_tokens)
-    print(f"{'':18}{'conc':>5}{'tok/s':>9}{'TTFT p50':>10}{'TTFT p95':>10}")
+    print(f"{'':20}{'conc':>5}{'tok/s':>9}{'TTFT p50':>10}{'TTFT p95':>10}")
     for (name, c), r in sorted(rows.items(), key=lambda kv: (kv[0][1], kv[0][0])):
-        print(f"{name:18}{c:>5}{r['tokens_per_s']:>9.1f}{r['ttft_p50']:>9.2f}s{r['ttft_p95']:>9.2f}s")
+        print(f"{name:20}{c:>5}{r['tokens_per_s']:>9.1f}{r['ttft_p50']:>9.2f}s{r['ttft_p95']:>9.2f}s")
     for c in (1, 8):
-        s, b = rows[("serve", c)], rows[("generate loop", c)]
-        print(f"concurrency {c}: serve/loop tokens/s {s['tokens_per_s'] / b['tokens_per_s']:.2f}x, "
-              f"TTFT p50 {b['ttft_p50'] / s['ttft_p50']:.2f}x faster")  # fmt: skip
+        for base in ("transformers serve", "generate loop"):
+            s, b = rows[("serve", c)], rows[(base, c)]
+            print(f"concurrency {c}: serve / {base} tokens/s {s['tokens_per_s'] / b['tokens_per_s']:.2f}x, "
+                  f"TTFT p50 {b['ttft_p50'] / s['ttft_p50']:.2f}x faster")  # fmt: skip
     if args.load:
         print(f"load: {args.load} requests at concurrency 16 in {load_wall:.0f} s, {len(errors)} errors, "
               f"latency p50 {statistics.median(lat):.2f} s p95 {pct(lat, 0.95):.2f} s" if lat else "load: all failed")  # fmt: skip

@@ -36,7 +36,7 @@ from tutorforge.core.logs import get_logger
 from tutorforge.retrieval.store import Hit, TextbookIndex
 from tutorforge.serve.config import ServeConfig
 from tutorforge.serve.engine import TutorEngine
-from tutorforge.tools.gate import ToolGate
+from tutorforge.tools.gate import NO_TOOL, ToolGate
 from tutorforge.tools.runner import ToolCallError, ToolOutcome, ToolRunner
 from tutorforge.tools.specs import DEFAULT_CATALOGUE, parse_call, tool_specs, validate_call
 from tutorforge.training.sft_data import normalise_messages
@@ -128,8 +128,9 @@ class Tutor:
     runner: ToolRunner | None = None
     """Executes the tutor's own tool calls (serve.tutor_tools); None = the tutor never runs tools itself."""
     gate: ToolGate | None = None
-    """Lets a quiz or 3D-model call run only when the request reads like the training requests for that tool (None:
-    the bundle has no training split to judge by, and the tutor's calls run as made)."""
+    """Lets a call run only when the request reads like the training requests for that tool, and skips the tool step
+    for one that reads like a plain question (None: the bundle has no training split to judge by, and the tutor's
+    calls run as made)."""
 
     def prepare(self, req: ChatRequest, trim_history: bool = False) -> Turn:
         """Check the request against the limits, retrieve, and build the prompt. A prompt that leaves no room for the
@@ -210,13 +211,20 @@ class Tutor:
 
 
 async def run_tutor_tools(tutor: Tutor, turn: Turn) -> Turn:
-    """The tutor's own tool step (serve.tutor_tools): a first reply under the tool prompt; a valid call is executed.
-    make_quiz and show_3d_model results are fed back as in training and the turn's prompt becomes that conversation
-    (the next reply answers the result); a search's results only go to the client, and the question is answered in
-    the request's mode. A first reply in words is cut short and changes nothing."""
+    """The tutor's own tool step (serve.tutor_tools). With a gate, a request that reads like a plain question skips it
+    (no generation); otherwise a first reply under the tool prompt, and a valid call of the tool the gate names is
+    executed. make_quiz and show_3d_model results are fed back as in training and the turn's prompt becomes that
+    conversation (the next reply answers the result); a search's results only go to the client, and the question is
+    answered in the request's mode. A first reply in words is cut short and changes nothing."""
     if turn.routing is None or tutor.runner is None:
         return turn
-    engine, routing = tutor.engine, turn.routing
+    engine, routing, gate = tutor.engine, turn.routing, tutor.gate
+    reads_like = None
+    if gate is not None:  # whether: the gate (tools/gate.py), before any generation; which: the tutor's call
+        reads_like = await run_in_threadpool(gate.label, turn.question)
+        if reads_like == NO_TOOL:
+            log.info("tool gate: the request reads like a question, no tool step")
+            return turn
     route_ids = engine.prompt_ids(routing)
     if len(route_ids) + tutor.cfg.tool_route_tokens > engine.context_tokens:
         return turn  # a long conversation: no room to choose a tool, answer as usual
@@ -232,12 +240,9 @@ async def run_tutor_tools(tutor: Tutor, turn: Turn) -> Turn:
     call = parse_call("".join(said))
     if call is None:
         return turn
-    gate = tutor.gate
-    if gate is not None and call.get("name") in FED_BACK_TOOLS:  # which tool, yes; whether: see tools/gate.py
-        reads_like = await run_in_threadpool(gate.label, turn.question)
-        if reads_like != call["name"]:
-            log.info("tool gate: %s not run (the request reads like %r)", call["name"], reads_like)
-            return turn
+    if reads_like is not None and call.get("name") != reads_like:
+        log.info("tool gate: %s not run (the request reads like %r)", call.get("name"), reads_like)
+        return turn
     try:
         outcome = await run_in_threadpool(tutor.runner.run, call, turn.subject)
     except ToolCallError as e:

@@ -115,9 +115,11 @@ class ServeConfig:
     questions of other sections at least this similar (MiniLM cosine) to the topic; fewer are returned, never
     unrelated ones."""
     tool_gate: bool = True
-    """Run a quiz or 3D-model call only when the student's message is nearest (MiniLM) to a training request for that
-    tool (the bundle's dataset/sft/train.jsonl): the tutor, trained to always call under the tool prompt, otherwise
-    ran them for 14 of the benchmark's 66 plain questions (0 gated; 15 of 18 real requests kept)."""
+    """Decide whether a message asks for a tool by its nearest (MiniLM) training request (the bundle's
+    dataset/sft/train.jsonl): one nearest a plain question skips the tool step (no generation), and a call runs only
+    when it is the tool the nearest request called. The tutor, trained to always call under the tool prompt, ran quiz
+    or 3D calls for 14 of the benchmark's 66 plain questions and searches ungated, 0 gated (15 of 18 real requests
+    kept)."""
     tool_route_tokens: PositiveInt = 48
     """Most tokens of that first reply (a tool call is ~20): a reply that does not start as a call is cut short."""
     models3d: dict[str, dict] = field(default_factory=lambda: dict(DEFAULT_MODELS3D))
