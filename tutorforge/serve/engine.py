@@ -42,6 +42,13 @@ class Piece:
     finish_reason: str | None = None
 
 
+def chat_prompt_ids(tokenizer: Any, messages: list[dict[str, Any]]) -> list[int]:
+    """The chat template's token ids of `messages` with the assistant turn opened (every backend renders prompts with
+    the bundle's tokenizer, so they are identical whichever one generates)."""
+    out = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True, return_dict=True)
+    return list(out["input_ids"])
+
+
 class TutorEngine(Protocol):
     """What the tutor loop needs from a model backend: Engine (in process) and remote_engine.RemoteEngine (an
     OpenAI-compatible server) both provide it."""
@@ -105,9 +112,7 @@ class Engine:
         return cls(tokenizer, model, cfg)
 
     def prompt_ids(self, messages: list[dict[str, Any]]) -> list[int]:
-        """The chat template's token ids of `messages` with the assistant turn opened."""
-        out = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True, return_dict=True)
-        return list(out["input_ids"])
+        return chat_prompt_ids(self.tokenizer, messages)
 
     @property
     def in_flight(self) -> int:

@@ -33,7 +33,7 @@ import httpx
 
 from tutorforge.core.logs import get_logger
 from tutorforge.serve.config import BACKEND_KEY_ENV, ServeConfig
-from tutorforge.serve.engine import Engine, EngineBusy, Piece, TutorEngine
+from tutorforge.serve.engine import Engine, EngineBusy, Piece, TutorEngine, chat_prompt_ids
 
 log = get_logger("serve")
 
@@ -156,9 +156,7 @@ class RemoteEngine:
             self.context_tokens = min(self.context_tokens, limit)
 
     def prompt_ids(self, messages: list[dict[str, Any]]) -> list[int]:
-        """The chat template's token ids of `messages` with the assistant turn opened (the bundle's tokenizer)."""
-        out = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True, return_dict=True)
-        return list(out["input_ids"])
+        return chat_prompt_ids(self.tokenizer, messages)
 
     @property
     def in_flight(self) -> int:
