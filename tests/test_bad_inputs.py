@@ -212,6 +212,7 @@ TOK, BASE, MERGED, ADAPTER = (
 PRE_LOG, SFT_LOG = "artifacts/pretrain/train_log.jsonl", "artifacts/sft/train_log.jsonl"
 SEG_REPORT, INDEX = "artifacts/segment/report.json", "artifacts/index"
 METRICS, DATA_REPORT = "artifacts/evaluate/metrics.json", "artifacts/dataset/data_report.json"
+SFT_SPLITS = "artifacts/dataset/sft"
 BENCH_MC = "data/benchmarks/tutor-v1/mc.jsonl"
 NOT_JSON = content("not-json", "{not json")
 DEEP = b"[" * 200_000 + b"]" * 200_000
@@ -415,6 +416,7 @@ CASES = [
     Case("register", BASE, MISSING, Error(1, f"registry input {BASE} (")),
     Case("register", TOK, MISSING, Error(1, f"registry input {TOK} (")),
     Case("register", INDEX, MISSING, Error(1, f"registry input {INDEX} (")),
+    Case("register", SFT_SPLITS, MISSING, Error(1, f"registry input {SFT_SPLITS} (")),
     Case("register", DATA_REPORT, NOT_JSON, Error(1, f"{DATA_REPORT}: not valid JSON")),
     Case(
         "register",

@@ -37,6 +37,12 @@ def make_artifacts(root: Path, answer_loss: float = 2.0, tag: str = "a", big: in
     (index / "index.faiss").write_bytes(os.urandom(1536))
     (index / "manifest.json").write_text(json.dumps({"format": 1, "n_chunks": 1, "tag": tag}))
     src["index"] = index
+    splits = root / "dataset" / "sft"  # the SFT splits registered with the model (make_quiz, the tool gate)
+    splits.mkdir(parents=True, exist_ok=True)
+    for split in ("train", "validation", "test"):
+        record = {"example_id": f"{tag}-{split}", "kind": "qa", "section_id": tag, "split": split, "messages": []}
+        (splits / f"{split}.jsonl").write_text(json.dumps(record) + "\n")
+    src["dataset/sft"] = splits
     if big:
         (root / "sft/merged/big.safetensors").write_bytes(os.urandom(big))
     metrics = {  # the shape evaluate writes (flattened keys the default params.yaml gate reads), trimmed
