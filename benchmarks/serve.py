@@ -1,17 +1,21 @@
-"""Benchmark: `tutorforge serve` (continuous batching over HTTP, streamed) against `transformers serve` on the same
-model (its default: no continuous batching, over HTTP, streamed, the same openai client) and a plain in-process
-`model.generate` loop that answers one request at a time; same model, prompts and token budget, same run.
+"""Benchmark: `tutorforge serve` (continuous batching over HTTP, streamed; a lone request decodes outside the batch)
+against `transformers serve` on the same model (its default: no continuous batching, over HTTP, streamed, the same
+openai client) and a plain in-process `model.generate` loop that answers one request at a time; same model, prompts
+and token budget, same run.
 
     .venv/bin/python -m benchmarks.serve                           # artifacts/sft/merged + artifacts/index if built,
                                                                    #   else SmolLM2-135M-Instruct + --index
     .venv/bin/python -m benchmarks.serve --model artifacts/sft/merged --index artifacts/index --requests 16 --load 200
 
-Prints, at concurrency 1 and 8: generated tokens/s over the wave and time to first token (p50/p95; the baseline's
-requests wait in line, so its TTFT includes the queue), and the ratios serve/baseline. The ratios compare the engines
-(requests with tool_choice "none", as the baseline has no tool step); "serve+tool step" rows show the whole tutor path
-(serve.tutor_tools: a short tool-choosing reply first). Then `--load` requests at
-concurrency 16 through the openai client: errors (must be 0), p50/p95 latency. Every request generates exactly
-`--max-tokens` tokens unless the model ends its turn; every side counts the tokens it generated.
+Every wave runs `--rounds` times, the sides interleaved (both servers are up, each idle while another is measured),
+and the medians are shown with each round's ratio. Prints, at concurrency 1 and 8: generated tokens/s over the wave
+and time to first token (p50/p95; the baseline's requests wait in line, so its TTFT includes the queue), and the
+ratios serve/baseline. The ratios compare the engines (requests with tool_choice "none", as the baseline has no tool
+step); "serve+tool step" rows show the whole tutor path (serve.tutor_tools: a short tool-choosing reply first). Then
+`--load` requests at concurrency 16 through the openai client: errors (must be 0), p50/p95 latency. Every request
+generates exactly `--max-tokens` tokens unless the model ends its turn; every side counts the text tokens it
+generated, the end-of-turn token not included (the "tokens" column: equal on every side when the answers are the
+same).
 """
 
 from __future__ import annotations
@@ -49,14 +53,18 @@ def serve_wave(
     extra: dict[str, Any],
     model: str = "",
     system: str = "",
+    counts_end_token: bool = False,
 ) -> dict[str, float]:
-    """One wave through an OpenAI-compatible server: `extra` request fields, `system` sent as a system message."""
+    """One wave through an OpenAI-compatible server: `extra` request fields, `system` sent as a system message.
+    `counts_end_token`: the server's completion_tokens include the end-of-turn token of a reply that stopped
+    (`transformers serve` does; tutorforge serve and the generate loop count text tokens only): it is taken off, so
+    every side counts the same tokens."""
     import openai
 
     client = openai.OpenAI(base_url=url + "/v1", api_key=TOKEN, max_retries=0, timeout=600)
 
     def one(q: str) -> tuple[float, int]:
-        t0, first, used = time.perf_counter(), None, 0
+        t0, first, used, finish = time.perf_counter(), None, 0, None
         messages: list[Any] = [{"role": "system", "content": system}] if system else []
         messages.append({"role": "user", "content": q})
         stream = client.chat.completions.create(
@@ -66,9 +74,11 @@ def serve_wave(
         for chunk in stream:
             if first is None and chunk.choices and chunk.choices[0].delta.content:
                 first = time.perf_counter() - t0
+            if chunk.choices and chunk.choices[0].finish_reason:
+                finish = chunk.choices[0].finish_reason
             if chunk.usage:
                 used = chunk.usage.completion_tokens
-        return first or time.perf_counter() - t0, used
+        return first or time.perf_counter() - t0, used - (counts_end_token and finish == "stop")
 
     t0 = time.perf_counter()
     with ThreadPoolExecutor(concurrency) as pool:
@@ -76,6 +86,7 @@ def serve_wave(
     wall = time.perf_counter() - t0
     ttft = [f for f, _ in out]
     return {
+        "tokens": sum(n for _, n in out),
         "tokens_per_s": sum(n for _, n in out) / wall,
         "ttft_p50": statistics.median(ttft),
         "ttft_p95": pct(ttft, 0.95),
@@ -115,7 +126,12 @@ def baseline_wave(model, tok, system: str, questions: list[str], concurrency: in
             ttft.append(first or time.perf_counter() - wave_t0)
             tokens += result["new"] - (1 if result["new"] and result["new"] < max_tokens else 0)  # end-of-turn
     wall = time.perf_counter() - t_all
-    return {"tokens_per_s": tokens / wall, "ttft_p50": statistics.median(ttft), "ttft_p95": pct(ttft, 0.95)}
+    return {
+        "tokens": tokens,
+        "tokens_per_s": tokens / wall,
+        "ttft_p50": statistics.median(ttft),
+        "ttft_p95": pct(ttft, 0.95),
+    }
 
 
 @contextlib.contextmanager
@@ -133,13 +149,41 @@ def transformers_serve(workdir: Path, model_dir: Path) -> Iterator[str]:
         server.stop()
 
 
+def load_test(url: str, requests: int) -> tuple[float, list[str], list[float]]:
+    """`requests` non-streamed requests at concurrency 16 (the tutor path): wall seconds, errors, latencies."""
+    import openai
+
+    client = openai.OpenAI(base_url=url + "/v1", api_key=TOKEN, max_retries=0, timeout=900)
+    errors, lat = [], []
+
+    def one(i: int) -> None:
+        t0 = time.perf_counter()
+        try:
+            client.chat.completions.create(
+                messages=[{"role": "user", "content": QUESTIONS[i % len(QUESTIONS)]}], model="", max_tokens=16
+            )
+            lat.append(time.perf_counter() - t0)
+        except Exception as e:  # noqa: BLE001 - every failure is counted and shown
+            errors.append(f"{type(e).__name__}: {e}")
+
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(16) as pool:
+        list(pool.map(one, range(requests)))
+    return time.perf_counter() - t0, errors, lat
+
+
+def median_row(runs: list[dict[str, float]]) -> dict[str, float]:
+    return {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--model", default="artifacts/sft/merged")
     ap.add_argument("--index", default="artifacts/index")
     ap.add_argument("--dataset", default="artifacts/dataset/sft", help="SFT splits (tool gate, quizzes), if present")
-    ap.add_argument("--requests", type=int, default=16, help="requests per measured wave set")
+    ap.add_argument("--requests", type=int, default=16, help="requests per measured wave")
     ap.add_argument("--max-tokens", type=int, default=48)
+    ap.add_argument("--rounds", type=int, default=3, help="rounds of every wave, interleaved; medians are shown")
     ap.add_argument("--load", type=int, default=200, help="requests of the load test at concurrency 16 (0 = skip)")
     args = ap.parse_args()
 
@@ -152,7 +196,8 @@ def main() -> None:
 
     model_dir = Path(args.model if Path(args.model, "config.json").is_file() else resolve_model("smollm2")).resolve()
     questions = (QUESTIONS * (args.requests // len(QUESTIONS) + 1))[: args.requests]
-    rows = {}
+    system = DatasetConfig().system_prompt  # what tutorforge serve adds; sent explicitly to transformers serve
+    runs: dict[tuple[str, int], list[dict[str, float]]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         bundle = Path(tmp) / "bundle"
         (bundle / "sft").mkdir(parents=True)
@@ -161,54 +206,48 @@ def main() -> None:
         if Path(args.dataset).is_dir():  # the SFT splits: the tool gate's examples and make_quiz's questions
             (bundle / "dataset").mkdir()
             (bundle / "dataset" / "sft").symlink_to(Path(args.dataset).resolve())
-        print(f"model {model_dir}, {len(questions)} requests, max_tokens {args.max_tokens}, {os.cpu_count()} CPUs")
-        with tutor_server(Path(tmp), "--model", str(bundle), token=TOKEN) as srv:
-            serve_wave(srv.url, questions[:2], 2, 8, {})  # warm-up
-            for c in (1, 8):  # the engines compared like for like (tool_choice none), then the whole tutor path
-                rows[("serve", c)] = serve_wave(srv.url, questions, c, args.max_tokens, {"tool_choice": "none"})
-                rows[("serve+tool step", c)] = serve_wave(srv.url, questions, c, args.max_tokens, {})
-            if args.load:
-                import openai as oa
-
-                client = oa.OpenAI(base_url=srv.url + "/v1", api_key=TOKEN, max_retries=0, timeout=900)
-                errors, lat = [], []
-
-                def one(i: int) -> None:
-                    t0 = time.perf_counter()
-                    try:
-                        client.chat.completions.create(
-                            messages=[{"role": "user", "content": QUESTIONS[i % len(QUESTIONS)]}], model="",
-                            max_tokens=16,
-                        )  # fmt: skip
-                        lat.append(time.perf_counter() - t0)
-                    except Exception as e:  # noqa: BLE001 - every failure is counted and shown
-                        errors.append(f"{type(e).__name__}: {e}")
-
-                t0 = time.perf_counter()
-                with ThreadPoolExecutor(16) as pool:
-                    list(pool.map(one, range(args.load)))
-                load_wall = time.perf_counter() - t0
-        system = DatasetConfig().system_prompt  # what tutorforge serve adds; sent explicitly to transformers serve
-        with transformers_serve(Path(tmp), model_dir) as url:
-            serve_wave(url, questions[:2], 2, 8, {}, str(model_dir), system)  # warm-up (and the model loads)
-            for c in (1, 8):
-                rows[("transformers serve", c)] = serve_wave(
-                    url, questions, c, args.max_tokens, {}, str(model_dir), system
-                )
+        print(f"model {model_dir}, {len(questions)} requests x {args.rounds} rounds, max_tokens {args.max_tokens}, "
+              f"{os.cpu_count()} CPUs")  # fmt: skip
         torch.set_num_threads(os.cpu_count() or 1)
         tok = load_tokenizer(model_dir)
         model = load_causal_lm(model_dir, dtype=torch.float32).eval()
-        baseline_wave(model, tok, system, questions[:2], 2, 8)  # warm-up
-        for c in (1, 8):
-            rows[("generate loop", c)] = baseline_wave(model, tok, system, questions, c, args.max_tokens)
-    print(f"{'':20}{'conc':>5}{'tok/s':>9}{'TTFT p50':>10}{'TTFT p95':>10}")
+        # both servers up at once, idle while the other is measured; rounds interleave so drift hits every side alike
+        with tutor_server(Path(tmp), "--model", str(bundle), token=TOKEN) as srv, \
+                transformers_serve(Path(tmp), model_dir) as base_url:  # fmt: skip
+            waves = {
+                "serve": lambda c, n=args.max_tokens: serve_wave(srv.url, questions, c, n, {"tool_choice": "none"}),
+                "serve+tool step": lambda c, n=args.max_tokens: serve_wave(srv.url, questions, c, n, {}),
+                "transformers serve": lambda c, n=args.max_tokens: serve_wave(
+                    base_url, questions, c, n, {}, str(model_dir), system, counts_end_token=True
+                ),
+                "generate loop": lambda c, n=args.max_tokens: baseline_wave(model, tok, system, questions, c, n),
+            }
+            for wave in waves.values():  # warm-up: a lone request and a batch (one-time costs of both paths)
+                for c in (1, 2):
+                    wave(c, 8)
+            for r in range(args.rounds):
+                for c in (1, 8):  # the engines compared like for like (tool_choice none), then the whole tutor path
+                    for name, wave in waves.items():
+                        runs.setdefault((name, c), []).append(wave(c))
+                print(f"round {r + 1}/{args.rounds}: serve / transformers serve at concurrency 1 "
+                      f"{runs[('serve', 1)][-1]['tokens_per_s'] / runs[('transformers serve', 1)][-1]['tokens_per_s']:.2f}x")  # fmt: skip
+            if args.load:
+                load_wall, errors, lat = load_test(srv.url, args.load)
+    rows = {key: median_row(rs) for key, rs in runs.items()}
+    print(f"medians of {args.rounds} rounds")
+    print(f"{'':20}{'conc':>5}{'tokens':>8}{'tok/s':>9}{'TTFT p50':>10}{'TTFT p95':>10}")
     for (name, c), r in sorted(rows.items(), key=lambda kv: (kv[0][1], kv[0][0])):
-        print(f"{name:20}{c:>5}{r['tokens_per_s']:>9.1f}{r['ttft_p50']:>9.2f}s{r['ttft_p95']:>9.2f}s")
+        print(
+            f"{name:20}{c:>5}{r['tokens']:>8.0f}{r['tokens_per_s']:>9.1f}{r['ttft_p50']:>9.2f}s{r['ttft_p95']:>9.2f}s"
+        )
     for c in (1, 8):
         for base in ("transformers serve", "generate loop"):
             s, b = rows[("serve", c)], rows[(base, c)]
-            print(f"concurrency {c}: serve / {base} tokens/s {s['tokens_per_s'] / b['tokens_per_s']:.2f}x, "
-                  f"TTFT p50 {b['ttft_p50'] / s['ttft_p50']:.2f}x faster")  # fmt: skip
+            each = [
+                x["tokens_per_s"] / y["tokens_per_s"] for x, y in zip(runs[("serve", c)], runs[(base, c)], strict=True)
+            ]
+            print(f"concurrency {c}: serve / {base} tokens/s {s['tokens_per_s'] / b['tokens_per_s']:.2f}x "
+                  f"(rounds {', '.join(f'{x:.2f}' for x in each)}), TTFT p50 {b['ttft_p50'] / s['ttft_p50']:.2f}x faster")  # fmt: skip
     if args.load:
         print(f"load: {args.load} requests at concurrency 16 in {load_wall:.0f} s, {len(errors)} errors, "
               f"latency p50 {statistics.median(lat):.2f} s p95 {pct(lat, 0.95):.2f} s" if lat else "load: all failed")  # fmt: skip

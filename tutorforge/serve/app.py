@@ -157,6 +157,8 @@ def create_app(cfg: ServeConfig, bundle: Bundle, index: TextbookIndex, token: st
     in_flight.set_function(lambda: tutor.engine.in_flight)
     cancelled = Gauge("tutorforge_chat_cancelled", "Chat requests whose client left mid-answer", registry=metrics)
     cancelled.set_function(lambda: tutor.engine.cancelled)
+    reused = Gauge("tutorforge_prompt_tokens_reused", "Prompt tokens taken from a kept KV cache", registry=metrics)
+    reused.set_function(lambda: getattr(tutor.engine, "reused_tokens", 0))  # in-process engine only
 
     @app.middleware("http")
     async def observe(request: Request, call_next: Any) -> Any:

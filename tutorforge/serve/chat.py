@@ -21,6 +21,7 @@ most `serve.max_citations`; a stream sends them with its last content chunk.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import time
@@ -229,12 +230,14 @@ async def run_tutor_tools(tutor: Tutor, turn: Turn) -> Turn:
     if len(route_ids) + tutor.cfg.tool_route_tokens > engine.context_tokens:
         return turn  # a long conversation: no room to choose a tool, answer as usual
     said, tokens = [], 0
-    async for piece in engine.stream(route_ids, tutor.cfg.tool_route_tokens, probe=True):
-        said.append(piece.text)
-        tokens = piece.tokens
-        head = "".join(said).lstrip()
-        if head and head[0] not in "{<":  # words, not a call ({json}, or <tool_call>{json} for plain templates)
-            break
+    # closed on leaving, not when collected: the probe is out of the engine before the answer starts
+    async with contextlib.aclosing(engine.stream(route_ids, tutor.cfg.tool_route_tokens, probe=True)) as probe:
+        async for piece in probe:
+            said.append(piece.text)
+            tokens = piece.tokens
+            head = "".join(said).lstrip()
+            if head and head[0] not in "{<":  # words, not a call ({json}, or <tool_call>{json} for plain templates)
+                break
     if tutor.on_usage:
         tutor.on_usage(len(route_ids), tokens)
     call = parse_call("".join(said))

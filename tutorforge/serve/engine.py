@@ -10,6 +10,11 @@ Concurrent requests join one running batch (transformers' ContinuousBatchingMana
 uses; vLLM takes its place on a GPU through serve.backend later): the decode step of 8 students costs little more
 than one's. The KV cache is sized by `serve.cb_num_blocks` x 256 tokens: left to itself, the manager reserves 60% of
 free RAM on CPU. Requests beyond `serve.max_waiting` in flight get 429 instead of an unbounded queue.
+
+A request that finds nothing else generating decodes alone (`serve.solo_decode`): the batch's per-step scheduling
+costs ~9 % of a 135M model's decode step, so a lone student would be slower than a plain `generate` loop. The lone
+request moves into the batch as soon as a second one arrives, and keeps its prompt's KV cache for the next lone
+request (`serve.prefix_cache`: the shared system prompt is not computed again).
 """
 
 from __future__ import annotations
@@ -17,7 +22,10 @@ from __future__ import annotations
 import asyncio
 import itertools
 import threading
+from collections import OrderedDict
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import aclosing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -96,7 +104,13 @@ class Engine:
         self._ids = itertools.count()
         self._in_flight = 0
         self.cancelled = 0  # requests whose client left before the end (their slots freed early)
+        self.joined = 0  # lone requests that moved into the batch when another arrived (serve.solo_decode)
+        self.reused_tokens = 0  # prompt tokens lone requests took from a kept KV cache instead of computing
         self._lock = threading.Lock()
+        self._solo: threading.Event | None = None  # the lone request's "join the batch" signal (serve.solo_decode)
+        self._solo_thread = ThreadPoolExecutor(1, thread_name_prefix="solo-decode")
+        # prompt ids -> their KV cache, kept by the decode thread for the next lone request (serve.prefix_cache)
+        self._prefixes: OrderedDict[tuple[int, ...], Any] = OrderedDict()
 
     @classmethod
     def load(cls, model_dir: str | Path, cfg: ServeConfig) -> Engine:
@@ -128,36 +142,152 @@ class Engine:
             if self._in_flight >= self.cfg.max_waiting:
                 raise EngineBusy(f"{self._in_flight} requests in flight (serve.max_waiting)")
             self._in_flight += 1
-        rid = f"req-{next(self._ids)}"
-        queue: asyncio.Queue[Any] = asyncio.Queue()
+            solo = None
+            if self.cfg.solo_decode and self._in_flight == 1 and self._solo is None:
+                solo = self._solo = threading.Event()  # set = join the batch
+            elif self._solo is not None:
+                self._solo.set()  # a second request: the one decoding alone joins the batch
         finished = False
         try:
-            self.manager.register_result_handler(rid, queue.put_nowait)  # before add_request: no output is missed
-            self.manager.add_request(prompt_ids, request_id=rid, max_new_tokens=max_new_tokens, streaming=True)
-            decoder, seen, count = DecodeStream(skip_special_tokens=True), 0, 0
-            while True:
-                out = await queue.get()
-                if out.error:
-                    raise RuntimeError(f"generation failed: {out.error}")
-                text = []
-                for token in out.generated_tokens[seen:]:
-                    if token in self.stop_ids:
-                        continue
-                    count += 1
-                    if piece := decoder.step(self.tokenizer._tokenizer, token):
-                        text.append(piece)
-                seen = len(out.generated_tokens)
-                if out.is_finished():
-                    finished = True
-                    ended = bool(out.generated_tokens) and out.generated_tokens[-1] in self.stop_ids
-                    yield Piece("".join(text), count, "stop" if ended or count < max_new_tokens else "length")
-                    return
-                if text:
-                    yield Piece("".join(text), count)
+            decoder, count, last = DecodeStream(skip_special_tokens=True), 0, None
+            async with aclosing(self._tokens(prompt_ids, max_new_tokens, solo)) as produced:
+                async for tokens, done in produced:
+                    text = []
+                    for token in tokens:
+                        last = token
+                        if token in self.stop_ids:
+                            continue
+                        count += 1
+                        if piece := decoder.step(self.tokenizer._tokenizer, token):
+                            text.append(piece)
+                    if done:
+                        finished = True
+                        ended = last in self.stop_ids
+                        yield Piece("".join(text), count, "stop" if ended or count < max_new_tokens else "length")
+                        return
+                    if text:
+                        yield Piece("".join(text), count)
         finally:
             with self._lock:
                 self._in_flight -= 1
                 self.cancelled += not finished and not probe
+                if solo is not None:
+                    solo.set()  # a decode thread still running stops at its next step
+                    if self._solo is solo:
+                        self._solo = None
+
+    async def _tokens(
+        self, prompt_ids: list[int], max_new_tokens: int, solo: threading.Event | None
+    ) -> AsyncIterator[tuple[list[int], bool]]:
+        """(new token ids, finished) as they are generated: alone first when `solo` is given, then, once asked to
+        join the batch, in the batch with the tokens generated so far appended to the prompt (a greedy continuation
+        of the same text; the prefill is recomputed, as vLLM does for a preempted request)."""
+        generated: list[int] = []
+        if solo is not None:
+            async with aclosing(self._solo_tokens(prompt_ids, max_new_tokens, solo)) as alone:
+                async for tokens, done in alone:
+                    generated += tokens
+                    yield tokens, done
+                    if done:
+                        return
+            self.joined += 1
+            log.debug("engine: a lone request joins the batch after %d tokens", len(generated))
+        async with aclosing(self._batch_tokens(prompt_ids + generated, max_new_tokens - len(generated))) as batched:
+            async for tokens, done in batched:
+                yield tokens, done
+
+    async def _solo_tokens(
+        self, prompt_ids: list[int], max_new_tokens: int, join: threading.Event
+    ) -> AsyncIterator[tuple[list[int], bool]]:
+        """Greedy decoding of one request with a plain KV cache in the engine's decode thread, until it finishes or
+        `join` is set (then it ends without finishing: the caller continues in the batch)."""
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[Any] = asyncio.Queue()
+
+        def put(item: Any) -> None:
+            loop.call_soon_threadsafe(queue.put_nowait, item)
+
+        def decode() -> None:
+            import torch
+
+            try:
+                with torch.inference_mode():
+                    cache, reused = self._cached_prefix(prompt_ids)
+                    # the prompt is computed in pieces that start at multiples of serve.prefix_block whether a kept
+                    # cache covers the first ones or not: the same numbers, so the same greedy answer, either way
+                    block, last = self.cfg.prefix_block, len(prompt_ids) - 1
+                    for start in range(reused, last // block * block, block):
+                        piece = torch.tensor([prompt_ids[start : start + block]])
+                        self.model(input_ids=piece, past_key_values=cache, use_cache=True, logits_to_keep=1)
+                    ids = torch.tensor([prompt_ids[max(reused, last // block * block) :]])
+                    for n in range(1, max_new_tokens + 1):
+                        out = self.model(input_ids=ids, past_key_values=cache, use_cache=True, logits_to_keep=1)
+                        token = int(out.logits[0, -1].argmax())
+                        done = token in self.stop_ids or n == max_new_tokens
+                        put(([token], done))
+                        if done or join.is_set():
+                            break
+                        ids = torch.tensor([[token]])
+                    self._keep_prefix(prompt_ids, cache)
+            except Exception as e:  # noqa: BLE001 - handed to the request, which fails with it
+                put(e)
+            put(None)
+
+        self._solo_thread.submit(decode)
+        while (item := await queue.get()) is not None:
+            if isinstance(item, Exception):
+                raise RuntimeError(f"generation failed: {item}") from item
+            yield item
+            if item[1]:
+                return
+
+    def _cached_prefix(self, prompt_ids: list[int]) -> tuple[Any, int]:
+        """A KV cache holding the longest start of `prompt_ids` a kept prompt shares (taken out of the kept ones), and
+        its length; the prompt's last token is always computed (its logits give the first new token)."""
+        from transformers import DynamicCache
+
+        best, shared = None, 0
+        for kept in self._prefixes:
+            pairs = zip(kept, prompt_ids, strict=False)
+            n = next((i for i, (a, b) in enumerate(pairs) if a != b), min(len(kept), len(prompt_ids)))
+            if n > shared:
+                best, shared = kept, n
+        block = self.cfg.prefix_block
+        shared = min(shared, len(prompt_ids) - 1) // block * block  # whole pieces; the last token is always computed
+        if best is None or shared < 1:
+            return DynamicCache(config=self.model.config), 0
+        cache = self._prefixes.pop(best)
+        cache.crop(shared - cache.get_seq_length())  # crop(-n) drops the last n positions
+        self.reused_tokens += shared
+        return cache, shared
+
+    def _keep_prefix(self, prompt_ids: list[int], cache: Any) -> None:
+        """Keep the prompt's KV cache for the next lone request (the newest serve.prefix_cache prompts)."""
+        if self.cfg.prefix_cache == 0:
+            return
+        cache.crop(len(prompt_ids) - cache.get_seq_length())
+        self._prefixes[tuple(prompt_ids)] = cache
+        while len(self._prefixes) > self.cfg.prefix_cache:
+            self._prefixes.popitem(last=False)
+
+    async def _batch_tokens(self, prompt_ids: list[int], max_new_tokens: int) -> AsyncIterator[tuple[list[int], bool]]:
+        """The request in the continuous batch; leaving early cancels it there."""
+        rid = f"req-{next(self._ids)}"
+        queue: asyncio.Queue[Any] = asyncio.Queue()
+        finished, seen = False, 0
+        try:
+            self.manager.register_result_handler(rid, queue.put_nowait)  # before add_request: no output is missed
+            self.manager.add_request(prompt_ids, request_id=rid, max_new_tokens=max_new_tokens, streaming=True)
+            while True:
+                out = await queue.get()
+                if out.error:
+                    raise RuntimeError(f"generation failed: {out.error}")
+                tokens, seen = out.generated_tokens[seen:], len(out.generated_tokens)
+                finished = out.is_finished()
+                yield tokens, finished
+                if finished:
+                    return
+        finally:
             if not finished:
                 self.manager.cancel_request(rid)
                 self._drop_handler(rid)
@@ -170,4 +300,7 @@ class Engine:
                 router.result_handlers.pop(rid, None)
 
     def close(self) -> None:
+        if self._solo is not None:
+            self._solo.set()
+        self._solo_thread.shutdown(wait=True)
         self.manager.stop(block=True, timeout=5)
