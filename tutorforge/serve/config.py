@@ -86,12 +86,8 @@ class ServeConfig:
     the continuous batch with what it has generated so far (re-read as prompt), so batching is unchanged."""
     prefix_cache: NonNegInt = 4
     """Prompts whose KV cache a lone request keeps for the next one (0 = none): a prompt that starts the same way
-    (the system prompt, the conversation so far) computes only the rest. Memory: at most this many x the prompt's
+    (the system prompt, the conversation so far) computes only the messages it does not share. Memory: at most this many x the prompt's
     tokens x 46 KB on SmolLM2-135M fp32 (23 MB for 512 tokens)."""
-    prefix_block: PositiveInt = 16
-    """A lone request computes its prompt in pieces starting at multiples of this many tokens, and reuses kept
-    caches in whole pieces: a prompt then gets the same numbers, hence the same greedy answer, whether its start was
-    kept or computed (one pass over the whole prompt would round differently from a kept start + the rest)."""
     backend: str = "transformers"
     """Where the model runs: transformers (in this process, continuous batching on the CPU; the cb_* and
     torch_threads settings) | openai (any OpenAI-compatible server, e.g. vLLM on a GPU: sky/serve.yaml). The tutor

@@ -92,6 +92,8 @@ class Engine:
         positions = int(getattr(model.config, "max_position_embeddings", 2048) or 2048)
         self.context_tokens = min(positions, cfg.cb_num_blocks * 256)
         self.stop_ids = set(stop_token_ids(tokenizer, model))
+        # the token a chat template starts each message with (ChatML: <|im_start|>); prompts are cut before it
+        self.turn_start = chat_prompt_ids(tokenizer, [{"role": "user", "content": "."}])[0]
         pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else min(self.stop_ids)
         gen = GenerationConfig(
             do_sample=False, max_new_tokens=cfg.max_tokens, eos_token_id=sorted(self.stop_ids), pad_token_id=pad
@@ -213,13 +215,13 @@ class Engine:
             try:
                 with torch.inference_mode():
                     cache, reused = self._cached_prefix(prompt_ids)
-                    # the prompt is computed in pieces that start at multiples of serve.prefix_block whether a kept
-                    # cache covers the first ones or not: the same numbers, so the same greedy answer, either way
-                    block, last = self.cfg.prefix_block, len(prompt_ids) - 1
-                    for start in range(reused, last // block * block, block):
-                        piece = torch.tensor([prompt_ids[start : start + block]])
+                    # the prompt is computed a message at a time whether a kept cache covers the first messages or
+                    # not: the same numbers, so the same greedy answer, either way
+                    cuts = [reused, *(s for s in self.message_starts(prompt_ids) if s > reused)]
+                    for start, end in itertools.pairwise(cuts):  # the messages before the last, onto the cache
+                        piece = torch.tensor([prompt_ids[start:end]])
                         self.model(input_ids=piece, past_key_values=cache, use_cache=True, logits_to_keep=1)
-                    ids = torch.tensor([prompt_ids[max(reused, last // block * block) :]])
+                    ids = torch.tensor([prompt_ids[cuts[-1] :]])  # the last one: its logits give the first token
                     for n in range(1, max_new_tokens + 1):
                         out = self.model(input_ids=ids, past_key_values=cache, use_cache=True, logits_to_keep=1)
                         token = int(out.logits[0, -1].argmax())
@@ -241,6 +243,12 @@ class Engine:
             if item[1]:
                 return
 
+    def message_starts(self, prompt_ids: list[int]) -> list[int]:
+        """Where the prompt's messages begin after the first (the chat template's turn-start token, e.g. ChatML's
+        <|im_start|>), the last start left out (the assistant's opening goes with the question): the pieces a lone
+        request's prompt is computed in, and where a kept cache may be cut."""
+        return [i for i, t in enumerate(prompt_ids) if t == self.turn_start and i > 0][:-1]
+
     def _cached_prefix(self, prompt_ids: list[int]) -> tuple[Any, int]:
         """A KV cache holding the longest start of `prompt_ids` a kept prompt shares (taken out of the kept ones), and
         its length; the prompt's last token is always computed (its logits give the first new token)."""
@@ -252,8 +260,8 @@ class Engine:
             n = next((i for i, (a, b) in enumerate(pairs) if a != b), min(len(kept), len(prompt_ids)))
             if n > shared:
                 best, shared = kept, n
-        block = self.cfg.prefix_block
-        shared = min(shared, len(prompt_ids) - 1) // block * block  # whole pieces; the last token is always computed
+        # whole messages; the last token is always computed (its logits give the first new token)
+        shared = max((s for s in self.message_starts(prompt_ids) if s <= min(shared, len(prompt_ids) - 1)), default=0)
         if best is None or shared < 1:
             return DynamicCache(config=self.model.config), 0
         cache = self._prefixes.pop(best)
