@@ -23,7 +23,7 @@ import asyncio
 import itertools
 import threading
 from collections import OrderedDict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import aclosing
 from dataclasses import dataclass
@@ -73,7 +73,9 @@ class TutorEngine(Protocol):
 
     def prompt_ids(self, messages: list[dict[str, Any]]) -> list[int]: ...
 
-    def stream(self, prompt_ids: list[int], max_new_tokens: int, probe: bool = False) -> AsyncIterator[Piece]: ...
+    def stream(
+        self, prompt_ids: list[int], max_new_tokens: int, probe: bool = False
+    ) -> AsyncGenerator[Piece, None]: ...
 
     def close(self) -> None: ...
 
@@ -134,7 +136,9 @@ class Engine:
     def in_flight(self) -> int:
         return self._in_flight
 
-    async def stream(self, prompt_ids: list[int], max_new_tokens: int, probe: bool = False) -> AsyncIterator[Piece]:
+    async def stream(
+        self, prompt_ids: list[int], max_new_tokens: int, probe: bool = False
+    ) -> AsyncGenerator[Piece, None]:
         """Generate greedily after prompt_ids; yields text as it decodes. Leaving the loop early (a client that
         disconnected) cancels the request, so its batch slot and KV blocks are freed at the next step. A `probe`
         (the tutor's tool-choosing first reply, left on purpose once it is words) is not counted as cancelled."""
@@ -180,7 +184,7 @@ class Engine:
 
     async def _tokens(
         self, prompt_ids: list[int], max_new_tokens: int, solo: threading.Event | None
-    ) -> AsyncIterator[tuple[list[int], bool]]:
+    ) -> AsyncGenerator[tuple[list[int], bool], None]:
         """(new token ids, finished) as they are generated: alone first when `solo` is given, then, once asked to
         join the batch, in the batch with the tokens generated so far appended to the prompt (a greedy continuation
         of the same text; the prefill is recomputed, as vLLM does for a preempted request)."""
@@ -200,7 +204,7 @@ class Engine:
 
     async def _solo_tokens(
         self, prompt_ids: list[int], max_new_tokens: int, join: threading.Event
-    ) -> AsyncIterator[tuple[list[int], bool]]:
+    ) -> AsyncGenerator[tuple[list[int], bool], None]:
         """Greedy decoding of one request with a plain KV cache in the engine's decode thread, until it finishes or
         `join` is set (then it ends without finishing: the caller continues in the batch)."""
         loop = asyncio.get_running_loop()
@@ -250,8 +254,8 @@ class Engine:
         return [i for i, t in enumerate(prompt_ids) if t == self.turn_start and i > 0][:-1]
 
     def _cached_prefix(self, prompt_ids: list[int]) -> tuple[Any, int]:
-        """A KV cache holding the longest start of `prompt_ids` a kept prompt shares (taken out of the kept ones), and
-        its length; the prompt's last token is always computed (its logits give the first new token)."""
+        """A KV cache holding the longest start of `prompt_ids` a kept prompt shares, cut at a message start (taken
+        out of the kept ones), and its length."""
         from transformers import DynamicCache
 
         best, shared = None, 0
@@ -274,11 +278,15 @@ class Engine:
         if self.cfg.prefix_cache == 0:
             return
         cache.crop(len(prompt_ids) - cache.get_seq_length())
+        for layer in cache.layers:  # crop leaves views of the longer tensors: copy, so the answer's part is freed
+            layer.keys, layer.values = layer.keys.contiguous(), layer.values.contiguous()
         self._prefixes[tuple(prompt_ids)] = cache
         while len(self._prefixes) > self.cfg.prefix_cache:
             self._prefixes.popitem(last=False)
 
-    async def _batch_tokens(self, prompt_ids: list[int], max_new_tokens: int) -> AsyncIterator[tuple[list[int], bool]]:
+    async def _batch_tokens(
+        self, prompt_ids: list[int], max_new_tokens: int
+    ) -> AsyncGenerator[tuple[list[int], bool], None]:
         """The request in the continuous batch; leaving early cancels it there."""
         rid = f"req-{next(self._ids)}"
         queue: asyncio.Queue[Any] = asyncio.Queue()

@@ -24,7 +24,7 @@ import contextlib
 import json
 import os
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -214,7 +214,9 @@ class RemoteEngine:
         message = " ".join(self._redact(str(message or "")).split())[:200]
         raise BackendError(f"the model backend answered HTTP {resp.status_code}" + (f": {message}" if message else ""))
 
-    async def stream(self, prompt_ids: list[int], max_new_tokens: int, probe: bool = False) -> AsyncIterator[Piece]:
+    async def stream(
+        self, prompt_ids: list[int], max_new_tokens: int, probe: bool = False
+    ) -> AsyncGenerator[Piece, None]:
         """Generate greedily on the server after prompt_ids; yields text as it streams in. Leaving the loop early (a
         client that disconnected) closes the HTTP stream, which cancels the request on the server. A `probe` (the
         tutor's tool-choosing first reply, left on purpose once it is words) is not counted as cancelled."""
@@ -264,7 +266,7 @@ class RemoteEngine:
             return BackendError(f"the model backend did not answer for {self.cfg.backend_timeout_s:g}s")
         return BackendError(f"the model backend's answer broke off ({self._redact(reason(e))})")
 
-    async def _pieces(self, resp: httpx.Response, max_new_tokens: int) -> AsyncIterator[Piece]:
+    async def _pieces(self, resp: httpx.Response, max_new_tokens: int) -> AsyncGenerator[Piece, None]:
         """Pieces from the event stream of one completion; BackendError for a stream that breaks the protocol."""
         said: list[str] = []
         chunks = chars = 0

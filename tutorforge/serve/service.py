@@ -6,7 +6,8 @@ behind MCP.
     service.tutor.runner.run({"name": "make_quiz", "arguments": {"topic": "osmosis", "n_questions": 2}})
 
 Raises ServiceError (one line) for what cannot be served: no such registry alias, a download that fails verification,
-an edited or missing index, an unreadable quiz file. Configuration mistakes surface as load_config's errors.
+an edited or missing index, an unreadable dataset split (quiz questions, tool-gate examples), a backend that refuses
+the key or does not serve backend_model. Configuration mistakes surface as load_config's errors.
 """
 
 from __future__ import annotations
