@@ -86,8 +86,8 @@ class ServeConfig:
     the continuous batch with what it has generated so far (re-read as prompt), so batching is unchanged."""
     prefix_cache: NonNegInt = 4
     """Prompts whose KV cache a lone request keeps for the next one (0 = none): a prompt that starts the same way
-    (the system prompt, the conversation so far) computes only the messages it does not share. Memory: at most this many x the prompt's
-    tokens x 46 KB on SmolLM2-135M fp32 (23 MB for 512 tokens)."""
+    (the system prompt, the conversation so far) computes only the messages it does not share. Memory: at most this
+    many x the prompt's tokens x 46 KB on SmolLM2-135M fp32 (23 MB for 512 tokens)."""
     backend: str = "transformers"
     """Where the model runs: transformers (in this process, continuous batching on the CPU; the cb_* and
     torch_threads settings) | openai (any OpenAI-compatible server, e.g. vLLM on a GPU: sky/serve.yaml). The tutor

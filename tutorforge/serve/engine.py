@@ -218,10 +218,11 @@ class Engine:
 
             try:
                 with torch.inference_mode():
-                    cache, reused = self._cached_prefix(prompt_ids)
+                    starts = self.message_starts(prompt_ids)
+                    cache, reused = self._cached_prefix(prompt_ids, starts)
                     # the prompt is computed a message at a time whether a kept cache covers the first messages or
                     # not: the same numbers, so the same greedy answer, either way
-                    cuts = [reused, *(s for s in self.message_starts(prompt_ids) if s > reused)]
+                    cuts = [reused, *(s for s in starts if s > reused)]
                     for start, end in itertools.pairwise(cuts):  # the messages before the last, onto the cache
                         piece = torch.tensor([prompt_ids[start:end]])
                         self.model(input_ids=piece, past_key_values=cache, use_cache=True, logits_to_keep=1)
@@ -253,9 +254,9 @@ class Engine:
         request's prompt is computed in, and where a kept cache may be cut."""
         return [i for i, t in enumerate(prompt_ids) if t == self.turn_start and i > 0][:-1]
 
-    def _cached_prefix(self, prompt_ids: list[int]) -> tuple[Any, int]:
-        """A KV cache holding the longest start of `prompt_ids` a kept prompt shares, cut at a message start (taken
-        out of the kept ones), and its length."""
+    def _cached_prefix(self, prompt_ids: list[int], starts: list[int]) -> tuple[Any, int]:
+        """A KV cache holding the longest start of `prompt_ids` a kept prompt shares, cut at one of its message
+        `starts` (taken out of the kept ones), and its length."""
         from transformers import DynamicCache
 
         best, shared = None, 0
@@ -265,7 +266,7 @@ class Engine:
             if n > shared:
                 best, shared = kept, n
         # whole messages; the last token is always computed (its logits give the first new token)
-        shared = max((s for s in self.message_starts(prompt_ids) if s <= min(shared, len(prompt_ids) - 1)), default=0)
+        shared = max((s for s in starts if s <= min(shared, len(prompt_ids) - 1)), default=0)
         if best is None or shared < 1:
             return DynamicCache(config=self.model.config), 0
         cache = self._prefixes.pop(best)
