@@ -11,8 +11,9 @@ section) in a copy of a small, valid project, runs `python -m stages.<stage>` th
 
 The valid project is built once per module (`project`): ingest and segment run on two small generated PDFs; the
 sections are then the fixture sections (tests/support/sections.py + tutorforge/corpus/synthetic_dataset.py, so that
-synth and dataset have material); synth, annotations, dataset, tokenizer and register run for real; the models are a
-tiny random Llama (tutorforge/training/tiny.py) and the training/evaluation outputs are planted, checkpoints included:
+synth and dataset have material); synth, annotations, dataset, tokenizer, diagrams, a tiny vision encoder and
+register run for real; the models are a tiny random Llama (tutorforge/training/tiny.py) and the training/evaluation
+outputs are planted, checkpoints included:
 the training stages must reject bad input before they train (or clear a checkpoint), so no case trains.
 `test_every_declared_input_has_a_case` keeps the table complete against dvc.yaml.
 """
@@ -212,6 +213,8 @@ TOK, BASE, MERGED, ADAPTER = (
 PRE_LOG, SFT_LOG = "artifacts/pretrain/train_log.jsonl", "artifacts/sft/train_log.jsonl"
 SEG_REPORT, INDEX = "artifacts/segment/report.json", "artifacts/index"
 METRICS, DATA_REPORT = "artifacts/evaluate/metrics.json", "artifacts/dataset/data_report.json"
+DG_TRAIN, DG_VAL, DG_TEST = (f"artifacts/diagrams/{s}.jsonl" for s in ("train", "validation", "test"))
+DG_IMAGES, ENCODER = "artifacts/diagrams/images", "artifacts/vision/encoder"
 SFT_SPLITS = "artifacts/dataset/sft"
 BENCH_MC = "data/benchmarks/tutor-v1/mc.jsonl"
 NOT_JSON = content("not-json", "{not json")
@@ -449,6 +452,21 @@ CASES = [
     Case("select", ANN_REPORT, content("a-list", "[]"), Error(1, f"{ANN_REPORT}: expected an object, got list")),
     Case("select", MERGED, MISSING, Error(1, f"select.model: {MERGED} does not exist")),
     Case("select", "params.yaml", param("select.embedder", "bert"), Error(2, "params.yaml: select.embedder:")),
+    Case("diagrams", "params.yaml", param("diagrams.families_per_label", 0), Error(2, "diagrams.families_per_label")),
+    Case("diagrams", "params.yaml", param("diagrams.labels", ["dragon"]), Error(2, "diagrams.labels: unknown")),
+    Case("vision", DG_TRAIN, MISSING, Error(1, "no train split at")),
+    Case("vision", DG_TRAIN, broken_line(1), Error(1, invalid_line(DG_TRAIN, 1))),
+    Case("vision", DG_TRAIN, retype("image", "../../../../etc/passwd"), Error(1, "is not a file inside")),
+    Case("vision", DG_VAL, broken_line(1), Error(1, invalid_line(DG_VAL, 1))),
+    Case("vision", DG_IMAGES, EMPTIED, Error(1, "is not a file inside")),
+    Case("vision", "params.yaml", param("vision.steps", "many"), Error(2, "params.yaml: vision.steps")),
+    Case("vision_eval", DG_TEST, broken_line(1), Error(1, invalid_line(DG_TEST, 1))),
+    Case("vision_eval", DG_TRAIN, MISSING, Error(1, "no train split at")),
+    Case("vision_eval", DG_IMAGES, EMPTIED, Error(1, "is not a file inside")),
+    Case("vision_eval", ENCODER, MISSING, Error(1, ENCODER)),
+    Case("vision_eval", f"{ENCODER}/model.safetensors", content("cut", b"\x00" * 16), Error(1, ENCODER)),
+    Case("vision_eval", "params.yaml", param("vision_eval.split", "train"), Error(2, "vision_eval.split")),
+    Case("register", ENCODER, MISSING, Error(1, f"registry input {ENCODER} (")),
 ]
 
 
@@ -463,6 +481,9 @@ def build_project(dst: Path) -> Path:
     params = yaml_load((ROOT / "params.yaml").read_text())
     params["ingest"].update(workers=1, cache_dir="", ocr=False)
     params["tokenizer"]["vocab_size"] = 512
+    params["diagrams"].update(families_per_label=3, image_size=64)  # diagrams + a tiny encoder: seconds
+    params["vision"].update(steps=2, encoder={**params["vision"]["encoder"], "image_size": 32, "patch_size": 16})
+    params["vision_eval"]["latency_items"] = 2
     for section in ("pretrain", "sft", "evaluate"):
         params[section]["profile"] = (
             "tiny"  # from scratch: a trained tokenizer and the planted tiny models, not SmolLM2
@@ -479,7 +500,7 @@ def build_project(dst: Path) -> Path:
     write_jsonl(dst / SECTIONS_F, sections)
     (dst / "data" / "annotations").mkdir(parents=True)
     (dst / "data" / "annotations" / "seed.json").write_text(json.dumps(fx.make_export(sections[:4])))
-    for stage in ("index", "synth", "annotations", "dataset", "tokenizer"):
+    for stage in ("index", "synth", "annotations", "dataset", "tokenizer", "diagrams", "vision", "vision_eval"):
         _ok(dst, stage)
     _plant_training_outputs(dst)
     _ok(dst, "register")

@@ -66,6 +66,23 @@ SHRINK = {
         "mmlu_max_per_subject": 1,
         "max_subject_items": 2,
     },
+    "diagrams": {"families_per_label": 3, "image_size": 64},  # 22 labels x 3 families x 3 styles
+    "vision": {
+        "steps": 3,
+        "encoder": {
+            "image_size": 32,
+            "patch_size": 16,
+            "vision_hidden": 48,
+            "vision_layers": 1,
+            "vision_heads": 3,
+            "vision_intermediate": 96,
+            "text_hidden": 48,
+            "text_layers": 1,
+            "text_max_length": 16,
+            "vocab_size": 512,
+        },
+    },  # fmt: skip
+    "vision_eval": {"latency_items": 2},
     "select": {"max_pool": 40, "batch_size": 5, "n_clusters": 2, "embedder": "model", "max_new_tokens": 4},
     "orchestration": {"retries": 0, "lock_poll_s": 1},
 }

@@ -50,11 +50,12 @@ class RegisterConfig:
             "tokenizer": "artifacts/tokenizer",
             "index": "artifacts/index",
             "dataset/sft": "artifacts/dataset/sft",
+            "vision/encoder": "artifacts/vision/encoder",
         }
     )
     """Registry path -> local HF dir (or file) uploaded into the version; `index` is the textbook index the model is
     served with (stages/index.py), versioned beside it, and `dataset/sft` the SFT splits (the served tutor's make_quiz
-    draws from the held-out test.jsonl)."""
+    draws from the held-out test.jsonl), `vision/encoder` the diagram encoder the served tutor reads images with."""
     metrics: str = "artifacts/evaluate/metrics.json"
     """evaluate's metrics (uploaded as metrics.json; the promotion gate reads it)."""
     data_report: str = "artifacts/dataset/data_report.json"
