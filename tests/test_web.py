@@ -1,14 +1,17 @@
 """The tutor's web page (GET /, tutorforge/serve/page.py + web/) in a real headless Chromium (selenium, the system's
 chromium + chromedriver: nothing downloaded) against a real `tutorforge serve` on the untuned SmolLM2 bundle:
 the token prompt and its 401 message, a streamed answer that grows piece by piece, citations that open their source
-text, a conversation that continues, keyboard-only use, high contrast and text size; plus the HTTP side of the page's
-routes (public page and assets, /v1/subjects, /v1/sources/{chunk_id} with hostile ids, bounded metrics labels)."""
+text, a conversation that continues, keyboard-only use, high contrast and text size, a diagram picture read into its
+3D model and explained (the bundle's vision/encoder: tests/support/diagram_encoder.py); plus the HTTP side of the
+page's routes (public page and assets, /v1/subjects, /v1/sources/{chunk_id} with hostile ids, bounded metrics
+labels)."""
 
 from __future__ import annotations
 
 import json
 import os
 import re
+import shutil
 import struct
 import urllib.parse
 from pathlib import Path
@@ -18,6 +21,7 @@ import pytest
 import yaml
 
 from tests.support.bundles import make_bundle
+from tests.support.diagram_encoder import diagram_encoder, diagram_png
 from tests.support.sample_index import ROOT, build_sample_index
 from tests.support.servers import Server, tutor_server
 from tests.test_serve import call
@@ -27,6 +31,7 @@ from tutorforge.eval.benchmark import load_benchmark
 TOKEN = "web-test-token-8c1e4b7d2a9f6e30"
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 SCREENSHOT = ROOT / "test-output" / "web" / "chat.png"
+DIAGRAM_SCREENSHOT = ROOT / "test-output" / "web" / "diagram.png"
 ANSWER_WAIT = 240  # seconds for one 48-token answer on a busy shared CPU
 
 pytestmark = pytest.mark.integration
@@ -53,6 +58,7 @@ def server(sample: Path, tmp_path_factory: pytest.TempPathFactory):
     params["serve"]["default_max_tokens"] = 48  # the page sends no max_tokens: short answers keep the test quick
     (work / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     bundle = make_bundle(work / "bundle", sample / "index")
+    shutil.copytree(diagram_encoder(tmp_path_factory).path, bundle / "vision" / "encoder")  # reads the page's pictures
     with tutor_server(work, "--model", str(bundle), token=TOKEN, params=work / "params.yaml") as srv:
         yield srv
 
@@ -528,3 +534,71 @@ def test_tool_results_in_a_stream_show_as_a_model_a_quiz_and_search_results(
     wait_answer(browser, 2)
     assert not panel.find_elements(By.CSS_SELECTOR, "a.model-asset")
     assert panel.find_element(By.CSS_SELECTOR, "code.model-asset").text == "javascript:window.__xss=4"
+
+
+def save_screenshot(driver, path: Path) -> None:
+    """The viewport as a PNG at `path` (replacing an older one), checked to be a real picture of it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.unlink(missing_ok=True)
+    assert driver.save_screenshot(str(path))
+    png = path.read_bytes()
+    width, height = struct.unpack(">II", png[16:24])
+    viewport = driver.execute_script("return [window.innerWidth, window.innerHeight]")
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 20_000 and [width, height] == viewport, (len(png), width)
+
+
+def test_a_diagram_picture_shows_its_3d_model_and_animations_and_is_explained(server: Server, browser, tmp_path: Path):
+    from selenium.webdriver.common.by import By
+
+    heart = tmp_path / "heart.png"
+    heart.write_bytes(diagram_png("human_heart", seed=104, style=1))  # a drawing the encoder never saw
+    fresh_page(browser, server)
+    connect(browser, TOKEN)
+    connected(browser)
+    explain, view = by_id(browser, "diagram-explain"), by_id(browser, "diagram-view")
+    assert not explain.is_enabled()  # nothing to explain yet
+    by_id(browser, "diagram-question").send_keys("show me how blood flows")
+    by_id(browser, "diagram-file").send_keys(str(heart))  # choosing the file uploads it (POST /upload_image)
+    wait_for(browser, lambda d: view.get_attribute("data-state") in ("read", "error"), 60, "the picture was not read")
+    assert view.get_attribute("data-state") == "read", by_id(browser, "diagram-status").text
+
+    def fact(name: str) -> str:
+        return view.find_element(By.CSS_SELECTOR, f"dd.diagram-{name}").text
+
+    assert (fact("subject"), fact("title")) == ("biology", "the human heart")
+    assert (fact("model"), fact("asset")) == ("human_heart", "models/human_heart.glb")
+    assert 0 < float(fact("confidence")) <= 1
+    moves = view.find_elements(By.CSS_SELECTOR, ".diagram-animations li")
+    assert [m.get_attribute("data-animation") for m in moves] == ["heartbeat", "blood_flow"]
+    assert [m.get_attribute("aria-current") for m in moves] == [None, "true"]  # the one the question asks for
+    assert moves[1].text == "blood_flow (chosen for your question)" and moves[0].text == "heartbeat"
+    panel = by_id(browser, "model-view")  # the 3D model panel opens the model, that animation playing
+    assert panel.get_attribute("data-model-id") == "human_heart"
+    buttons = panel.find_elements(By.CSS_SELECTOR, "button.animation")
+    assert [b.text for b in buttons] == ["heartbeat", "blood_flow"]
+    assert [b.get_attribute("aria-pressed") for b in buttons] == ["false", "true"]
+    assert explain.is_enabled()
+
+    explain.click()  # the picture as an image part of /v1/chat/completions, the answer streamed into the conversation
+    wait_answer(browser, 1)
+    answer = text_of(browser, assistant_messages(browser)[0].find_element(By.CSS_SELECTOR, ".text"))
+    lead, _, rest = answer.partition("\n\n")
+    assert lead.startswith("This looks like a biology diagram of the human heart (confidence "), answer
+    assert lead.endswith(
+        "3D model: human_heart (models/human_heart.glb), opened with the blood_flow animation; also: heartbeat."
+    )
+    assert len(rest.partition("\n\nSources: ")[0].split()) >= 3, answer  # the tutor's explanation after the lead
+    asked = browser.find_elements(By.CSS_SELECTOR, "#log .msg.user")[-1]
+    assert "show me how blood flows" in asked.text and "Diagram: heart.png" in asked.text
+    assert browser.execute_script("return !document.querySelector('img')")  # nothing the server sent became markup
+    browser.execute_script("arguments[0].scrollIntoView({block: 'start'})", by_id(browser, "diagram-panel"))
+    save_screenshot(browser, DIAGRAM_SCREENSHOT)
+
+    notes = tmp_path / "notes.png"
+    notes.write_bytes(b"my notes, not a picture")
+    by_id(browser, "diagram-file").send_keys(str(notes))
+    wait_for(
+        browser, lambda d: view.get_attribute("data-state") == "error", 60, "no error for a file that is no picture"
+    )
+    assert "not a PNG, JPEG, GIF or WebP picture" in by_id(browser, "diagram-status").text
+    assert not explain.is_enabled() and not view.find_elements(By.CSS_SELECTOR, "dd")

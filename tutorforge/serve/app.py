@@ -7,6 +7,10 @@
                                      {"query": "...", "chunks": [{"rank": 1, "score": 0.71, "file": "biology.pdf",
                                       "page": 4, "page_label": "3", "heading_path": [...], "text": "...", ...}]}
     POST /v1/chat/completions        OpenAI chat format, whole or streamed (server-sent events): tutorforge/serve/chat.py
+                                     (a user message's image_url part, a base64 data URL: a diagram, read and explained)
+    POST /upload_image               multipart file=@heart.png [question=...] -> {"diagram": {"label", "title",
+                                     "subject", "confidence", "model": {"model_id", "asset", "animations",
+                                     "animation"}, ...}}: tutorforge/serve/diagrams.py
     POST /v1/completions             OpenAI completions (a prompt or token ids; what serve.backend openai calls on
                                      another server): tutorforge/serve/completions.py
     POST /v1/audio/transcriptions    multipart file=@question.wav -> {"text": "What does the cell membrane do?"}
@@ -19,8 +23,8 @@
 
 Errors use the OpenAI shape {"error": {"message", "type", "code"}} so OpenAI clients show them: 401 without the
 right token (compared in constant time; the token is never logged or echoed), 413 for a body over
-`serve.max_body_bytes` (`serve.max_audio_bytes` for audio uploads; counted as it arrives, whatever Content-Length
-claims), 422 for bad parameters.
+`serve.max_body_bytes` (`serve.max_audio_bytes` for audio uploads; /v1/chat/completions and /upload_image add room for
+one image of `serve.max_image_bytes`; counted as it arrives, whatever Content-Length claims), 422 for bad parameters.
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ from tutorforge.serve.bundle import Bundle
 from tutorforge.serve.chat import ChatRefused, ChatRequest, SessionChat, Turn, Tutor, complete, stream_events
 from tutorforge.serve.completions import add_completion_routes, started_stream
 from tutorforge.serve.config import ServeConfig
+from tutorforge.serve.diagrams import add_diagram_routes
 from tutorforge.serve.engine import EngineBusy
 from tutorforge.serve.page import add_web_routes
 from tutorforge.serve.remote_engine import BackendError
@@ -270,6 +275,10 @@ def create_app(cfg: ServeConfig, bundle: Bundle, index: TextbookIndex, token: st
 
     @app.post("/v1/chat/completions", dependencies=[Depends(authorized)])
     async def chat(req: ChatRequest) -> Any:
+        if (size := sum(len(m.text()) for m in req.messages)) > cfg.max_body_bytes:  # this path's body limit has
+            raise HTTPException(  # room for an image's base64 data (diagrams.py), not for that much more text
+                400, f"messages: {size} characters of text, more than serve.max_body_bytes ({cfg.max_body_bytes})"
+            )
         turn = await admit(req)
         return event_stream(await started_stream(stream_events(tutor, turn), 2)) if req.stream else await answer(turn)
 
@@ -332,6 +341,7 @@ def create_app(cfg: ServeConfig, bundle: Bundle, index: TextbookIndex, token: st
 
     add_completion_routes(app, tutor.engine, cfg, authorized, bundle.model_id, count_tokens)  # POST /v1/completions
     add_web_routes(app, index, authorized)  # GET / (the page), /static/{name}, /v1/subjects, /v1/sources/{chunk_id}
-    audio_limits = add_speech_routes(app, cfg, authorized)  # POST /v1/audio/transcriptions, its own body limit
-    app.add_middleware(BodyLimit, limit=cfg.max_body_bytes, path_limits=audio_limits)  # type: ignore[arg-type]
+    path_limits = add_speech_routes(app, cfg, authorized)  # POST /v1/audio/transcriptions, its own body limit
+    path_limits |= add_diagram_routes(app, cfg, authorized, tutor.reader)  # POST /upload_image; room for chat images
+    app.add_middleware(BodyLimit, limit=cfg.max_body_bytes, path_limits=path_limits)  # type: ignore[arg-type]
     return app

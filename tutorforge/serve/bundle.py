@@ -2,7 +2,8 @@
 
     bundle = resolve_bundle(cfg, register_cfg)
     # Bundle(model_id="tutorforge-tutor:v3", model_dir=.cache/serve/tutorforge-tutor/v3/sft/merged,
-    #        index_dir=.cache/serve/tutorforge-tutor/v3/index, version="v3", content_digest="9f2c...")
+    #        index_dir=.cache/serve/tutorforge-tutor/v3/index, version="v3", content_digest="9f2c...",
+    #        vision_dir=.cache/serve/tutorforge-tutor/v3/vision/encoder)
 
 A registry version is downloaded once (Registry.download: every file's sha256 checked, renamed into place only when
 all match); on later starts the cached copy is checked again against the manifest saved with it, and a copy that no
@@ -46,6 +47,9 @@ class Bundle:
     dataset_dir: Path | None = None
     """The SFT splits the model came with (dataset/sft: train.jsonl teaches the tool gate which requests want which
     tool, test.jsonl holds make_quiz's held-out questions); None when the bundle has none."""
+    vision_dir: Path | None = None
+    """The diagram encoder the version carries (<version>/vision/encoder, holding a config.json): what reads images
+    when serve.vision_encoder is ""; None when the bundle has none (then images are not read)."""
 
 
 def cached_copy_ok(folder: Path) -> bool:
@@ -89,6 +93,7 @@ def from_registry(ref: str, cfg: ServeConfig, register_cfg: Any) -> Bundle:
         version,
         manifest.get("content_digest"),
         dataset_folder(dest),
+        vision_folder(dest),
     )
 
 
@@ -96,6 +101,12 @@ def dataset_folder(root: Path) -> Path | None:
     """<root>/dataset/sft (the SFT splits a registry version and `artifacts` both carry), if present."""
     path = root / "dataset" / "sft"
     return path if path.is_dir() else None
+
+
+def vision_folder(root: Path) -> Path | None:
+    """<root>/vision/encoder (the vision stage's encoder, as a registry version carries it), if it holds a model."""
+    path = root / "vision" / "encoder"
+    return path if (path / "config.json").is_file() else None
 
 
 def resolve_bundle(cfg: ServeConfig, register_cfg: Any) -> Bundle:
@@ -106,7 +117,11 @@ def resolve_bundle(cfg: ServeConfig, register_cfg: Any) -> Bundle:
         root = Path(cfg.model)
         if (root / "sft" / "merged" / "config.json").is_file():
             bundle = Bundle(
-                root.resolve().name, root / "sft" / "merged", root / "index", dataset_dir=dataset_folder(root)
+                root.resolve().name,
+                root / "sft" / "merged",
+                root / "index",
+                dataset_dir=dataset_folder(root),
+                vision_dir=vision_folder(root),
             )
         elif (root / "config.json").is_file():
             bundle = Bundle(root.resolve().name, root, Path(cfg.index or root / "index"))

@@ -17,6 +17,18 @@ greedy (the tutor's answers are reproducible); `temperature`/`top_p` are accepte
 refused. Citations: the `serve.cite_candidates` chunks retrieved for the last user message (subject-filtered when
 `subject` is given), re-ranked by similarity to question + answer once the answer is written, distinct pages, at
 most `serve.max_citations`; a stream sends them with its last content chunk.
+
+A diagram: the last user message may carry one image as an OpenAI image part, `{"type": "image_url", "image_url":
+{"url": "data:image/png;base64,..."}}` (data URLs only: the server fetches nothing). The bundle's diagram encoder
+reads it (tutorforge/serve/diagrams.py); the reply starts with a lead written from that reading (subject, title,
+confidence, 3D model, asset and animation), then a blank line and the LM's explanation of the topic, asked as the
+student's text (or "What does this diagram show?") with the reading appended; citations are retrieved for the text
+plus the diagram's title. The response carries the reading as the extra `diagram` field (a stream: on its first
+chunk, whose content is the lead). An image turn skips the tutor's own tool step (the 3D model is already chosen)
+and is answered in words, whatever tools the client offers. Images of earlier messages are not read (their text
+is). 400 for a second image in one message, a URL that is not base64 data, bytes that are not a whole picture, one
+over serve.max_image_bytes or max_image_pixels, and for any image when the tutor has no diagram encoder. (The body
+limit of this path has room for one image's base64; the messages' text is still held to serve.max_body_bytes.)
 """
 
 from __future__ import annotations
@@ -36,11 +48,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from tutorforge.core.logs import get_logger
 from tutorforge.retrieval.store import Hit, TextbookIndex
 from tutorforge.serve.config import ServeConfig
+from tutorforge.serve.diagrams import DEFAULT_QUESTION, NO_ENCODER, lead, note, read_diagram
 from tutorforge.serve.engine import TutorEngine
 from tutorforge.tools.gate import NO_TOOL, ToolGate
 from tutorforge.tools.runner import ToolCallError, ToolOutcome, ToolRunner
 from tutorforge.tools.specs import DEFAULT_CATALOGUE, parse_call, tool_specs, validate_call
 from tutorforge.training.sft_data import normalise_messages
+from tutorforge.vision.reader import DiagramReader, ImageInputError, data_url_bytes
 
 TOOL_NAMES = tuple(tool_specs(DEFAULT_CATALOGUE))
 log = get_logger("serve")
@@ -56,10 +70,28 @@ class ChatMessage(BaseModel):
     tool_call_id: str | None = None
 
     def text(self) -> str:
-        """The message's text (content parts of type text joined; images are not read yet)."""
+        """The message's text (content parts of type text joined; image parts are read by image_url)."""
         if isinstance(self.content, list):
             return "".join(str(p.get("text", "")) for p in self.content if p.get("type") == "text")
         return self.content or ""
+
+    def image_url(self, where: str) -> str | None:
+        """The URL of the message's image part (OpenAI's {"type": "image_url", "image_url": {"url": ...}}), or None;
+        ChatRefused for a malformed part or more than one image (`where` names the message in the error)."""
+        if not isinstance(self.content, list):
+            return None
+        urls = []
+        for part in self.content:
+            if part.get("type") != "image_url":
+                continue
+            image = part.get("image_url")
+            url = image.get("url") if isinstance(image, dict) else None
+            if not isinstance(url, str):
+                raise ChatRefused(f"{where}: an image_url part needs image_url.url (a data:image/...;base64 URL)")
+            urls.append(url)
+        if len(urls) > 1:
+            raise ChatRefused(f"{where}: at most one image per message ({len(urls)} given)")
+        return urls[0] if urls else None
 
 
 class ChatRequest(BaseModel):
@@ -114,6 +146,8 @@ class Turn:
     subject: str | None = None
     tool_results: list[ToolOutcome] = field(default_factory=list)
     """Tools the tutor ran for this turn (filled by run_tutor_tools)."""
+    diagram: dict[str, Any] | None = None
+    """The reading of the diagram the last user message carries (tutorforge/vision/reader.py), if it carries one."""
 
 
 @dataclass
@@ -132,6 +166,8 @@ class Tutor:
     """Lets a call run only when the request reads like the training requests for that tool, and skips the tool step
     for one that reads like a plain question (None: the bundle has no training split to judge by, and the tutor's
     calls run as made)."""
+    reader: DiagramReader | None = None
+    """Reads a diagram sent with a question (serve.vision_encoder); None = images are refused."""
 
     def prepare(self, req: ChatRequest, trim_history: bool = False) -> Turn:
         """Check the request against the limits, retrieve, and build the prompt. A prompt that leaves no room for the
@@ -148,15 +184,25 @@ class Tutor:
             raise ChatRefused(f"max_tokens: {wanted} > {self.cfg.max_tokens} (serve.max_tokens)")
         if req.subject is not None and req.subject not in self.index.subjects:
             raise ChatRefused(f"subject: {req.subject!r} is not one of {self.index.subjects}")
-        users = [m.text() for m in req.messages if m.role == "user"]
-        if not users or not users[-1].strip():
+        images = [m.image_url(f"messages[{i}]") for i, m in enumerate(req.messages)]
+        last = max((i for i, m in enumerate(req.messages) if m.role == "user"), default=None)
+        text = req.messages[last].text() if last is not None else ""
+        if last is None or not (text.strip() or images[last]):
             raise ChatRefused("messages: no user message with text to answer")
         offered = self.offered_tools(req)
-        msgs = normalise_messages([as_training_message(m) for m in req.messages], self.engine.template)
+        raw = [as_training_message(m) for m in req.messages]
+        diagram = None
+        if (url := images[last]) is not None:
+            diagram = self.read_image(url, text, f"messages[{last}]")
+            text = text.strip() or DEFAULT_QUESTION
+            raw[last]["content"] = f"{text}\n{note(diagram)}"
+            text = f"{text} {diagram['title']}"  # what citations are retrieved for
+            offered = set()  # answered in words: the 3D model is already chosen
+        msgs = normalise_messages(raw, self.engine.template)
         if not any(m["role"] == "system" for m in msgs):
             prompt = self.prompts["tools"] if offered else self.prompts[req.mode or self.cfg.mode]
             msgs.insert(0, {"role": "system", "content": prompt})
-        question = users[-1][: self.cfg.max_query_chars]
+        question = text[: self.cfg.max_query_chars]
         hits = self.index.search(question, self.cfg.cite_candidates, req.subject)
         prompt_ids = self.engine.prompt_ids(msgs)
         room = self.engine.context_tokens - wanted
@@ -172,9 +218,25 @@ class Tutor:
         include_usage = bool((req.stream_options or {}).get("include_usage"))
         routing = None
         client_system = any(m.role in ("system", "developer") for m in req.messages)
-        if self.runner and self.cfg.tutor_tools and not req.tools and req.tool_choice != "none" and not client_system:
+        tutor_tools = self.runner and self.cfg.tutor_tools and not req.tools and req.tool_choice != "none"
+        if tutor_tools and not client_system and diagram is None:
             routing = [{"role": "system", "content": self.prompts["tools"]}, *msgs[first:]]
-        return Turn(prompt_ids, wanted, question, hits, include_usage, offered, routing, req.subject)
+        return Turn(prompt_ids, wanted, question, hits, include_usage, offered, routing, req.subject, diagram=diagram)
+
+    def read_image(self, url: str, question: str, where: str) -> dict[str, Any]:
+        """The reading of the image a message sends (blocking: prepare runs on a worker thread); ChatRefused for an
+        image the tutor cannot or will not read."""
+        if self.reader is None:
+            raise ChatRefused(f"{where}: {NO_ENCODER}")
+        try:
+            data = data_url_bytes(url, self.cfg.max_image_bytes)
+            reading = read_diagram(self.reader, data, self.cfg.max_image_pixels, question)
+        except ImageInputError as e:
+            raise ChatRefused(f"{where}: {e}") from None
+        log.info(
+            "diagrams: a chat image of %d bytes read as %s (%.2f)", len(data), reading["label"], reading["confidence"]
+        )
+        return reading
 
     def offered_tools(self, req: ChatRequest) -> set[str]:
         """The tutor's tools the client offers (OpenAI `tools`), unless tool_choice is "none"; others are refused."""
@@ -357,7 +419,8 @@ async def complete(tutor: Tutor, turn: Turn) -> dict[str, Any]:
     else:
         answer = words_only(turn, answer)
         cites = await run_in_threadpool(tutor.cite, turn, answer)
-        message = {"role": "assistant", "content": answer + sources_line(cites)}
+        shown = "\n\n".join(p for p in (lead(turn.diagram), answer) if p) if turn.diagram else answer
+        message = {"role": "assistant", "content": shown + sources_line(cites)}
     choice = {"index": 0, "message": message, "finish_reason": finish}
     return envelope(
         tutor,
@@ -368,7 +431,13 @@ async def complete(tutor: Tutor, turn: Turn) -> dict[str, Any]:
         usage=usage(len(turn.prompt_ids), tokens),
         citations=cites,
         **tool_results(turn),
+        **diagram_field(turn),
     )
+
+
+def diagram_field(turn: Turn) -> dict[str, Any]:
+    """The extra `diagram` field of a reply to an image (absent otherwise)."""
+    return {"diagram": turn.diagram} if turn.diagram else {}
 
 
 def usage(prompt: int, completion: int) -> dict[str, int]:
@@ -377,14 +446,19 @@ def usage(prompt: int, completion: int) -> dict[str, int]:
 
 async def stream_events(tutor: Tutor, turn: Turn) -> AsyncIterator[str]:
     """Server-sent events of chat.completion.chunk objects, then `data: [DONE]`. When the tutor runs a tool itself,
-    a chunk with the extra `tool_results` field comes before the answer's text."""
+    a chunk with the extra `tool_results` field comes before the answer's text. A reply to a diagram starts with
+    the lead as the first chunk's content, that chunk carrying the extra `diagram` field."""
     cid, created = completion_id(), int(time.time())
 
     def chunk(delta: dict[str, Any] | None, finish: str | None = None, **extra: Any) -> str:
         choices = [] if delta is None else [{"index": 0, "delta": delta, "finish_reason": finish}]
         return f"data: {json.dumps(envelope(tutor, cid, created, 'chat.completion.chunk', choices, **extra))}\n\n"
 
-    yield chunk({"role": "assistant", "content": ""})
+    if turn.diagram:
+        yield chunk({"role": "assistant", "content": lead(turn.diagram)}, **diagram_field(turn))
+    else:
+        yield chunk({"role": "assistant", "content": ""})
+    gap = "\n\n" if turn.diagram else ""  # between the lead and the explanation's first words
     turn = await run_tutor_tools(tutor, turn)
     if turn.tool_results:
         yield chunk({}, **tool_results(turn))
@@ -398,7 +472,8 @@ async def stream_events(tutor: Tutor, turn: Turn) -> AsyncIterator[str]:
         if text:
             said.append(text)
             if not hold:
-                yield chunk({"content": text})
+                yield chunk({"content": gap + text})
+                gap = ""
         tokens, finish = piece.tokens, piece.finish_reason or finish
     answer = "".join(said)
     calls = tutor.tool_calls(turn, answer) if turn.tools else None
@@ -408,7 +483,7 @@ async def stream_events(tutor: Tutor, turn: Turn) -> AsyncIterator[str]:
     else:
         answer = words_only(turn, answer)
         if hold and answer:  # the words, held back until now
-            yield chunk({"content": answer})
+            yield chunk({"content": gap + answer})
         cites = await run_in_threadpool(tutor.cite, turn, answer.strip())
         yield chunk({"content": sources_line(cites)}, citations=cites)  # the pages, once the answer is known
     if tutor.on_usage:

@@ -10,23 +10,10 @@ from urllib.parse import urlsplit
 
 from tutorforge.core.config import NonNegInt, PositiveFloat, PositiveInt, section
 from tutorforge.tools.specs import DEFAULT_CATALOGUE
+from tutorforge.vision.models3d import DEFAULT_MODELS3D
 
 MODES = ("direct", "socratic")
 BACKENDS = ("transformers", "openai")
-DEFAULT_MODELS3D: dict[str, dict] = {
-    "animal_cell": {"asset": "models/animal_cell.glb", "animations": ["rotate", "organelles"]},
-    "plant_cell": {"asset": "models/plant_cell.glb", "animations": ["rotate", "photosynthesis"]},
-    "dna_double_helix": {"asset": "models/dna_double_helix.glb", "animations": ["rotate", "unzip", "replication"]},
-    "human_heart": {"asset": "models/human_heart.glb", "animations": ["heartbeat", "blood_flow"]},
-    "water_molecule": {"asset": "models/water_molecule.glb", "animations": ["rotate", "hydrogen_bonding"]},
-    "methane_molecule": {"asset": "models/methane_molecule.glb", "animations": ["rotate", "bond_angles"]},
-    "sodium_chloride_lattice": {"asset": "models/sodium_chloride_lattice.glb", "animations": ["rotate", "unit_cell"]},
-    "atom_bohr": {"asset": "models/atom_bohr.glb", "animations": ["orbits", "electron_jump"]},
-    "solar_system": {"asset": "models/solar_system.glb", "animations": ["orbits", "day_night"]},
-    "lens_ray_diagram": {"asset": "models/lens_ray_diagram.glb", "animations": ["rays", "move_object"]},
-    "pythagoras_triangle": {"asset": "models/pythagoras_triangle.glb", "animations": ["rotate", "area_proof"]},
-    "unit_circle": {"asset": "models/unit_circle.glb", "animations": ["sweep_angle", "sine_wave"]},
-}
 TOKEN_ENV = "TUTORFORGE_API_TOKEN"  # the bearer token: from the environment only, never a param
 BACKEND_KEY_ENV = "TUTORFORGE_BACKEND_API_KEY"  # serve.backend openai: the server's key, environment only
 
@@ -133,6 +120,17 @@ class ServeConfig:
     models3d: dict[str, dict] = field(default_factory=lambda: dict(DEFAULT_MODELS3D))
     """show_3d_model's assets: model id -> {asset: path of the GLB under the app's assets, animations: [names]};
     every id of the tool catalogue needs an entry."""
+    vision_encoder: str = ""
+    """Diagram encoder that reads images sent to /v1/chat/completions and POST /upload_image (a CLIP/SigLIP folder
+    or hub id, as tutorforge/vision/encoder.load_encoder takes): "" = the bundle's vision/encoder when it has one
+    (a registry version or a folder laid out like one), no diagram reading otherwise; "none" = off. Loaded at start-up;
+    one that cannot be loaded stops the server with its one-line reason. Without one, an image gets 400."""
+    max_image_bytes: PositiveInt = 4_194_304
+    """Largest image accepted (decoded bytes: a chat image_url's base64 data, an /upload_image file): 400 in a chat
+    request, 413 for an upload. The body limit of /v1/chat/completions is max_body_bytes + this image's base64 size
+    (+1 KiB), that of /upload_image this + 64 KiB."""
+    max_image_pixels: PositiveInt = 16_777_216
+    """Largest picture read, width x height (400 above it), checked from its header before any pixel is decoded."""
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:

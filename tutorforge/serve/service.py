@@ -6,8 +6,9 @@ behind MCP.
     service.tutor.runner.run({"name": "make_quiz", "arguments": {"topic": "osmosis", "n_questions": 2}})
 
 Raises ServiceError (one line) for what cannot be served: no such registry alias, a download that fails verification,
-an edited or missing index, an unreadable dataset split (quiz questions, tool-gate examples), a backend that refuses
-the key or does not serve backend_model. Configuration mistakes surface as load_config's errors.
+an edited or missing index, an unreadable dataset split (quiz questions, tool-gate examples), a diagram encoder
+(serve.vision_encoder, or the bundle's vision/encoder) that cannot be loaded, a backend that refuses the key or does
+not serve backend_model. Configuration mistakes surface as load_config's errors.
 """
 
 from __future__ import annotations
@@ -50,7 +51,9 @@ def load_service(params: str, overrides: dict[str, Any] | None = None) -> Servic
     from tutorforge.dataset.build import DatasetConfig
     from tutorforge.eval.evaluate import EvaluateConfig
     from tutorforge.registry.register import RegisterConfig
+    from tutorforge.serve.diagrams import load_reader
     from tutorforge.serve.remote_engine import BackendMismatch, open_engine
+    from tutorforge.vision.encoder import EncoderError
 
     cfg = load_config(ServeConfig, "serve", params, overrides or {})
     register_cfg = load_config(RegisterConfig, "register", params)
@@ -65,6 +68,10 @@ def load_service(params: str, overrides: dict[str, Any] | None = None) -> Servic
         raise ServiceError(str(e)) from None
     except (OSError, ValueError) as e:
         raise ServiceError(f"dataset {bundle.dataset_dir}: {e}") from None
+    try:  # before the LM: a bad encoder is reported without waiting for the model to load
+        reader = load_reader(cfg, bundle.vision_dir)
+    except EncoderError as e:
+        raise ServiceError(f"diagram encoder: {e}") from None
     gate = ToolGate.from_records(train, index.manifest["embedder"]) if train else None
     runner = ToolRunner(index, quiz, cfg.models3d, search_k=cfg.context_k, quiz_min_similarity=cfg.quiz_min_similarity)
     try:
@@ -76,4 +83,5 @@ def load_service(params: str, overrides: dict[str, Any] | None = None) -> Servic
         "socratic": dataset_cfg.socratic_system_prompt,
         "tools": f"{tool_prompt}\n{signatures(DEFAULT_CATALOGUE)}",
     }
-    return Service(cfg, bundle, index, Tutor(engine, index, cfg, prompts, bundle.model_id, runner=runner, gate=gate))
+    tutor = Tutor(engine, index, cfg, prompts, bundle.model_id, runner=runner, gate=gate, reader=reader)
+    return Service(cfg, bundle, index, tutor)

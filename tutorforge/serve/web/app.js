@@ -38,6 +38,7 @@
     sessionId: sessionStorage.getItem(SESSION_KEY) || "",
     busy: false,
     sourceRequest: 0,
+    diagramRequest: 0,
     recorder: null,
   };
 
@@ -199,39 +200,50 @@
     $("log").dataset.sessionId = sessionId;
   }
 
+  /** True (and says so) while an answer is still streaming in. */
+  function tutorBusy() {
+    if (state.busy) $("chat-status").textContent = "The tutor is still answering; wait for the answer to finish.";
+    return state.busy;
+  }
+
   async function send(text) {
-    const status = $("chat-status");
-    if (state.busy) {
-      status.textContent = "The tutor is still answering; wait for the answer to finish.";
-      return;
-    }
+    if (tutorBusy()) return;
     if (!text.trim()) {
-      status.textContent = "Type a question first.";
+      $("chat-status").textContent = "Type a question first.";
       return;
     }
+    const body = { message: text, mode: $("mode").value, stream: true };
+    if ($("subject").value) body.subject = $("subject").value;
+    if (state.sessionId) body.session_id = state.sessionId;
+    await ask("/chat", body, text);
+  }
+
+  /** POST `body` to `path` (a streamed chat: /chat, or /v1/chat/completions for a diagram), showing `text` (and
+   * `attachment`, a note under it) as the student's message and the answer as it arrives. */
+  async function ask(path, body, text, attachment = "") {
+    const status = $("chat-status");
+    const stored = path === "/chat"; // a conversation the server keeps (X-Session-Id)
     state.busy = true;
     $("send").disabled = true;
     $("log").setAttribute("aria-busy", "true");
     status.textContent = "The tutor is answering…";
-    addMessage("user", text);
+    const question = addMessage("user", text);
+    if (attachment) question.extras.append(el("p", { class: "muted attachment", text: attachment }));
     const answer = addMessage("assistant");
     answer.root.dataset.state = "streaming";
-    const body = { message: text, mode: $("mode").value, stream: true };
-    if ($("subject").value) body.subject = $("subject").value;
-    if (state.sessionId) body.session_id = state.sessionId;
     try {
-      const response = await api("/chat", {
+      const response = await api(path, {
         method: "POST",
         headers: { "Content-Type": "application/json" },
         body: JSON.stringify(body),
       });
       if (!response.ok) {
-        if (response.status === 404 && state.sessionId) rememberSession(""); // the server forgot it: start anew
+        if (stored && response.status === 404 && state.sessionId) rememberSession(""); // the server forgot it
         setError(answer, `The tutor could not answer (${await errorMessage(response)}).`);
         status.textContent = "";
         return;
       }
-      const sessionId = response.headers.get("X-Session-Id");
+      const sessionId = stored ? response.headers.get("X-Session-Id") : null;
       if (sessionId) rememberSession(sessionId);
       const complete = await readEvents(response.body, (chunk) => onChunk(answer, chunk));
       if (complete) {
@@ -264,6 +276,7 @@
     }
     if (Array.isArray(chunk.tool_results)) renderToolResults(chunk.tool_results, answer.extras);
     if (Array.isArray(chunk.citations)) renderCitations(chunk.citations, answer.extras);
+    if (chunk.diagram && typeof chunk.diagram === "object") showDiagram(chunk.diagram);
   }
 
   // ---- citations and their source text -------------------------------------------------------------------------
@@ -349,7 +362,8 @@
     }
   }
 
-  function showModel(result) {
+  /** The 3D model in its panel; `chosen` names an animation to start with (pressed), if any. */
+  function showModel(result, chosen = "") {
     const view = $("model-view");
     const title = String(result.title || result.model_id || "3D model");
     const animations = Array.isArray(result.animations) ? result.animations.map(String) : [];
@@ -365,11 +379,13 @@
       const buttons = el("div", { class: "button-row model-animations", role: "group", "aria-label": "Animations" });
       for (const name of animations) {
         const button = el("button", { type: "button", class: "animation", "aria-pressed": "false", text: name });
-        button.addEventListener("click", () => {
+        const play = () => {
           buttons.querySelectorAll("button").forEach((b) => b.setAttribute("aria-pressed", String(b === button)));
           playing.textContent = `Animation: ${name}`;
-        });
+        };
+        button.addEventListener("click", play);
         buttons.append(button);
+        if (name === chosen) play();
       }
       content.push(el("p", { class: "label", text: "Animations" }), buttons, playing);
     }
@@ -475,6 +491,130 @@
         target.append(box);
       }
     }
+  }
+
+  // ---- diagrams: POST /upload_image reads a picture; Explain sends it as an image part to /v1/chat/completions -----
+  // (an explanation is shown in the conversation but not stored with it: /chat takes text only)
+  function chosenFile() {
+    const files = $("diagram-file").files;
+    return files && files.length ? files[0] : null;
+  }
+
+  /** What the server read from a picture: subject, title, confidence, 3D model, its file and animations (the one
+   * chosen for the question marked); the model also goes to the 3D model panel with that animation playing. */
+  function showDiagram(reading) {
+    const view = $("diagram-view");
+    const model = reading.model && typeof reading.model === "object" ? reading.model : {};
+    const animations = Array.isArray(model.animations) ? model.animations.map(String) : [];
+    const chosen = model.animation === undefined || model.animation === null ? "" : String(model.animation);
+    const confidence = Number(reading.confidence);
+    const facts = [
+      ["Subject", "diagram-subject", reading.subject],
+      ["Shows", "diagram-title", reading.title || reading.label],
+      ["Confidence", "diagram-confidence", Number.isFinite(confidence) ? confidence.toFixed(2) : ""],
+      ["3D model", "diagram-model", model.model_id],
+      ["Model file", "diagram-asset", model.asset],
+    ];
+    const list = el("dl", { class: "diagram-facts" });
+    for (const [term, cls, value] of facts) {
+      const shown = value === undefined || value === null || value === "" ? "unknown" : String(value);
+      list.append(el("dt", { text: term }), el("dd", { class: cls, text: shown }));
+    }
+    const moves = el("ul", { class: "diagram-animations", "aria-label": "Animations of the 3D model" });
+    for (const name of animations) {
+      const isChosen = name === chosen;
+      const item = el("li", {
+        "data-animation": name,
+        class: isChosen ? "chosen" : null,
+        "aria-current": isChosen ? "true" : null,
+      });
+      item.append(el("span", { class: "animation-name", text: name }));
+      if (isChosen) item.append(el("span", { class: "chosen-mark", text: " (chosen for your question)" }));
+      moves.append(item);
+    }
+    const content = [list];
+    if (animations.length) content.push(el("p", { class: "label", text: "Animations" }), moves);
+    view.replaceChildren(...content);
+    view.dataset.label = String(reading.label || "");
+    view.dataset.state = "read";
+    if (model.model_id) {
+      const title = String(reading.title || model.model_id);
+      const result = { model_id: model.model_id, subject: reading.subject, asset: model.asset, animations };
+      showModel({ ...result, title: title.charAt(0).toUpperCase() + title.slice(1) }, chosen);
+    }
+  }
+
+  async function readDiagram() {
+    const file = chosenFile();
+    const status = $("diagram-status");
+    const view = $("diagram-view");
+    const ticket = ++state.diagramRequest;
+    $("diagram-explain").disabled = true;
+    view.replaceChildren();
+    view.dataset.state = file ? "reading" : "";
+    if (!file) {
+      status.textContent = "";
+      return;
+    }
+    status.textContent = `Reading ${file.name}…`;
+    const form = new FormData();
+    form.append("file", file, file.name || "diagram");
+    const question = $("diagram-question").value.trim();
+    if (question) form.append("question", question);
+    try {
+      const response = await api("/upload_image", { method: "POST", body: form });
+      if (ticket !== state.diagramRequest) return; // another picture was chosen meanwhile
+      if (!response.ok) {
+        status.textContent =
+          response.status === 413
+            ? "The picture is too large for the server: try a smaller one."
+            : `The picture could not be read (${await errorMessage(response)}).`;
+        view.dataset.state = "error";
+        return;
+      }
+      const { diagram } = await response.json();
+      if (ticket !== state.diagramRequest) return;
+      if (!diagram || typeof diagram !== "object") throw new Error("the server sent no reading");
+      showDiagram(diagram);
+      status.textContent = "Read. Press Explain to ask the tutor about it.";
+      $("diagram-explain").disabled = false;
+    } catch (err) {
+      if (ticket !== state.diagramRequest) return;
+      status.textContent = err instanceof AuthError ? AUTH_MESSAGE : `The picture could not be sent: ${err.message}`;
+      view.dataset.state = "error";
+    }
+  }
+
+  function asDataUrl(file) {
+    return new Promise((resolve, reject) => {
+      const reader = new FileReader();
+      reader.addEventListener("load", () => resolve(String(reader.result)));
+      reader.addEventListener("error", () => reject(reader.error || new Error("unreadable file")));
+      reader.readAsDataURL(file);
+    });
+  }
+
+  async function explainDiagram(event) {
+    event.preventDefault();
+    const file = chosenFile();
+    if (!file) {
+      $("diagram-status").textContent = "Choose a picture first.";
+      return;
+    }
+    if (tutorBusy()) return;
+    let url;
+    try {
+      url = await asDataUrl(file);
+    } catch (err) {
+      $("diagram-status").textContent = `The picture could not be read here: ${err.message}`;
+      return;
+    }
+    const question = $("diagram-question").value.trim();
+    const parts = question ? [{ type: "text", text: question }] : [];
+    parts.push({ type: "image_url", image_url: { url } });
+    const body = { messages: [{ role: "user", content: parts }], mode: $("mode").value, stream: true };
+    if ($("subject").value) body.subject = $("subject").value;
+    await ask("/v1/chat/completions", body, question || "What does this diagram show?", `Diagram: ${file.name}`);
   }
 
   // ---- a stored conversation after a reload -----------------------------------------------------------------------
@@ -616,6 +756,8 @@
       send(text);
     });
     $("new-chat").addEventListener("click", newConversation);
+    $("diagram-file").addEventListener("change", readDiagram);
+    $("diagram-form").addEventListener("submit", explainDiagram);
     $("font-down").addEventListener("click", () => stepFont(-1));
     $("font-up").addEventListener("click", () => stepFont(1));
     $("contrast").addEventListener("click", () => applyContrast($("contrast").getAttribute("aria-pressed") !== "true"));
