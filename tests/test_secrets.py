@@ -183,6 +183,9 @@ def test_no_secret_in_params_lock_outputs_logs_registry_or_prefect(
 
     # 4. the register stage (real `dvc repro`) to moto S3 over stand-in upstream outputs, then the registry CLI
     src = make_artifacts(repo / "artifacts", 1.8)
+    encoder = repo / "artifacts/vision/encoder"  # the diagram encoder register uploads too: a stand-in folder
+    encoder.mkdir(parents=True, exist_ok=True)
+    (encoder / "config.json").write_text(json.dumps({"model_type": "siglip"}))
     (repo / "artifacts/evaluate").mkdir(parents=True, exist_ok=True)
     shutil.copy(src["metrics.json"], repo / "artifacts/evaluate/metrics.json")
     (repo / "artifacts/dataset").mkdir(parents=True, exist_ok=True)
