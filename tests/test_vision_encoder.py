@@ -10,8 +10,7 @@ from __future__ import annotations
 import hashlib
 import random
 import shutil
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ import pytest
 import torch
 from PIL import Image, ImageDraw
 
+from tests.support.diagram_encoder import one_thread
 from tutorforge.vision.contrastive import (
     EncoderSpec,
     count_params,
@@ -124,18 +124,6 @@ def train(
         progress=False,
         on_log=on_log,
     )
-
-
-@contextmanager
-def one_thread() -> Iterator[None]:
-    """Train on one torch thread (the CPU is shared; also, runs compared for identical weights need the same
-    thread count), restoring the session's setting after."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def state(encoder: DiagramEncoder) -> dict[str, torch.Tensor]:

@@ -90,16 +90,18 @@ def score_encoder(
     encoder: DiagramEncoder, records: list[dict[str, Any]], texts: dict[str, list[str]], latency_items: int, top_k: int
 ) -> tuple[dict[str, Any], list[list[tuple[str, float]]]]:
     """Accuracy, recommendation, per-style/subject, latency and memory of one encoder on `records`."""
+    import numpy as np
+
     from tutorforge.vision.diagrams import KINDS
-    from tutorforge.vision.encoder import class_embeddings
+    from tutorforge.vision.encoder import class_embeddings, zero_shot
 
     labels, label_emb = class_embeddings(encoder, texts)
-    ranked = rank(encoder, load_images(records), labels, label_emb)
+    ranked = zero_shot(encoder, load_images(records), class_emb=(labels, label_emb))
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     latencies = []
     for rec in records[:latency_items]:
         t0 = time.perf_counter()
-        rank(encoder, load_images([rec]), labels, label_emb)
+        zero_shot(encoder, load_images([rec]), class_emb=(labels, label_emb))
         latencies.append((time.perf_counter() - t0) * 1000)
     hits: dict[str, list[bool]] = defaultdict(list)
     for rec, r in zip(records, ranked, strict=True):
@@ -116,26 +118,14 @@ def score_encoder(
         **{k: mean[k] for k in ("top1", "top3", "subject_top1", "recommendation")},
         "per_style": {k.split(":")[1]: v for k, v in sorted(mean.items()) if k.startswith("style:")},
         "per_subject": {k.split(":")[1]: v for k, v in sorted(mean.items()) if k.startswith("subject:")},
-        "latency_ms": {"p50": round(statistics.median(latencies), 2), "p95": round(percentile(latencies, 95), 2)},
+        "latency_ms": {
+            "p50": round(statistics.median(latencies), 2),
+            "p95": round(float(np.percentile(latencies, 95, method="inverted_cdf")), 2),
+        },
         "peak_rss_mb": round(rss_mb, 1),
         "items": len(records),
     }
     return metrics, cut
-
-
-def rank(
-    encoder: DiagramEncoder, images: list[Any], labels: list[str], label_emb: Any
-) -> list[list[tuple[str, float]]]:
-    """Every label ranked by cosine similarity to each image, best first."""
-    sims = encoder.embed_images(images) @ label_emb.T
-    order = sims.argsort(dim=1, descending=True)
-    return [[(labels[j], float(sims[i, j])) for j in order[i].tolist()] for i in range(len(images))]
-
-
-def percentile(values: list[float], q: float) -> float:
-    """The q-th percentile (nearest rank) of values."""
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered) + 0.5) - 1))]
 
 
 def confusion_png(
